@@ -1,0 +1,3 @@
+from slmconvert.cli.app import main
+
+main()

@@ -1,0 +1,230 @@
+"""The workspace: immutable, versioned stage artifacts on disk, LATEST pointers and a writer lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import secrets
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slmconvert.errors import MissingArtifactError, WorkspaceLockedError
+from slmconvert.util.jsonio import atomic_write_bytes, atomic_write_text, read_json, sha256_file
+
+DEFAULT_WORKDIR = "slmconvert-work"
+MANIFEST = "manifest.json"
+LATEST = "LATEST"
+STAGES = ("collect", "curate", "cluster", "select", "finetune", "iterate")
+_TMP_PREFIX = ".tmp-"
+
+
+def default_workdir(option: str | os.PathLike[str] | None = None) -> Path:
+    """--workdir, else $SLMCONVERT_WORKDIR, else ./slmconvert-work."""
+    chosen = option or os.environ.get("SLMCONVERT_WORKDIR") or DEFAULT_WORKDIR
+    return Path(chosen).expanduser().absolute()
+
+
+def new_version_id(now: dt.datetime | None = None) -> str:
+    """A version name that sorts by time, e.g. 20261125T130501Z-3fa9c2."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class Artifact:
+    """One published, immutable version of a stage's output."""
+
+    stage: str
+    version: str
+    path: Path
+    manifest: dict[str, Any] = field(repr=False)
+
+    def file(self, rel: str) -> Path:
+        """Path of a file inside this version; MissingArtifactError if it is absent."""
+        target = self.path / rel
+        if not target.exists():
+            raise MissingArtifactError(
+                f"{self.stage}@{self.version} has no {rel}",
+                hint=f"rerun `slmconvert {self.stage} --force` to rebuild it",
+            )
+        return target
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.manifest.get("params", {})
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.manifest.get("metrics", {})
+
+    @property
+    def manifest_hash(self) -> str:
+        return sha256_file(self.path / MANIFEST)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.stage}@{self.version}"
+
+
+class Workspace:
+    """A project directory holding every stage's versions (see ARCHITECTURE.md)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self._lock_depth = 0
+        self._lock_handle: Any = None
+
+    # -- reading -------------------------------------------------------------------------
+    def stage_dir(self, stage: str) -> Path:
+        return self.root / stage
+
+    def _load(self, stage: str, version: str) -> Artifact:
+        path = self.stage_dir(stage) / version
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            known = ", ".join(a.version for a in self.versions(stage)) or "none"
+            raise MissingArtifactError(
+                f"no {stage} version {version!r} in {self.root}",
+                hint=f"known {stage} versions: {known}",
+            )
+        return Artifact(stage, version, path, read_json(manifest_path))
+
+    def latest_version(self, stage: str) -> str | None:
+        """The version LATEST names, or None before the first run."""
+        pointer = self.stage_dir(stage) / LATEST
+        if not pointer.is_file():
+            return None
+        return pointer.read_text().strip() or None
+
+    def artifact(self, stage: str, version: str | None = None) -> Artifact:
+        """A published version (LATEST when version is None)."""
+        version = version or self.latest_version(stage)
+        if version is None:
+            raise MissingArtifactError(
+                f"no {stage} artifact in workspace {self.root}",
+                hint=f"run `slmconvert {stage} --workdir {self.root}` first (or `slmconvert run-all`)",
+            )
+        return self._load(stage, version)
+
+    def versions(self, stage: str) -> list[Artifact]:
+        """All complete versions of a stage, oldest first."""
+        base = self.stage_dir(stage)
+        if not base.is_dir():
+            return []
+        found = []
+        for child in base.iterdir():
+            if child.name.startswith(".") or not (child / MANIFEST).is_file():
+                continue
+            found.append(Artifact(stage, child.name, child, read_json(child / MANIFEST)))
+        return sorted(found, key=lambda a: (a.manifest.get("created_at", ""), a.version))
+
+    def find_by_fingerprint(self, stage: str, fingerprint: str) -> Artifact | None:
+        """The newest complete version built from exactly these inputs and params."""
+        for artifact in reversed(self.versions(stage)):
+            if artifact.manifest.get("fingerprint") == fingerprint:
+                return artifact
+        return None
+
+    # -- writing (callers hold the lock) ---------------------------------------------------
+    def new_temp_dir(self, stage: str, version: str) -> Path:
+        """A fresh hidden directory to build a version in."""
+        path = self.stage_dir(stage) / f"{_TMP_PREFIX}{version}"
+        path.mkdir(parents=True, exist_ok=False)
+        return path
+
+    def publish(self, stage: str, version: str, temp_dir: Path) -> Artifact:
+        """Rename a complete temp dir into place, then move LATEST to it."""
+        final = self.stage_dir(stage) / version
+        os.replace(temp_dir, final)
+        self.set_latest(stage, version)
+        return self._load(stage, version)
+
+    def set_latest(self, stage: str, version: str) -> None:
+        atomic_write_text(self.stage_dir(stage) / LATEST, version + "\n")
+
+    def remove_stale_temp_dirs(self) -> list[Path]:
+        """Delete leftovers of killed runs (only called while holding the lock)."""
+        removed = []
+        for stage_dir in self.root.iterdir() if self.root.is_dir() else ():
+            if not stage_dir.is_dir() or stage_dir.name.startswith("."):
+                continue
+            for child in stage_dir.iterdir():
+                if child.name.startswith(_TMP_PREFIX):
+                    shutil.rmtree(child, ignore_errors=True)
+                    removed.append(child)
+        return removed
+
+    # -- lock ------------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, command: str = "slmconvert") -> Iterator[None]:
+        """Exclusive writer lock (re-entrant within one process; released if the process dies)."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / ".lock"
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise WorkspaceLockedError(
+                f"workspace {self.root} is locked by {holder}",
+                hint="wait for that run to finish (or stop it); the lock frees itself when it exits",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {started})")
+        handle.flush()
+        self._lock_depth, self._lock_handle = 1, handle
+        try:
+            self.remove_stale_temp_dirs()
+            yield
+        finally:
+            self._lock_depth, self._lock_handle = 0, None
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+
+    # -- keys and caches -------------------------------------------------------------------
+    def secret_key(self, name: str) -> bytes:
+        """A per-workspace random key (created on first use, mode 0600, never in artifacts)."""
+        path = self.root / ".keys" / f"{name}.key"
+        if path.is_file():
+            return bytes.fromhex(path.read_text().strip())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        key = secrets.token_bytes(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            return bytes.fromhex(path.read_text().strip())
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key.hex())
+        return key
+
+    def cache_dir(self, name: str) -> Path:
+        """A cache directory that survives versions (e.g. embeddings by content hash)."""
+        path = self.root / ".cache" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_bytes_atomic(self, rel: str, data: bytes) -> Path:
+        """Atomically write a workspace-level file (not an artifact), e.g. a history log."""
+        target = self.root / rel
+        atomic_write_bytes(target, data)
+        return target
