@@ -1,0 +1,1 @@
+"""Building blocks of the seeded ShopRight sample-log generator (see sample_logs/generate.py)."""
