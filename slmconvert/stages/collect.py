@@ -1,0 +1,150 @@
+"""Stage 1, collect: LLM call logs (many formats) -> calls.parquet, rejects.jsonl, stats.json."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from slmconvert.collect.parallel import auto_workers
+from slmconvert.collect.params import CollectParams
+from slmconvert.collect.pipeline import CollectOptions, collect
+from slmconvert.collect.pricing import PriceTable
+from slmconvert.collect.reader import resolve_inputs
+from slmconvert.collect.records import CALLS_FILE
+from slmconvert.collect.rejects import REJECTS_FILE
+from slmconvert.errors import BadInputError
+from slmconvert.stages.base import StageContext, StageResult
+from slmconvert.util.tables import iter_table
+
+NAME = "collect"
+UPSTREAM: tuple[str, ...] = ()
+Params = CollectParams
+MB = 1 << 20
+
+
+def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """Inputs identified by path, size and mtime, so changed log files make a new version."""
+    files = []
+    for path in resolve_inputs(list(extra.get("paths") or [])):
+        stat = path.stat()
+        files.append({"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+    return {"paths": list(extra.get("paths") or []), "files": files, "append_from": extra.get("append_from")}
+
+
+def _options(params: CollectParams) -> CollectOptions:
+    return CollectOptions(
+        prices=PriceTable.load(params.prices),
+        dedupe=params.dedupe,
+        max_line_bytes=int(params.max_line_mb * MB),
+        batch_rows=params.batch_rows,
+        workers=params.workers,
+    )
+
+
+def _nothing_collected(summary: dict[str, Any]) -> BadInputError:
+    files = ", ".join(f["file"] for f in summary["files"][:3])
+    if not summary["rejects"]:
+        return BadInputError(f"no LLM calls found: the inputs hold no records ({files})",
+                             hint="check the paths; empty files and blank lines are skipped")
+    reasons = "; ".join(
+        f"{g['reason']} x{g['count']} (first at {g['examples'][0]['at']})" for g in summary["reject_reasons"][:3]
+    )
+    return BadInputError(f"no LLM calls found: all {summary['rejects']} input records were rejected: {reasons}",
+                         hint="see the supported formats in the README; the first rejects name file:line and why")
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Read every input, normalise, deduplicate (and union with --append's version), write outputs."""
+    files = resolve_inputs(list(ctx.extra.get("paths") or []))
+    append_from = ctx.extra.get("append_from")
+    carried = iter_table(append_from.file(CALLS_FILE)) if append_from is not None else None
+    total = sum(p.stat().st_size for p in files)
+    options = _options(ctx.params)
+    workers = auto_workers(options.workers, total)
+    started = time.perf_counter()
+    with ctx.progress(f"Collecting {len(files)} file(s)", total=total) as advance:
+        summary = collect([], ctx.out_dir, options, carried=carried, progress=advance, files=files)
+    seconds = time.perf_counter() - started
+    if summary["calls"] == 0:
+        raise _nothing_collected(summary)
+    summary["append_from"] = append_from.ref if append_from is not None else None
+    ctx.log(f"read {total / MB:.1f} MB in {seconds:.1f} s with {workers} process(es) "
+            f"({summary['new_calls'] / max(seconds, 1e-9):,.0f} calls/s, {total / MB / max(seconds, 1e-9):.1f} MB/s)")
+    if summary["rejects"]:
+        ctx.log(f"[yellow]{summary['rejects']} rejected input record(s)[/yellow]: see {REJECTS_FILE}")
+    metrics = {
+        "calls": summary["calls"],
+        "new_calls": summary["new_calls"],
+        "rejects": summary["rejects"],
+        "duplicates": summary["duplicates"],
+        "files": len(summary["files"]),
+        "prompt_tokens": summary["tokens"]["prompt"],
+        "completion_tokens": summary["tokens"]["completion"],
+        "cost_usd": summary["cost_usd"],
+    }
+    return StageResult(metrics=metrics, summary=summary)
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.4f}"
+
+
+def render(summary: dict[str, Any], console: Console) -> None:
+    """Human tables: per file, rejects by reason, calls by model / workload / tool, tokens and cost."""
+    files = Table(title="Input files", title_justify="left")
+    for col in ("file", "formats", "records", "calls", "duplicates", "rejects"):
+        files.add_column(col, justify="left" if col in ("file", "formats") else "right")
+    for f in summary.get("files", []):
+        formats = ", ".join(f"{k} {v}" for k, v in f["formats"].items())
+        if not formats and f.get("batch_paired"):  # batch request lines: their calls count at the output file
+            formats = f"openai_batch requests ({f['batch_paired']} paired)"
+        records = f["lines"] - f["blank_lines"]
+        files.add_row(f["file"], formats or "-", f"{records:,}", f"{f['calls']:,}", f"{f['duplicates']:,}", f"{f['rejects']:,}")
+    console.print(files)
+
+    if summary.get("reject_reasons"):
+        rejects = Table(title=f"Rejected: {summary['rejects']:,} (see {REJECTS_FILE})", title_justify="left")
+        rejects.add_column("reason")
+        rejects.add_column("count", justify="right")
+        rejects.add_column("first at")
+        for group in summary["reject_reasons"]:
+            first = ", ".join(e["at"] for e in group["examples"][:3])
+            rejects.add_row(group["reason"], f"{group['count']:,}", first)
+        console.print(rejects)
+
+    models = Table(title="Calls by model", title_justify="left")
+    for col in ("model", "calls", "prompt tokens", "completion tokens", "est. cost"):
+        models.add_column(col, justify="left" if col == "model" else "right")
+    for m in summary.get("by_model", []):
+        models.add_row(m["model"], f"{m['calls']:,}", f"{m['prompt_tokens']:,}", f"{m['completion_tokens']:,}",
+                       _money(m["cost_usd"]))
+    console.print(models)
+
+    for key, title in (("by_workload", "workload"), ("by_tool", "tool called")):
+        table = Table(title=f"Calls by {title}", title_justify="left")
+        table.add_column(title)
+        table.add_column("calls", justify="right")
+        id_key = "workload_id" if key == "by_workload" else "tool"
+        for row in summary.get(key, []):
+            table.add_row(str(row[id_key]), f"{row['calls']:,}")
+        console.print(table)
+
+    tokens = summary.get("tokens", {})
+    carried = f", {summary['carried_calls']:,} carried from {summary['append_from']}" if summary.get("append_from") else ""
+    console.print(
+        f"[bold]{summary.get('calls', 0):,} calls[/bold] ({summary.get('new_calls', 0):,} new{carried}); "
+        f"{summary.get('duplicates', 0):,} duplicates removed; {summary.get('rejects', 0):,} rejected; "
+        f"{summary.get('error_responses', 0):,} LLM error responses kept for curate"
+    )
+    console.print(
+        f"tokens: {tokens.get('prompt', 0):,} prompt + {tokens.get('completion', 0):,} completion "
+        f"({tokens.get('calls_without_usage', 0):,} calls without usage); estimated LLM cost "
+        f"{_money(summary.get('cost_usd'))} over {summary.get('priced_calls', 0):,} priced calls"
+    )
+    unknown = summary.get("unknown_price_models") or []
+    if unknown:
+        names = ", ".join(f"{u['model']} ({u['calls']:,})" for u in unknown[:8])
+        console.print(f"[yellow]no price for:[/yellow] {names} - add them under collect.prices to estimate their cost")
