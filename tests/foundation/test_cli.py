@@ -21,11 +21,26 @@ def toy(monkeypatch):
     return toy_stage
 
 
-def test_every_command_has_help():
-    for _, name, _ in COMMANDS:
-        result = cli.invoke(app, [name, "--help"])
-        assert result.exit_code == 0, (name, result.output)
-        assert "--workdir" in result.output, name
+def _leaf_commands(group, prefix=()):
+    """Every runnable command path, descending into sub-command groups such as `models`."""
+    import typer.main
+
+    click_group = typer.main.get_command(group) if not hasattr(group, "commands") else group
+    for name, cmd in click_group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _leaf_commands(cmd, prefix + (name,))
+        else:
+            yield prefix + (name,), cmd
+
+
+def test_every_command_has_help_and_common_options():
+    leaves = dict(_leaf_commands(app))
+    assert {name for _, name, _ in COMMANDS} <= {path[0] for path in leaves}
+    for path, cmd in leaves.items():
+        result = cli.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert (cmd.help or "").strip(), f"{' '.join(path)} has no help text"
+        assert "--workdir" in result.output, path
 
 
 def test_status_json_on_empty_workspace(tmp_path):
