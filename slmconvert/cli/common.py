@@ -7,6 +7,7 @@ import inspect
 import json
 import sys
 import traceback
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ class CommonOptions:
 _COMMON_PARAMETERS = [
     inspect.Parameter(
         "workdir", inspect.Parameter.KEYWORD_ONLY, default=None,
-        annotation=Annotated[Path | None, typer.Option("--workdir", "-w", help="Workspace directory [env: SLMCONVERT_WORKDIR; default ./slmconvert-work].", show_default=False)],
+        annotation=Annotated[Path | None, typer.Option("--workdir", "-w", help="Workspace directory (else $SLMCONVERT_WORKDIR, else ./slmconvert-work).", show_default=False)],
     ),
     inspect.Parameter(
         "config", inspect.Parameter.KEYWORD_ONLY, default=None,
@@ -120,7 +121,15 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
     """Register `fn(opts: CommonOptions, ...own options)` as a command that also takes the common options."""
 
     def decorate(fn: Callable[..., int | None]) -> Callable[..., None]:
-        own = [p for p in inspect.signature(fn).parameters.values() if p.name != "opts"]
+        try:  # resolve postponed (string) annotations so Typer sees each option's help
+            hints = typing.get_type_hints(fn, include_extras=True)
+        except NameError:
+            hints = {}
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(fn).parameters.values()
+            if p.name != "opts"
+        ]
 
         @functools.wraps(fn)
         def wrapper(**values: Any) -> None:

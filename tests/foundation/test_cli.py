@@ -41,6 +41,8 @@ def test_every_command_has_help_and_common_options():
         assert result.exit_code == 0, (path, result.output)
         assert (cmd.help or "").strip(), f"{' '.join(path)} has no help text"
         assert "--workdir" in result.output, path
+    collect_help = cli.invoke(app, ["collect", "--help"]).output
+    assert "Exit 4 when any input line" in collect_help, "a command's own option help is shown"
 
 
 def test_status_json_on_empty_workspace(tmp_path):
