@@ -1,0 +1,1 @@
+"""Task discovery: signatures, embeddings, HDBSCAN clusters, labels, splits and the router seed."""

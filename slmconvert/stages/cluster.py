@@ -1,0 +1,128 @@
+"""Stage 3, cluster: curated calls -> task clusters, labels, splits, a 2-D map and the router seed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+from slmconvert.cluster.params import ClusterParams
+from slmconvert.cluster.pipeline import ClusterRun, discover_tasks
+from slmconvert.cluster.plot import draw_cluster_map
+from slmconvert.errors import BadInputError
+from slmconvert.stages.base import StageContext, StageResult
+from slmconvert.util.jsonio import atomic_write_json
+from slmconvert.util.tables import TableWriter, iter_table, write_table
+
+NAME = "cluster"
+UPSTREAM = ("curate",)
+Params = ClusterParams
+
+CURATED_FILE = "curated.parquet"
+ASSIGNMENTS_FILE = "assignments.parquet"
+CLUSTERS_FILE = "clusters.json"
+SPLITS_FILE = "splits.parquet"
+MAP_FILE = "map.png"
+SEED_DIR = "router_seed"
+CLUSTERS_SCHEMA = "slmconvert.clusters/1"
+# Only what signatures, statistics and splits read; prompt/completion would be decoded for nothing.
+_COLUMNS = ["call_id", "status", "workload_id", "messages", "tools", "tool_choice", "response_format",
+            "output", "usage", "cost_usd"]
+
+
+def _kept_calls(ctx: StageContext) -> list[dict[str, Any]]:
+    path = ctx.inputs["curate"].file(CURATED_FILE)
+    present = set(pq.ParquetFile(path).schema_arrow.names)
+    if not {"call_id", "messages"} <= present:
+        raise BadInputError(f"{path} lacks call_id/messages columns", hint="rerun `slmconvert curate --force`")
+    rows = iter_table(path, columns=[c for c in _COLUMNS if c in present])
+    return [row for row in rows if row.get("status", "kept") == "kept"]
+
+
+def _write_outputs(ctx: StageContext, records: list[dict], found: ClusterRun, params: ClusterParams) -> float:
+    """All named outputs into ctx.out_dir; returns seconds spent drawing the map."""
+    with TableWriter(ctx.out_dir / ASSIGNMENTS_FILE) as table:
+        for record, label, prob in zip(records, found.call_labels, found.call_probabilities, strict=True):
+            table.write({"call_id": record["call_id"], "cluster_id": int(label), "probability": round(float(prob), 6)})
+    write_table(ctx.out_dir / SPLITS_FILE, found.splits)
+    atomic_write_json(ctx.out_dir / CLUSTERS_FILE, {
+        "schema": CLUSTERS_SCHEMA,
+        "clusters": found.clusters,
+        "noise": {"calls": found.totals["noise_calls"], "share": found.totals["noise_share"]},
+        "totals": found.totals,
+        "min_cluster_size": found.min_cluster_size,
+        "distinct_signatures": len(found.sigs),
+        "embedding_model": found.seed.embedder_id,
+        "agreement": found.agreement,
+    })
+    found.seed.save(ctx.out_dir / SEED_DIR)
+    started = time.perf_counter()
+    names = {c["id"]: c["label"] for c in found.clusters}
+    draw_cluster_map(found.vectors, found.clustering.labels, found.sigs.counts, names, ctx.out_dir / MAP_FILE,
+                     params.map_points, params.seed)
+    return round(time.perf_counter() - started, 3)
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Cluster the kept calls of curate's output and write every cluster artifact."""
+    params: ClusterParams = ctx.params  # type: ignore[assignment]
+    records = _kept_calls(ctx)
+    ctx.log(f"clustering {len(records):,} kept calls")
+    found = discover_tasks(records, params, cache_root=ctx.workspace.cache_dir("embeddings"), progress=ctx.progress)
+    found.timings["map"] = _write_outputs(ctx, records, found, params)
+    candidates = [c["id"] for c in found.clusters if c["candidate"]]
+    metrics = {
+        "calls": len(records),
+        "clusters": len(found.clusters),
+        "candidates": len(candidates),
+        "noise_share": found.totals["noise_share"],
+        "distinct_signatures": len(found.sigs),
+        "router_self_agreement": found.totals["router_self_agreement"],
+    }
+    if found.agreement:
+        metrics["ari_vs_workload_tags"] = found.agreement["ari"]
+    summary = {
+        **metrics,
+        "min_cluster_size": found.min_cluster_size,
+        "embedding_cache_hits": found.cache_hits,
+        "agreement": found.agreement,
+        "timings": found.timings,
+        "clusters_table": [
+            {k: c[k] for k in ("id", "label", "size", "share_calls", "share_tokens", "share_cost",
+                               "output_type", "top_tools", "keywords", "candidate", "why_not")}
+            for c in found.clusters
+        ],
+    }
+    return StageResult(metrics=metrics, summary=summary)
+
+
+def render(summary: dict[str, Any], console: Console) -> None:
+    """The clusters table, then noise share, tag agreement and where the time went."""
+    table = Table(title=f"Task clusters ({summary.get('calls', 0):,} calls)")
+    table.add_column("id", justify="right")
+    table.add_column("label", max_width=60, overflow="ellipsis", no_wrap=True)
+    for column in ("calls", "% calls", "% tokens", "% cost"):
+        table.add_column(column, justify="right")
+    table.add_column("output")
+    table.add_column("candidate", max_width=40, overflow="fold")
+    for c in summary.get("clusters_table", []):
+        reasons = "; ".join(r.split(" (")[0] for r in c["why_not"])
+        verdict = "[green]yes[/green]" if c["candidate"] else f"[yellow]no[/yellow]: {reasons}"
+        table.add_row(str(c["id"]), c["label"], f"{c['size']:,}", f"{c['share_calls']:.1%}",
+                      f"{c['share_tokens']:.1%}", f"{c['share_cost']:.1%}", c["output_type"], verdict)
+    console.print(table)
+    line = (f"noise (left on the LLM): {summary.get('noise_share', 0):.1%} · "
+            f"{summary.get('candidates', 0)} of {summary.get('clusters', 0)} clusters are conversion candidates · "
+            f"{summary.get('distinct_signatures', 0):,} distinct signatures (min cluster size "
+            f"{summary.get('min_cluster_size')} calls)")
+    console.print(line)
+    agreement = summary.get("agreement")
+    if agreement:
+        console.print(f"agreement with workload tags: ARI {agreement['ari']:.3f} over {agreement['tagged_calls']:,} "
+                      f"tagged calls ({agreement['tags']} tags; tags are not used as a feature)")
+    timings = summary.get("timings") or {}
+    if timings:
+        console.print("[dim]time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + "[/dim]")
