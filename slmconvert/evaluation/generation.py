@@ -1,0 +1,228 @@
+"""Batched greedy generation with honest timing: the engine of evaluation, select and replay.
+
+Prompts are tokenized without added special tokens (rendered prompts already carry them),
+sorted by length so each batch pads little, left-padded, decoded greedily until an end-of-turn
+or EOS token, and returned in the caller's order. A short warm-up call runs first and is not
+timed; `wall_seconds` is wall clock over all batches (CUDA synchronised), shared-prefix
+computation included.
+
+Shared prefix: the prompts of one batch usually share a long head (template, system prompt,
+tool schemas). Its KV cache is computed once per batch and copied to every row; rows are laid
+out as [prefix][padding][own suffix] with the padding masked out, so positions (taken from the
+attention mask) and outputs are those of each prompt alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slmconvert.models.chat import stop_token_ids
+
+MIN_SHARED_PREFIX = 32  # tokens; below this a cache copy costs more than it saves
+
+
+@dataclass
+class GenerationResult:
+    """One prompt's output. `token_logprobs` (when asked for) are the log-probabilities of the
+    generated tokens, stop token included, under the model's unprocessed distribution."""
+
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    stopped: bool  # ended on a stop token (False: hit max_new_tokens)
+    truncated_prompt: bool
+    batch_seconds: float  # wall time of the batch that produced it: the latency its caller saw
+    token_ids: list[int]
+    token_logprobs: list[float] | None = None
+
+
+@dataclass
+class GenerationRun:
+    """All results (in prompt order) plus the timing of the whole run."""
+
+    results: list[GenerationResult]
+    wall_seconds: float
+    warmup_seconds: float
+    batch_size: int
+
+    @property
+    def calls_per_second(self) -> float:
+        return len(self.results) / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        tokens = sum(r.new_tokens for r in self.results)
+        return tokens / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def timing(self) -> dict[str, Any]:
+        """JSON-able timing summary."""
+        latencies = sorted(r.batch_seconds for r in self.results)
+        return {
+            "calls": len(self.results),
+            "batch_size": self.batch_size,
+            "wall_seconds": round(self.wall_seconds, 4),
+            "warmup_seconds": round(self.warmup_seconds, 4),
+            "calls_per_second": round(self.calls_per_second, 4),
+            "tokens_per_second": round(self.tokens_per_second, 2),
+            "seconds_per_call": round(self.wall_seconds / len(self.results), 4) if self.results else None,
+            "batch_latency_p50_seconds": round(latencies[len(latencies) // 2], 4) if latencies else None,
+            "new_tokens": sum(r.new_tokens for r in self.results),
+            "stopped_share": round(sum(r.stopped for r in self.results) / len(self.results), 4) if self.results else None,
+        }
+
+
+class _LogprobRecorder:
+    """Logits processor that records the log-probability of the greedy choice at each step."""
+
+    def __init__(self) -> None:
+        self.steps: list[Any] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        self.steps.append(torch.log_softmax(scores.float(), dim=-1).max(dim=-1).values.cpu())
+        return scores
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    max_prompt_tokens: int | None = None,
+    logprobs: bool = False,
+    warmup: bool = True,
+    progress: Callable[[int], None] | None = None,
+    stop_ids: Sequence[int] | None = None,
+    share_prefix: bool = True,
+) -> GenerationRun:
+    """Greedy-decode every prompt in batches; results come back in prompt order.
+
+    max_prompt_tokens: longer prompts keep their last tokens (the end holds the question and the
+    generation prompt) and are flagged `truncated_prompt`; default = context length - max_new_tokens.
+    progress: called with the number of prompts finished after each batch (e.g. a rich advance).
+    share_prefix: compute each batch's common token prefix once (see module docstring).
+    """
+    import torch
+    from transformers import GenerationConfig, LogitsProcessorList
+
+    stops = list(stop_ids) if stop_ids is not None else stop_token_ids(tokenizer)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
+    limit = max(1, max_prompt_tokens or _context_length(model, default=4096) - max_new_tokens)
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    truncated = [len(ids) > limit for ids in encoded]
+    encoded = [ids[-limit:] if len(ids) > limit else ids for ids in encoded]
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+    device = next(model.parameters()).device
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+        eos_token_id=stops, pad_token_id=pad_id,
+    )
+
+    def run_batch(batch: list[list[int]], recorder: _LogprobRecorder | None, cfg: Any) -> Any:
+        prefix = _prefix_cache(model, batch, device) if share_prefix else None
+        shared = prefix[0] if prefix is not None else []
+        rows = [ids[len(shared):] for ids in batch]
+        width = max(len(ids) for ids in rows)
+        input_ids = torch.tensor([shared + [pad_id] * (width - len(ids)) + ids for ids in rows], device=device)
+        mask = torch.tensor([[1] * len(shared) + [0] * (width - len(ids)) + [1] * len(ids) for ids in rows], device=device)
+        kwargs: dict[str, Any] = {}
+        if prefix is not None:
+            cache = prefix[1]
+            cache.batch_repeat_interleave(len(rows))
+            kwargs["cache"] = cache
+        processors = LogitsProcessorList([recorder]) if recorder is not None else None
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=input_ids, attention_mask=mask, generation_config=cfg, logits_processor=processors, **kwargs
+            )
+        return out[:, len(shared) + width:].tolist()
+
+    warmup_seconds = 0.0
+    if warmup and encoded:
+        started = time.perf_counter()
+        shortest = min(encoded, key=len)
+        run_batch([shortest], None, GenerationConfig(**{**config.to_dict(), "max_new_tokens": 2}))
+        _sync(device)
+        warmup_seconds = time.perf_counter() - started
+
+    results: list[GenerationResult | None] = [None] * len(encoded)
+    wall = 0.0
+    for start in range(0, len(order), batch_size):
+        indices = order[start:start + batch_size]
+        recorder = _LogprobRecorder() if logprobs else None
+        _sync(device)
+        started = time.perf_counter()
+        generated = run_batch([encoded[i] for i in indices], recorder, config)
+        _sync(device)
+        elapsed = time.perf_counter() - started
+        wall += elapsed
+        step_logprobs = torch.stack(recorder.steps, dim=1).tolist() if recorder and recorder.steps else None
+        for row, index in enumerate(indices):
+            ids = generated[row]
+            end = next((k for k, t in enumerate(ids) if t in stops), None)
+            kept = ids[: end + 1] if end is not None else ids
+            text_ids = kept[:-1] if end is not None else kept
+            results[index] = GenerationResult(
+                text=tokenizer.decode(text_ids, skip_special_tokens=False),
+                prompt_tokens=len(encoded[index]),
+                new_tokens=len(kept),
+                stopped=end is not None,
+                truncated_prompt=truncated[index],
+                batch_seconds=elapsed,
+                token_ids=kept,
+                token_logprobs=step_logprobs[row][: len(kept)] if step_logprobs else None,
+            )
+        if progress is not None:
+            progress(len(indices))
+    return GenerationRun([r for r in results if r is not None], wall, warmup_seconds, batch_size)
+
+
+def shared_prefix_length(encoded: Sequence[Sequence[int]]) -> int:
+    """Tokens every prompt starts with, leaving each prompt at least one token of its own."""
+    if len(encoded) < 2:
+        return 0
+    limit = min(len(ids) for ids in encoded) - 1
+    first = encoded[0]
+    length = 0
+    while length < limit and all(ids[length] == first[length] for ids in encoded):
+        length += 1
+    return length
+
+
+def _prefix_cache(model: Any, encoded: Sequence[list[int]], device: Any) -> tuple[list[int], Any] | None:
+    """(prefix ids, its KV cache) when the batch's prompts share a long enough head, else None."""
+    import torch
+
+    length = shared_prefix_length(encoded)
+    if length < MIN_SHARED_PREFIX:
+        return None
+    prefix = list(encoded[0][:length])
+    with torch.inference_mode():
+        out = model(input_ids=torch.tensor([prefix], device=device), use_cache=True)
+    cache = out.get("cache") if hasattr(out, "get") else None
+    if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+        return None
+    return prefix, cache
+
+
+def _context_length(model: Any, default: int) -> int:
+    config = getattr(model, "config", None)
+    config = getattr(config, "text_config", None) or config
+    for key in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return default
+
+
+def _sync(device: Any) -> None:
+    if getattr(device, "type", "cpu") == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)

@@ -1,0 +1,216 @@
+"""Measure every candidate model on every cluster task, then choose per cluster.
+
+Each candidate is loaded once and evaluated on all clusters whose gates it passes; gates are
+computed with the candidate's own tokenizer and prompt format (prompt lengths differ per model).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from slmconvert.errors import ConfigError, SlmError
+from slmconvert.evaluation.generation import generate
+from slmconvert.evaluation.harness import evaluate
+from slmconvert.evaluation.metrics import primary_metric
+from slmconvert.evaluation.text import Embedder
+from slmconvert.models.info import ModelInfo, model_info
+from slmconvert.models.loading import load_model, load_tokenizer, resolve_dtype
+from slmconvert.models.prompt import PromptFormat, render_completion, render_prompt
+from slmconvert.models.registry import ResolvedModel, resolve_model
+from slmconvert.select.choose import RULE, choose
+from slmconvert.select.data import ClusterTask, with_few_shot
+from slmconvert.select.gates import (
+    available_memory,
+    context_gate,
+    licence_gate,
+    memory_gate,
+    memory_need,
+    percentile_99,
+)
+from slmconvert.select.params import SelectParams
+from slmconvert.util.device import pick_device
+
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+SCHEMA = "slmconvert.selection/1"
+_ROW_DROP = ("text", "token_logprobs")
+
+
+def select_models(
+    tasks: list[ClusterTask],
+    params: SelectParams,
+    candidates: list[str],
+    *,
+    progress: Progress,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """The selection document: every candidate's facts, gates and measurements, and the choices."""
+    resolved = [resolve_model(name) for name in dict.fromkeys(candidates)]  # unknown names fail early
+    if not resolved:
+        raise ConfigError("no candidate models given", hint="pass --candidate NAME or set select.candidates")
+    device = pick_device(params.device)
+    embedder = Embedder() if params.text_cosine else None
+    entries, results = [], {task.cluster_id: [] for task in tasks}
+    for candidate in resolved:
+        entry, measured = _measure(candidate, tasks, params, device, embedder, progress, log)
+        entries.append(entry)
+        for cid, result in measured.items():
+            results[cid].append(result)
+    if tasks and all(e["error"] for e in entries):
+        raise ConfigError(
+            "no candidate model could be loaded: " + "; ".join(f"{e['model']}: {e['error']}" for e in entries),
+            hint="see `slmconvert models list` for what is installed",
+        )
+    clusters = []
+    for task in tasks:
+        winner, reason = choose(results[task.cluster_id], params.quality_tolerance)
+        kind = task.cluster.get("output_type") or "text"
+        clusters.append({
+            "cluster_id": task.cluster_id,
+            "label": task.cluster.get("label"),
+            "output_type": kind,
+            "primary_metric": primary_metric(kind),
+            "n_validation": task.n_validation,
+            "sample_split": task.sample_split,
+            "sample_ids": [ex.example_id for ex in task.sample],
+            "few_shot_ids": [ex.example_id for ex in task.shots_pool],
+            "results": results[task.cluster_id],
+            "chosen": _chosen(winner),
+            "reason": reason,
+        })
+    return {"schema": SCHEMA, "rule": RULE, "device": device, "candidates": entries, "clusters": clusters}
+
+
+def _chosen(winner: dict[str, Any] | None) -> dict[str, Any] | None:
+    if winner is None:
+        return None
+    keys = ("model", "prompt_format", "primary", "metrics", "timing", "max_new_tokens", "n_params")
+    return {key: winner.get(key) for key in keys}
+
+
+def _measure(
+    candidate: ResolvedModel,
+    tasks: list[ClusterTask],
+    params: SelectParams,
+    device: str,
+    embedder: Embedder | None,
+    progress: Progress,
+    log: Callable[[str], None],
+) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+    name = candidate.name
+    entry: dict[str, Any] = {"model": name, "kind": candidate.kind, "error": None, "info": None, "prompt_format": None}
+    try:
+        log(f"select: preparing {name}")
+        tokenizer = load_tokenizer(candidate)  # converts packaged weights into the cache on first use
+        info = model_info(candidate, inspect_tokenizer=False)
+    except SlmError as exc:
+        entry["error"] = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        return entry, {t.cluster_id: _excluded(name, None, f"cannot load: {exc.message}") for t in tasks}
+    fmt = PromptFormat.for_tokenizer(tokenizer, params.prompt_style)
+    dtype = str(resolve_dtype(params.dtype, device)).removeprefix("torch.")
+    entry.update(info=info.to_dict(), prompt_format=fmt.to_dict(), dtype=dtype, device=device)
+    free = available_memory(device)
+    plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free) for t in tasks}
+    runnable = [t for t in tasks if plans[t.cluster_id]["excluded"] is None]
+    measured = {t.cluster_id: _excluded(name, info, plans[t.cluster_id]["excluded"], plans[t.cluster_id]) for t in tasks}
+    if not runnable:
+        return entry, measured
+    loaded = load_model(candidate, device=params.device, dtype=params.dtype, load_in_4bit=params.load_in_4bit)
+    entry["load_seconds"] = round(loaded.load_seconds, 3)
+    try:
+        for task in runnable:
+            plan = plans[task.cluster_id]
+            started = time.perf_counter()
+            with progress(f"{name} · cluster {task.cluster_id}", len(task.sample)) as advance:
+                result = evaluate(
+                    loaded.model, loaded.tokenizer, task.sample, fmt,
+                    max_new_tokens=plan["max_new_tokens"], batch_size=params.batch_size, embedder=embedder,
+                    output_type_hint=task.cluster.get("output_type"), progress=advance,
+                    prompts=plan.pop("prompts"), seed=params.seed, warmup=task is runnable[0],
+                )
+            timing = dict(result.timing)
+            if params.single_call_latency:
+                single = generate(
+                    loaded.model, loaded.tokenizer, [plan["first_prompt"]],
+                    max_new_tokens=plan["max_new_tokens"], batch_size=1, warmup=False,
+                )
+                timing["single_call_seconds"] = round(single.wall_seconds, 4)
+                timing["single_call_new_tokens"] = single.results[0].new_tokens
+            plan.pop("first_prompt")
+            measured[task.cluster_id] = {
+                **measured[task.cluster_id],
+                "prompt_format": fmt.to_dict(),
+                "primary_metric": result.primary_metric,
+                "primary": result.primary.to_dict(),
+                "metrics": result.metrics_dict(),
+                "timing": timing,
+                "eval_seconds": round(time.perf_counter() - started, 3),
+                "rows": [{k: v for k, v in row.items() if k not in _ROW_DROP} for row in result.rows],
+            }
+    finally:
+        del loaded
+        _free_memory(device)
+    return entry, measured
+
+
+def _plan(
+    task: ClusterTask, tokenizer: Any, fmt: PromptFormat, info: ModelInfo, params: SelectParams, dtype: str, free: int
+) -> dict[str, Any]:
+    """Prompts, the generation bound and the gates of one candidate on one cluster."""
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    members = [count(ex.prompt(tokenizer, fmt)) for ex in task.members]
+    prompts = [
+        render_prompt(with_few_shot(ex, task.shots_pool), ex.tools, tokenizer, fmt, response_format=ex.response_format)
+        for ex in task.sample
+    ]
+    references = [
+        count(render_completion(ex.reference, tokenizer, fmt, messages=ex.messages, tools=ex.tools,
+                                response_format=ex.response_format))
+        for ex in task.sample
+    ]
+    bound = min(params.max_new_tokens, math.ceil(1.25 * max(references, default=16)) + 8)
+    p99 = percentile_99(members)
+    longest = max((count(p) for p in prompts), default=0)
+    batch = min(params.batch_size, len(prompts))
+    gates = {
+        "context": context_gate(info.context_length, p99, bound),
+        "memory": memory_gate(memory_need(info, dtype, params.load_in_4bit, batch, longest + bound), free, params.memory_fraction),
+        "license": licence_gate(info.license, params.allowed_licenses),
+    }
+    excluded = "; ".join(g["reason"] for g in gates.values() if not g["passed"]) or None
+    return {
+        "prompts": prompts, "first_prompt": prompts[0] if prompts else "", "max_new_tokens": bound,
+        "gates": gates, "excluded": excluded, "p99_prompt_tokens": p99, "max_sample_prompt_tokens": longest,
+    }
+
+
+def _excluded(name: str, info: ModelInfo | None, reason: str | None, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    plan = plan or {}
+    return {
+        "model": name,
+        "n_params": info.n_params if info else None,
+        "license": info.license if info else None,
+        "gates": plan.get("gates", {}),
+        "excluded": reason,
+        "max_new_tokens": plan.get("max_new_tokens"),
+        "p99_prompt_tokens": plan.get("p99_prompt_tokens"),
+        "prompt_format": None,
+        "primary_metric": None,
+        "primary": None,
+        "metrics": {},
+        "timing": {},
+    }
+
+
+def _free_memory(device: str) -> None:
+    gc.collect()
+    if device == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()

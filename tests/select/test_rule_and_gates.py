@@ -1,0 +1,74 @@
+"""The choice rule and the gates, on hand-made measurements."""
+
+from __future__ import annotations
+
+import pytest
+
+from slmconvert.models.prompt import PromptFormat
+from slmconvert.select.choose import choose, chosen_models
+from slmconvert.select.gates import context_gate, licence_gate, memory_gate, memory_need, percentile_99
+from slmconvert.select.params import SelectParams
+
+
+def result(model, value, n_params, seconds=1.0, excluded=None):
+    return {"model": model, "excluded": excluded, "primary_metric": "rouge_l", "n_params": n_params,
+            "primary": None if value is None else {"value": value}, "timing": {"seconds_per_call": seconds}}
+
+
+def test_quality_first_then_size_then_speed():
+    best_but_big = result("big", 0.80, 1_000)
+    close_small = result("small", 0.77, 100)
+    far_tiny = result("tiny", 0.60, 10)
+    winner, reason = choose([best_but_big, close_small, far_tiny], tolerance=0.05)
+    assert winner["model"] == "small" and "within 0.05" in reason
+    winner, reason = choose([best_but_big, close_small, far_tiny], tolerance=0.01)
+    assert winner["model"] == "big" and reason.startswith("best rouge_l")
+    same_size = [result("slow", 0.5, 100, seconds=2.0), result("fast", 0.5, 100, seconds=0.5)]
+    assert choose(same_size, 0.0)[0]["model"] == "fast"
+
+
+def test_excluded_candidates_never_win():
+    winner, reason = choose([result("a", None, 1, excluded="context 16 < p99 prompt 40 tokens"), result("b", 0.1, 9)], 0.05)
+    assert winner["model"] == "b" and "only candidate" in reason
+    winner, reason = choose([result("a", None, 1, excluded="licence x not in allowed_licenses")], 0.05)
+    assert winner is None and "licence x" in reason
+
+
+def test_gates():
+    assert percentile_99(list(range(1, 101))) == 99 and percentile_99([]) == 0
+    assert context_gate(8192, 900, 64)["passed"]
+    failed = context_gate(512, 900, 64)
+    assert not failed["passed"] and "p99 prompt 900" in failed["reason"]
+    assert not context_gate(950, 900, 64)["fits_with_generation"]
+    assert licence_gate("gemma", [])["passed"] and not licence_gate("gemma", ["apache-2.0"])["passed"]
+    assert memory_gate(10, 100, 0.8)["passed"] and not memory_gate(90, 100, 0.8)["passed"]
+
+
+def test_memory_need_scales_with_dtype_and_quantisation():
+    from slmconvert.models.info import ModelInfo
+
+    info = ModelInfo(name="m", kind="hf", ref="m", description="", hf_id=None, license=None, available=True,
+                     cached=True, path=None, n_params=1_000_000_000, size_bytes=None, context_length=None,
+                     architecture=None, chat_template=None, native_tools=None, install_hint=None)
+    fp32 = memory_need(info, "float32", False, 8, 1024)
+    bf16 = memory_need(info, "bfloat16", False, 8, 1024)
+    nf4 = memory_need(info, "bfloat16", True, 8, 1024)
+    assert fp32 == pytest.approx(2 * bf16) and nf4 < bf16 / 3
+
+
+def test_chosen_models_reader():
+    selection = {"clusters": [
+        {"cluster_id": 3, "output_type": "json", "primary_metric": "field_f1", "chosen": {
+            "model": "smollm2-135m-instruct", "prompt_format": PromptFormat().to_dict(),
+            "metrics": {"field_f1": {"value": 0.4}}, "max_new_tokens": 40}},
+        {"cluster_id": 4, "output_type": "text", "primary_metric": "rouge_l", "chosen": None},
+    ]}
+    choices = chosen_models(selection)
+    assert list(choices) == [3]
+    assert choices[3].prompt_format == PromptFormat() and choices[3].max_new_tokens == 40
+
+
+def test_params_reject_unknown_keys_and_document_every_field():
+    with pytest.raises(Exception):
+        SelectParams(sample_sise=3)
+    assert all(text for text in SelectParams().describe().values())
