@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from slmconvert.cli.common import handle_errors, print_json
+from slmconvert.cli.common import CommonOptions, command, print_json
 
 
 def _gib(n: int | None) -> str:
@@ -44,48 +44,32 @@ def register(app: typer.Typer) -> None:
     models_app = typer.Typer(help="List the model registry and cache; prepare models ahead of use.", no_args_is_help=True)
     app.add_typer(models_app, name="models")
 
-    @models_app.command("list", help="Registered aliases and converted models: size, context, licence, tool support, cache state.")
-    def list_command(
-        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
-        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks on errors.")] = False,
-    ) -> None:
-        def body() -> int:
-            from slmconvert.models.info import list_models
+    @command(models_app, "list", help="Registered aliases and converted models: size, context, licence, tool support, cache state.")
+    def list_command(opts: CommonOptions) -> int:
+        from slmconvert.models.info import list_models
 
-            infos = [i.to_dict() for i in list_models(inspect_tokenizer=True)]
-            if json_output:
-                print_json({"models": infos})
-            else:
-                render_models(infos, Console(stderr=False))
-            return 0
+        infos = [i.to_dict() for i in list_models(inspect_tokenizer=True)]
+        if opts.json:
+            print_json({"models": infos})
+        else:
+            render_models(infos, Console(stderr=False))
+        return 0
 
-        code = handle_errors(verbose)(body)
-        if code:
-            raise typer.Exit(code)
-
-    @models_app.command("prepare", help="Convert models into the cache now (built-ins are dequantised once) and show their facts.")
+    @command(models_app, "prepare", help="Convert models into the cache now (built-ins are dequantised once) and show their facts.")
     def prepare_command(
+        opts: CommonOptions,
         names: Annotated[list[str], typer.Argument(help="Aliases, local paths or Hugging Face ids.")],
-        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
-        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks on errors.")] = False,
-    ) -> None:
-        err = Console(stderr=True)
+    ) -> int:
+        from slmconvert.models.info import model_info
+        from slmconvert.models.loading import model_path
 
-        def body() -> int:
-            from slmconvert.models.info import model_info
-            from slmconvert.models.loading import model_path
-
-            infos = []
-            for name in names:
-                with err.status(f"preparing {name} (first use converts the weights)"):
-                    model_path(name)
-                infos.append(model_info(name).to_dict())
-            if json_output:
-                print_json({"models": infos})
-            else:
-                render_models(infos, Console(stderr=False))
-            return 0
-
-        code = handle_errors(verbose, err)(body)
-        if code:
-            raise typer.Exit(code)
+        infos = []
+        for name in names:
+            with opts.console.status(f"preparing {name} (first use converts the weights)"):
+                model_path(name)
+            infos.append(model_info(name).to_dict())
+        if opts.json:
+            print_json({"models": infos})
+        else:
+            render_models(infos, Console(stderr=False))
+        return 0
