@@ -103,6 +103,7 @@ def measure_parse(path: str, parser: str) -> dict:
 
 def measure_collect(path: str, out_dir: str, workers: int) -> dict:
     import pandas  # noqa: F401 - pyarrow imports it lazily on the first Parquet write: a one-off cost
+
     from slmconvert.collect.parallel import auto_workers
     from slmconvert.collect.pipeline import CollectOptions, collect
     from slmconvert.collect.pricing import PriceTable

@@ -22,7 +22,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from slmconvert.evaluation.generation import generate  # noqa: E402
-from slmconvert.models import PromptFormat, load_model, render_prompt, render_record_prompt, stop_token_ids  # noqa: E402
+from slmconvert.models import (  # noqa: E402
+    PromptFormat,
+    load_model,
+    render_prompt,
+    render_record_prompt,
+    stop_token_ids,
+)
 
 TOOLS = [
     {"type": "function", "function": {"name": "lookup_order", "description": "Look up an order by number.",

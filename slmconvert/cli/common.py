@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import sys
 import traceback
 import typing
@@ -20,6 +21,7 @@ from slmconvert.errors import SlmError
 from slmconvert.workspace import Workspace, default_workdir
 
 EXIT_INTERRUPTED = 130
+WIDE_OUTPUT = 160
 
 
 @dataclass
@@ -41,8 +43,12 @@ class CommonOptions:
 
     @property
     def console(self) -> Console:
-        """Human output goes to stderr so that --json keeps stdout machine-readable."""
-        return Console(stderr=True, quiet=self.quiet and not self.verbose)
+        """Human output goes to stderr so that --json keeps stdout machine-readable.
+
+        Off a terminal (cron mail, CI logs) tables get $COLUMNS or 160 columns instead of rich's 80.
+        """
+        width = None if sys.stderr.isatty() else int(os.environ.get("COLUMNS") or 0) or WIDE_OUTPUT
+        return Console(stderr=True, quiet=self.quiet and not self.verbose, width=width)
 
     @property
     def silent(self) -> bool:

@@ -16,14 +16,23 @@ from slmconvert.collect import formats
 from slmconvert.collect.batch_join import BatchJoiner, Half
 from slmconvert.collect.formats import openai_batch
 from slmconvert.collect.formats.common import RecordRejected
+from slmconvert.collect.identity import FIELDS, call_id_of, digest_of, storage_row, tool_names
 from slmconvert.collect.parallel import WorkerPool, auto_workers
 from slmconvert.collect.pricing import PriceTable
 from slmconvert.collect.reader import LogFile, resolve_inputs
-from slmconvert.collect.identity import FIELDS, call_id_of, digest_of, storage_row, tool_names
 from slmconvert.collect.records import calls_writer
 from slmconvert.collect.rejects import Reject, RejectLog, excerpt
 from slmconvert.collect.stats import CollectStats, FileStats
-from slmconvert.collect.units import BLANK, CALL, HALF, REJECT, call_outcome, guarded, parse_record, process_unit
+from slmconvert.collect.units import (
+    BLANK,
+    CALL,
+    HALF,
+    REJECT,
+    call_outcome,
+    guarded,
+    parse_record,
+    process_unit,
+)
 
 STATS_FILE = "stats.json"
 SPOOL_FILE = ".batch-join.sqlite"

@@ -18,7 +18,13 @@ from slmconvert.errors import UsageError
 from slmconvert.params import StageParams
 from slmconvert.stages.base import StageContext, StageResult
 from slmconvert.util.device import env_info
-from slmconvert.util.jsonio import atomic_write_text, pretty_json, read_json, sha256_file, sha256_json
+from slmconvert.util.jsonio import (
+    atomic_write_text,
+    pretty_json,
+    read_json,
+    sha256_file,
+    sha256_json,
+)
 from slmconvert.workspace import MANIFEST, STAGES, Artifact, Workspace, new_version_id
 
 MANIFEST_SCHEMA = "slmconvert.manifest/1"

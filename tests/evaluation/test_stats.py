@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from slmconvert.evaluation.stats import bootstrap_interval, summarize_mean, summarize_rate, wilson_interval
+from slmconvert.evaluation.stats import (
+    bootstrap_interval,
+    summarize_mean,
+    summarize_rate,
+    wilson_interval,
+)
 
 
 def test_wilson_matches_reference_values():

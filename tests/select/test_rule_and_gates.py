@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.select.choose import choose, chosen_models
-from slmconvert.select.gates import context_gate, licence_gate, memory_gate, memory_need, percentile_99
+from slmconvert.select.gates import (
+    context_gate,
+    licence_gate,
+    memory_gate,
+    memory_need,
+    percentile_99,
+)
 from slmconvert.select.params import SelectParams
 
 
@@ -69,6 +76,6 @@ def test_chosen_models_reader():
 
 
 def test_params_reject_unknown_keys_and_document_every_field():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="sample_sise"):
         SelectParams(sample_sise=3)
     assert all(text for text in SelectParams().describe().values())

@@ -24,8 +24,8 @@ from slmconvert.collect.formats.common import (
     tool_call,
     usage,
 )
-from slmconvert.collect.formats.values import iso_utc, str_or_none
 from slmconvert.collect.formats.openai_chat import latency_of
+from slmconvert.collect.formats.values import iso_utc, str_or_none
 
 NAME = "anthropic"
 

@@ -18,9 +18,9 @@ from slmconvert.collect.formats.common import (
     request_params,
     usage,
 )
-from slmconvert.collect.formats.values import iso_utc, latency_between
 from slmconvert.collect.formats.openai_chat import response_fields
 from slmconvert.collect.formats.tracing import any_messages, as_output
+from slmconvert.collect.formats.values import iso_utc, latency_between
 
 NAME = "langsmith"
 
