@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         effective: Annotated[bool, typer.Option("--effective", help="Apply --config and --set and print the result.")] = False,
     ) -> int:
         if not effective:
-            typer.echo(defaults_yaml())
+            typer.echo(defaults_yaml(), nl=False)
             return 0
         params = {stage: p.model_dump(mode="json") for stage, p in resolve_all(opts.config, opts.sets).items()}
         if opts.json:

@@ -1,0 +1,83 @@
+"""`slmconvert iterate`: evaluate, promote, route and report; with `--logs NEW`, the weekly loop.
+
+No `from __future__ import annotations` here: the command helper reads option metadata from
+the live annotations."""
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from slmconvert.cli.common import CommonOptions, command, print_json, run_stage_command
+from slmconvert.errors import SlmError
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def render_weekly(summary: dict[str, Any], console: Console) -> None:
+    d, actions = summary["drift"] or {}, summary["actions"]
+    if d:
+        console.print(
+            f"weekly: {d.get('new_calls')} new calls, {_pct(d.get('ood_share'))} outside every cluster "
+            f"(baseline {_pct(d.get('baseline_ood_share'))}), cluster mix moved {_pct(d.get('mix_shift'))}"
+        )
+    for reason in d.get("recluster_reasons") or []:
+        console.print(f"  re-cluster: {reason}")
+    for cid, reason in (actions.get("retrain") or {}).items():
+        console.print(f"  retrain cluster {cid}: {reason}")
+    for note in actions.get("notes") or []:
+        console.print(f"  note: {note}")
+    m = summary.get("metrics") or {}
+    console.print(f"iterate {summary['iterate_version']}: {m.get('promoted')} promoted, "
+                  f"{_pct(m.get('share_calls_moved'))} of calls to SLMs, cost cut {_pct(m.get('cost_cut'))}; "
+                  f"report: {summary['report']}")
+
+
+def _cron_safe(opts: CommonOptions, body: Any) -> int:
+    """With --quiet, a failure is exactly one line on stderr (cron mails it) and a non-zero exit."""
+    if not opts.quiet or opts.verbose:
+        return body()
+    try:
+        return body()
+    except SlmError as exc:
+        sys.stderr.write(f"slmconvert iterate: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("slmconvert iterate: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - cron wants one line, --verbose gives the traceback
+        sys.stderr.write(f"slmconvert iterate: unexpected {type(exc).__name__}: {exc}\n".replace("\n", " ").rstrip() + "\n")
+        return 1
+
+
+def register(app: typer.Typer) -> None:
+    @command(app, "iterate", help="Evaluate specialists on held-out calls, promote clusters, build the router and "
+             "report; with --logs, run the weekly loop on new logs.")
+    def iterate(
+        opts: CommonOptions,
+        logs: Annotated[
+            list[str] | None,
+            typer.Option("--logs", help="New call logs (files, dirs, globs; repeatable): append, curate, measure "
+                         "drift, re-cluster/retrain as needed, and write a new version."),
+        ] = None,
+    ) -> int:
+        def body() -> int:
+            if not logs:
+                run_stage_command("iterate", opts)
+                return 0
+            from slmconvert.config import resolve_all
+            from slmconvert.iterate.weekly import weekly
+
+            params = resolve_all(opts.config, opts.sets)
+            summary = weekly(opts.workspace, list(logs), params, console=opts.console,
+                             quiet=opts.silent, verbose=opts.verbose)
+            if opts.json:
+                print_json(summary)
+            elif not opts.quiet:
+                render_weekly(summary, opts.console)
+            return 0
+
+        return _cron_safe(opts, body)

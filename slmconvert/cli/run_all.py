@@ -1,0 +1,84 @@
+"""`slmconvert run-all`: every stage in order, skipping what is unchanged.
+
+No `from __future__ import annotations` here: the command helper reads option metadata from
+the live annotations."""
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from slmconvert.cli.common import CommonOptions, command, print_json
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def render_plan(steps: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="run-all --dry-run: what would run, and why", title_justify="left")
+    for col in ("stage", "action", "why", "reuses"):
+        table.add_column(col)
+    for s in steps:
+        colour = {"run": "yellow", "skip": "green"}.get(s["action"], "dim")
+        table.add_row(s["stage"], f"[{colour}]{s['action']}[/{colour}]", s["reason"], s.get("reuse") or "")
+    console.print(table)
+
+
+def render_summary(summary: dict[str, Any], console: Console) -> None:
+    table = Table(title="run-all", title_justify="left")
+    for col in ("stage", "version", "", "seconds"):
+        table.add_column(col)
+    for s in summary["steps"]:
+        table.add_row(s["stage"], s["version"], "unchanged" if s["skipped"] else "built", f"{s['seconds']:.1f}")
+    console.print(table)
+    console.print(
+        f"[bold]{summary.get('clusters_found')} clusters found[/bold], {summary.get('candidates')} candidates, "
+        f"[bold]{summary.get('promoted')} promoted[/bold]; {_pct(summary.get('share_calls_moved'))} of calls and "
+        f"{_pct(summary.get('share_cost_moved'))} of LLM cost move to SLMs; projected cost cut "
+        f"[bold]{_pct(summary.get('cost_cut'))}[/bold] (escalation {_pct(summary.get('escalation_rate'))})"
+    )
+    console.print(f"report: {summary['report']}  ({summary['seconds']:.0f} s)")
+
+
+def register(app: typer.Typer) -> None:
+    @command(app, "run-all", help="Run all six stages on call logs (unchanged stages are reused).")
+    def run_all(
+        opts: CommonOptions,
+        paths: Annotated[list[str] | None, typer.Argument(help="Log files, directories or globs (for collect).")] = None,
+        from_stage: Annotated[
+            str | None, typer.Option("--from", help="Start at this stage; earlier stages keep their LATEST version.")
+        ] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would run and why.")] = False,
+        candidates: Annotated[
+            list[str] | None, typer.Option("--candidate", help="Candidate SLM for select (repeatable; replaces select.candidates).")
+        ] = None,
+    ) -> int:
+        from slmconvert.config import resolve_all
+        from slmconvert.iterate.pipeline import plan, stage_extras
+        from slmconvert.iterate.pipeline import run_all as run_pipeline
+        from slmconvert.stages.runner import load_stage
+
+        params = resolve_all(opts.config, opts.sets)
+        extras = stage_extras(list(paths or []), candidates)
+        if dry_run:
+            steps = [s.to_dict() for s in plan(opts.workspace, params, extras, from_stage, opts.force)]
+            if opts.json:
+                print_json({"dry_run": True, "steps": steps})
+            else:
+                render_plan(steps, opts.console)
+            return 0
+        console = opts.console
+
+        def show(stage: str, outcome: Any) -> None:
+            if not opts.silent:
+                load_stage(stage).render(outcome.summary, console)
+
+        summary = run_pipeline(opts.workspace, params, extras, from_stage, opts.force,
+                               console=console, quiet=opts.silent, verbose=opts.verbose, on_stage=show)
+        if opts.json:
+            print_json(summary)
+        elif not opts.quiet:
+            render_summary(summary, console)
+        return 0

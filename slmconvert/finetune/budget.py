@@ -1,0 +1,210 @@
+"""The training plan of one cluster: method, precision and hyperparameters scaled to its data.
+
+Small clusters get a small, well-regularised adapter trained for several epochs; large ones a
+bigger rank, larger batches and fewer passes. On a CPU a token budget caps the steps so that a
+whole `run-all` stays within minutes; on a GPU the plan trains properly over all the data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from slmconvert.finetune.params import FinetuneParams
+
+CPU_MAX_TRAIN_EXAMPLES = 64
+CPU_VALIDATION_EXAMPLES = 8
+CPU_TOKENS_PER_BATCH = 2048  # smaller batches of long examples: more updates from the same CPU budget
+GPU_VALIDATION_EXAMPLES = 64
+GPU_TOKENS_PER_MICRO_BATCH = 16_384  # activations of one forward pass stay modest on a 16-24 GB card
+MAX_EVAL_INTERVAL = 250  # optimiser steps between validations (and checkpoints) on long epochs
+LARGE_MODEL_PARAMS = 1_000_000_000
+BASE_LEARNING_RATE = 2e-4  # the usual LoRA rate for runs of a few hundred steps and more
+FULL_RUN_STEPS = 200
+MAX_LEARNING_RATE = 2e-3
+
+
+@dataclass
+class TrainPlan:
+    """Everything that decides how one cluster is trained (recorded in metrics.json and the card)."""
+
+    method: str
+    device: str
+    precision: str
+    lora_rank: int
+    lora_alpha: int
+    lora_dropout: float
+    learning_rate: float
+    lr_scheduler: str
+    warmup_steps: int
+    weight_decay: float
+    epochs: float
+    batch_size: int
+    micro_batch_size: int
+    gradient_accumulation: int
+    steps_per_epoch: int
+    max_steps: int
+    eval_every_steps: int
+    max_length: int
+    gradient_checkpointing: bool
+    padding_free: bool
+    early_stopping_patience: int
+    max_new_tokens: int
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_max_length(params: FinetuneParams, device: str, data_limit: int) -> int:
+    """max_length: explicit, else the data's percentile limit (capped on CPU, where every token is costly)."""
+    if params.max_length is not None:
+        return params.max_length
+    return min(data_limit, params.cpu_max_length) if device == "cpu" else data_limit
+
+
+def cpu_supports_bf16() -> bool:
+    """True on CPUs with native bf16 matrix instructions, where bf16 autocast is faster than fp32."""
+    import torch
+
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool((probe and probe()) or (amx and amx()))
+
+
+def choose_method(params: FinetuneParams, device: str, n_params: int | None) -> str:
+    """method=auto: QLoRA on a GPU for models of at least qlora_min_params, else LoRA."""
+    if params.method != "auto":
+        return params.method
+    big = n_params is not None and n_params >= params.qlora_min_params
+    return "qlora" if device == "cuda" and big else "lora"
+
+
+def choose_precision(params: FinetuneParams, device: str) -> str:
+    """bf16 where the hardware computes it natively, else fp32."""
+    if params.precision != "auto":
+        return params.precision
+    if device == "cuda":
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_supports_bf16() else "fp32"
+
+
+def train_example_cap(params: FinetuneParams, device: str) -> int | None:
+    """How many training examples a cluster may use (None = all)."""
+    if params.max_train_examples is not None:
+        return params.max_train_examples
+    return CPU_MAX_TRAIN_EXAMPLES if device == "cpu" else None
+
+
+def validation_cap(params: FinetuneParams, device: str) -> int:
+    """How many validation calls are scored with the task metric each evaluation."""
+    if params.validation_examples is not None:
+        return params.validation_examples
+    return CPU_VALIDATION_EXAMPLES if device == "cpu" else GPU_VALIDATION_EXAMPLES
+
+
+def scaled_lora(n_train: int) -> tuple[int, float]:
+    """(rank, dropout) for a data size: more data carries a larger adapter and needs less dropout."""
+    rank = 8 if n_train < 200 else 16 if n_train < 2000 else 32 if n_train < 20000 else 64
+    dropout = 0.1 if n_train < 500 else 0.05 if n_train < 5000 else 0.0
+    return rank, dropout
+
+
+def scaled_epochs(n_train: int) -> float:
+    """Passes over the data: few examples need several passes, many need one."""
+    return 4.0 if n_train < 100 else 3.0 if n_train < 500 else 2.0 if n_train < 5000 else 1.0
+
+
+def scaled_learning_rate(steps: int) -> float:
+    """2e-4 for runs of FULL_RUN_STEPS steps or more; shorter runs take proportionally larger steps
+    (at most 2e-3): on a CPU budget of ~20 steps, 2e-4 leaves a 135M model where it started."""
+    return min(MAX_LEARNING_RATE, BASE_LEARNING_RATE * max(1.0, FULL_RUN_STEPS / max(1, steps)))
+
+
+def scaled_batch(n_train: int) -> int:
+    """Examples per optimiser step: at least four steps per epoch on tiny clusters, up to 32 on large ones."""
+    if n_train < 500:
+        return max(2, min(8, n_train // 4))
+    return 16 if n_train < 5000 else 32
+
+
+def make_plan(
+    params: FinetuneParams,
+    *,
+    device: str,
+    n_params: int | None,
+    n_train: int,
+    mean_length: float,
+    max_length: int,
+    completion_max: int,
+    varlen_attention: bool,
+) -> TrainPlan:
+    """Resolve every None in params for this cluster's data and this device."""
+    method = choose_method(params, device, n_params)
+    rank, dropout = scaled_lora(n_train)
+    rank = params.lora_rank or rank
+    batch = params.batch_size or scaled_batch(n_train)
+    if device == "cpu" and params.batch_size is None:
+        batch = max(2, min(batch, int(CPU_TOKENS_PER_BATCH // max(1.0, mean_length))))
+    batch = min(batch, max(1, n_train))
+    micro = params.micro_batch_size or _micro_batch(batch, max_length, device)
+    micro = min(micro, batch)
+    accumulation = math.ceil(batch / micro)
+    batch = micro * accumulation
+    steps_per_epoch = max(1, math.ceil(n_train / batch))
+    epochs = params.epochs or scaled_epochs(n_train)
+    steps = max(1, math.ceil(epochs * steps_per_epoch))
+    if device == "cpu" and params.max_steps is None:
+        tokens_per_step = max(1.0, batch * mean_length)
+        steps = min(steps, max(1, int(params.cpu_max_train_tokens // tokens_per_step)))
+    if params.max_steps is not None:
+        steps = min(steps, params.max_steps)
+    large = n_params is not None and n_params >= LARGE_MODEL_PARAMS
+    checkpointing = {"on": True, "off": False}.get(params.gradient_checkpointing, method == "qlora" or large)
+    return TrainPlan(
+        method=method,
+        device=device,
+        precision=choose_precision(params, device),
+        lora_rank=rank,
+        lora_alpha=params.lora_alpha or 2 * rank,
+        lora_dropout=dropout if params.lora_dropout is None else params.lora_dropout,
+        learning_rate=params.learning_rate or round(scaled_learning_rate(steps), 6),
+        lr_scheduler=params.lr_scheduler,
+        warmup_steps=int(round(params.warmup_ratio * steps)),
+        weight_decay=params.weight_decay,
+        epochs=round(steps / steps_per_epoch, 3),
+        batch_size=batch,
+        micro_batch_size=micro,
+        gradient_accumulation=accumulation,
+        steps_per_epoch=steps_per_epoch,
+        max_steps=steps,
+        eval_every_steps=_eval_interval(steps_per_epoch, steps, device),
+        max_length=max_length,
+        gradient_checkpointing=checkpointing,
+        padding_free=varlen_attention,
+        early_stopping_patience=params.early_stopping_patience,
+        max_new_tokens=params.max_new_tokens or max(16, int(completion_max * 1.25) + 4),
+        seed=params.seed,
+    )
+
+
+def _micro_batch(batch: int, max_length: int, device: str) -> int:
+    """The whole batch in one pass on a CPU (memory is not the limit); a token budget on a GPU."""
+    if device == "cpu":
+        return batch
+    return max(1, min(batch, GPU_TOKENS_PER_MICRO_BATCH // max(1, max_length)))
+
+
+def _eval_interval(steps_per_epoch: int, total_steps: int, device: str) -> int:
+    """Validate once per epoch, at least every MAX_EVAL_INTERVAL steps on long epochs; on a CPU at
+    most twice per run (generation is the costly part there); always at least twice per run, since
+    choosing the best checkpoint needs a comparison."""
+    interval = min(steps_per_epoch, MAX_EVAL_INTERVAL)
+    if device == "cpu":
+        interval = max(interval, math.ceil(total_steps / 2))
+    if total_steps < 2 * interval:
+        interval = max(1, math.ceil(total_steps / 2))
+    return interval

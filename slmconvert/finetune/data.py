@@ -1,0 +1,225 @@
+"""From curated prompt/completion records to token ids with completion-only labels.
+
+Prompt and completion are rendered with the shared prompt format (models.prompt) and tokenized
+separately, exactly as generation sees them (the prompt alone, then the completion's tokens), so
+the label mask is the completion by construction. Over-long examples lose the middle of their
+prompt (the template head and the latest turn survive); the completion is never cut: an example
+whose completion alone does not fit is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from slmconvert.models.prompt import (
+    PromptFormat,
+    render_record_completion,
+    render_record_prompt,
+)
+from slmconvert.util.jsonio import canonical_json, sha256_json
+
+IGNORE_INDEX = -100
+MIN_PROMPT_TOKENS = 16  # room kept for the generation prompt and the latest turn when cutting
+HEAD_SHARE = 0.25  # share of a cut prompt's budget kept from its start (template + system head)
+
+
+@dataclass
+class Example:
+    """One training example: token ids and labels (IGNORE_INDEX on prompt tokens)."""
+
+    input_ids: list[int]
+    labels: list[int]
+    prompt_tokens: int
+    completion_tokens: int
+    truncated: bool = False
+
+    def to_row(self) -> dict[str, Any]:
+        return {"input_ids": self.input_ids, "labels": self.labels, "length": len(self.input_ids)}
+
+
+@dataclass
+class PreparedSet:
+    """A split's usable examples plus what happened to the rest."""
+
+    examples: list[Example]
+    records: list[dict[str, Any]]  # the source record of each example, same order
+    dropped: int = 0
+    truncated: int = 0
+
+    @property
+    def loss_tokens(self) -> int:
+        return sum(e.completion_tokens for e in self.examples)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(len(e.input_ids) for e in self.examples)
+
+
+@dataclass
+class LengthStats:
+    """Token-length distribution of the rendered training examples (before cutting)."""
+
+    count: int
+    prompt_p50: float
+    prompt_max: int
+    completion_p50: float
+    completion_max: int
+    total_p50: float
+    total_p98: float
+    total_max: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "extra"} | self.extra
+
+
+def system_text(record: dict[str, Any]) -> str:
+    """The concatenated system/developer messages of a record's prompt."""
+    parts = []
+    for message in record.get("prompt") or record.get("messages") or []:
+        if message.get("role") in ("system", "developer"):
+            content = message.get("content")
+            parts.append(content if isinstance(content, str) else canonical_json(content))
+    return "\n\n".join(parts)
+
+
+def tools_key(record: dict[str, Any]) -> str:
+    """What drop_tools removes from a prompt: the tool schemas and the response-format instruction."""
+    return canonical_json([record.get("tools") or [], record.get("response_format")])
+
+
+def distillation_flags(records: list[dict[str, Any]], mode: str) -> tuple[bool, bool]:
+    """(drop_system, drop_tools): drop a prompt part only when it is present and identical in every record."""
+    if mode == "off" or not records:
+        return False, False
+    systems = {system_text(r) for r in records}
+    tools = {tools_key(r) for r in records}
+    drop_system = len(systems) == 1 and systems != {""}
+    drop_tools = len(tools) == 1 and tools != {tools_key({})}
+    return drop_system, drop_tools
+
+
+def distilled_context(records: list[dict[str, Any]], fmt: PromptFormat) -> dict[str, Any]:
+    """Hashes of the prompt parts a distilled specialist has learnt (to spot drift at serve time)."""
+    first = records[0] if records else {}
+    out: dict[str, Any] = {"drop_system": fmt.drop_system, "drop_tools": fmt.drop_tools}
+    if fmt.drop_system:
+        out["system_sha256"] = sha256_json(system_text(first))
+    if fmt.drop_tools:
+        out["tools_sha256"] = sha256_json(tools_key(first))
+    return out
+
+
+def encode(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    """Token ids of rendered texts (the template already put in every special token)."""
+    if not texts:
+        return []
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
+def render_pairs(records: list[dict[str, Any]], tokenizer: Any, fmt: PromptFormat) -> tuple[list[str], list[str]]:
+    """Rendered prompt and completion text of each record."""
+    prompts = [render_record_prompt(r, tokenizer, fmt) for r in records]
+    completions = [render_record_completion(r, tokenizer, fmt) for r in records]
+    return prompts, completions
+
+
+def length_stats(prompt_ids: list[list[int]], completion_ids: list[list[int]]) -> LengthStats:
+    """Percentiles of prompt, completion and total token lengths."""
+    p = np.array([len(x) for x in prompt_ids] or [0])
+    c = np.array([len(x) for x in completion_ids] or [0])
+    t = p + c
+    return LengthStats(
+        count=len(prompt_ids),
+        prompt_p50=float(np.percentile(p, 50)), prompt_max=int(p.max()),
+        completion_p50=float(np.percentile(c, 50)), completion_max=int(c.max()),
+        total_p50=float(np.percentile(t, 50)), total_p98=float(np.percentile(t, 98)), total_max=int(t.max()),
+    )
+
+
+def choose_max_length(
+    prompt_ids: list[list[int]], completion_ids: list[list[int]], percentile: float, context_length: int | None
+) -> int:
+    """Token limit covering `percentile` of the examples (multiple of 8), never above the context."""
+    totals = [len(p) + len(c) for p, c in zip(prompt_ids, completion_ids, strict=True)] or [MIN_PROMPT_TOKENS * 2]
+    limit = int(math.ceil(float(np.percentile(totals, percentile)) / 8.0) * 8)
+    limit = max(limit, 2 * MIN_PROMPT_TOKENS)
+    return min(limit, context_length) if context_length else limit
+
+
+def cut_prompt(prompt: list[int], budget: int) -> list[int]:
+    """Keep the prompt's head and tail within `budget` tokens, dropping the middle."""
+    if len(prompt) <= budget:
+        return prompt
+    head = int(budget * HEAD_SHARE)
+    return prompt[:head] + prompt[len(prompt) - (budget - head):]
+
+
+def build_example(prompt: list[int], completion: list[int], max_length: int | None) -> Example | None:
+    """Concatenate prompt and completion with completion-only labels; None if the completion cannot fit."""
+    truncated = False
+    if max_length is not None and len(prompt) + len(completion) > max_length:
+        budget = max_length - len(completion)
+        if budget < min(MIN_PROMPT_TOKENS, len(prompt)):
+            return None
+        prompt, truncated = cut_prompt(prompt, budget), True
+    return Example(
+        input_ids=list(prompt) + list(completion),
+        labels=[IGNORE_INDEX] * len(prompt) + list(completion),
+        prompt_tokens=len(prompt),
+        completion_tokens=len(completion),
+        truncated=truncated,
+    )
+
+
+def prepare(
+    records: list[dict[str, Any]],
+    prompt_ids: list[list[int]],
+    completion_ids: list[list[int]],
+    max_length: int | None,
+) -> PreparedSet:
+    """Examples for already-encoded records; drops those whose completion alone exceeds the limit."""
+    out = PreparedSet(examples=[], records=[])
+    for record, prompt, completion in zip(records, prompt_ids, completion_ids, strict=True):
+        example = build_example(prompt, completion, max_length) if completion else None
+        if example is None:
+            out.dropped += 1
+            continue
+        out.truncated += int(example.truncated)
+        out.examples.append(example)
+        out.records.append(record)
+    return out
+
+
+def prepare_records(
+    records: list[dict[str, Any]], tokenizer: Any, fmt: PromptFormat, max_length: int | None
+) -> PreparedSet:
+    """Render, encode and build the examples of some records in one go."""
+    prompts, completions = render_pairs(records, tokenizer, fmt)
+    return prepare(records, encode(tokenizer, prompts), encode(tokenizer, completions), max_length)
+
+
+def prompt_texts(prepared: PreparedSet, tokenizer: Any, fmt: PromptFormat) -> list[str]:
+    """The prompt of each example as text, exactly as trained: rendered, or decoded from the cut
+    token ids when the prompt lost its middle."""
+    return [
+        tokenizer.decode(example.input_ids[: example.prompt_tokens], skip_special_tokens=False)
+        if example.truncated else render_record_prompt(record, tokenizer, fmt)
+        for example, record in zip(prepared.examples, prepared.records, strict=True)
+    ]
+
+
+def data_hash(prepared: dict[str, PreparedSet], fmt: PromptFormat) -> str:
+    """Content hash of the exact token sequences trained and validated on (plus the prompt format)."""
+    return sha256_json(
+        {
+            "format": fmt.to_dict(),
+            "sets": {
+                name: [[e.input_ids, e.prompt_tokens] for e in part.examples] for name, part in sorted(prepared.items())
+            },
+        }
+    )

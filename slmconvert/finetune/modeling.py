@@ -1,0 +1,99 @@
+"""Loading the base model for training (LoRA or QLoRA) and the LoRA configuration.
+
+QLoRA: 4-bit NF4 with double quantisation (models.quantization_config), bf16 compute where the
+hardware has it, then peft's k-bit preparation. LoRA: bf16 weights on a CUDA GPU; fp32 weights on
+a CPU (bf16 autocast does the matrix work there when supported: bf16 *weights* run slower on CPU).
+Adapters go on every linear layer, never on embeddings or the LM head, and add no tokens, so
+vLLM can serve them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from slmconvert.finetune.budget import TrainPlan
+from slmconvert.models import LoadedModel, load_model
+
+VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3")
+
+
+def load_for_training(model_name: str, plan: TrainPlan) -> LoadedModel:
+    """The base model on the plan's device, ready for a LoRA/QLoRA adapter."""
+    if plan.method == "qlora":
+        from peft import prepare_model_for_kbit_training
+
+        dtype = "bfloat16" if plan.precision == "bf16" else "float32"
+        loaded = load_model(model_name, device=plan.device, dtype=dtype, load_in_4bit=True)
+        loaded.model = prepare_model_for_kbit_training(
+            loaded.model, use_gradient_checkpointing=plan.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+        keep_4bit_layers_differentiable(loaded.model)
+    else:
+        dtype = "bfloat16" if plan.precision == "bf16" and plan.device == "cuda" else "float32"
+        loaded = load_model(model_name, device=plan.device, dtype=dtype)
+    if plan.device == "cuda":
+        use_varlen_attention(loaded.model)
+    return loaded
+
+
+def keep_4bit_layers_differentiable(model: Any) -> int:
+    """Stop bitsandbytes from repacking 4-bit weights for CPU inference during validation.
+
+    On AVX512-BF16 CPUs a Linear4bit in eval mode converts its weight, once and for good, to a
+    packed layout served by a kernel without autograd; training after the first validation pass
+    would then silently lose the gradient through every base layer. Returns the layers changed.
+    """
+    changed = 0
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False):
+            module.support_avx512bf16_for_cpu = False
+            changed += 1
+    return changed
+
+
+def use_varlen_attention(model: Any) -> bool:
+    """Switch to FlashAttention-2 when installed: it attends within each packed sequence, which
+    makes padding-free batches exact and fast. Returns whether the model now uses it."""
+    if importlib.util.find_spec("flash_attn") is None:
+        return False
+    try:
+        model.set_attn_implementation("flash_attention_2")
+    except (ImportError, ValueError, RuntimeError):
+        return False
+    return has_varlen_attention(model)
+
+
+def has_varlen_attention(model: Any) -> bool:
+    """True when the attention kernel takes packed sequences (cu_seqlens), so no padding is needed."""
+    implementation = getattr(getattr(model, "config", None), "_attn_implementation", None) or ""
+    return implementation in VARLEN_ATTENTION or "flash" in implementation
+
+
+def linear_targets(model: Any) -> list[str]:
+    """Short names of every linear layer but the LM head (what peft's "all-linear" selects), so the
+    saved adapter lists `q_proj`, `down_proj`... as vLLM and other servers expect."""
+    import torch
+
+    head = model.get_output_embeddings()
+    return sorted({
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and module is not head  # bnb's Linear4bit is an nn.Linear
+    })
+
+
+def lora_config(plan: TrainPlan, model: Any) -> Any:
+    """LoRA on all linear layers (not the LM head), no extra trainable modules or tokens."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=plan.lora_rank,
+        lora_alpha=plan.lora_alpha,
+        lora_dropout=plan.lora_dropout,
+        target_modules=linear_targets(model),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+

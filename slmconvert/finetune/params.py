@@ -1,0 +1,111 @@
+"""Parameters of the finetune stage (defaults < --config < --set < flags).
+
+Fields left at None are derived per cluster from its data size and the device (see
+`slmconvert.finetune.budget`); what was actually used is recorded in each cluster's metrics.json.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from slmconvert.params import StageParams
+
+
+class FinetuneParams(StageParams):
+    """How each selected cluster's specialist is trained (LoRA/QLoRA with trl's SFTTrainer)."""
+
+    base_model: str | None = Field(
+        None, description="Train every cluster on this model (alias, path or HF id) instead of select's choice."
+    )
+    method: Literal["auto", "lora", "qlora"] = Field(
+        "auto",
+        description="auto: QLoRA on a CUDA GPU for models with >= qlora_min_params parameters, else LoRA.",
+    )
+    qlora_min_params: int = Field(1_000_000_000, ge=0, description="Model size from which method=auto picks QLoRA on a GPU.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto = CUDA when present.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="auto: bf16 on CUDA GPUs that support it and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32.",
+    )
+    prompt_style: Literal["auto", "native", "canonical"] = Field(
+        "auto", description="Prompt style (models.prompt): auto = select's choice, else the model's own tool support."
+    )
+    context_distillation: Literal["auto", "off"] = Field(
+        "auto",
+        description=(
+            "Drop the prompt parts the specialist learns: auto drops the system prompt and/or the tool schemas "
+            "(+ response format) when they are identical across the cluster's training calls; off keeps full prompts."
+        ),
+    )
+    lora_rank: int | None = Field(None, ge=1, description="LoRA rank; default grows with the number of training examples (8-64).")
+    lora_alpha: int | None = Field(None, ge=1, description="LoRA alpha; default 2 x rank.")
+    lora_dropout: float | None = Field(
+        None, ge=0.0, lt=1.0, description="LoRA dropout; default shrinks with data size (0.1 -> 0.0)."
+    )
+    learning_rate: float | None = Field(
+        None, gt=0.0,
+        description="Peak learning rate (AdamW); default 2e-4 for runs of >= 200 optimiser steps, rising to 2e-3 "
+        "for short (CPU-budget) runs, as lr x steps stays about constant.",
+    )
+    lr_scheduler: Literal["cosine", "linear", "constant_with_warmup"] = Field("cosine", description="Learning-rate schedule.")
+    warmup_ratio: float = Field(0.05, ge=0.0, lt=1.0, description="Share of the optimiser steps spent warming up.")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay on the LoRA weights.")
+    epochs: float | None = Field(None, gt=0.0, description="Passes over the training examples; default shrinks with data size (4 -> 1).")
+    batch_size: int | None = Field(None, ge=1, description="Examples per optimiser step; default grows with data size (2-32; on CPU at most ~2048 tokens per step).")
+    micro_batch_size: int | None = Field(
+        None, ge=1, description="Examples per forward pass (gradient accumulation makes up batch_size); default fits the device."
+    )
+    max_train_examples: int | None = Field(
+        None, ge=1, description="Cap on training examples per cluster (seeded sample); default 64 on CPU, no cap on GPU."
+    )
+    min_train_examples: int = Field(8, ge=1, description="Clusters with fewer usable training examples are skipped.")
+    max_steps: int | None = Field(None, ge=1, description="Cap on optimiser steps per cluster; default: none on GPU, from cpu_max_train_tokens on CPU.")
+    cpu_max_train_tokens: int = Field(
+        10_000, ge=1000,
+        description="CPU budget: tokens (prompt + completion, all epochs) trained per cluster; bounds the steps.",
+    )
+    max_length: int | None = Field(
+        None, ge=16,
+        description="Token limit per example; default from the data (length_percentile of prompt+completion), "
+        "at most cpu_max_length on CPU.",
+    )
+    cpu_max_length: int = Field(
+        768, ge=64, description="CPU budget: default max_length never exceeds this (long prompts lose their middle)."
+    )
+    length_percentile: float = Field(
+        98.0, gt=50.0, le=100.0,
+        description="Default max_length covers this percentile of example lengths; longer prompts are cut in the middle.",
+    )
+    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+        "auto", description="Recompute activations to save memory: auto = on for QLoRA / models >= 1B, off otherwise."
+    )
+    validation_examples: int | None = Field(
+        None, ge=0, description="Validation calls scored with the task metric each epoch; default 8 on CPU, 64 on GPU."
+    )
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="Generation limit when validating; default from the longest training completion."
+    )
+    early_stopping_patience: int = Field(
+        2, ge=0, description="Stop after this many evaluations without a better validation metric (0 = never)."
+    )
+    baseline: Literal["select", "measure", "off"] = Field(
+        "select",
+        description=(
+            "The 'before' metric: select = select's zero-shot measurement of the chosen model on its validation "
+            "sample (validation starts with those calls; measured here when select has none); measure = score the "
+            "base model zero-shot with the full prompt here; off = none."
+        ),
+    )
+    merge: bool = Field(False, description="Also write the base model with the adapter merged in (safetensors).")
+    reuse_cache: bool = Field(
+        True, description="Reuse a finished training run from the workspace cache when cluster data and params are unchanged."
+    )
+    seed: int = Field(0, description="Seed for sampling, adapter initialisation and data order.")
+
+    @field_validator("context_distillation", "baseline", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML reads a bare `off` (e.g. `--set finetune.baseline=off`) as false: accept it as "off"."""
+        return "off" if value is False else value

@@ -1,0 +1,352 @@
+"""Training one cluster's specialist end to end: data -> plan -> (cached, resumable) training -> outputs.
+
+Checkpoints live in a workspace cache directory keyed by model + exact training data + plan, so
+a killed run resumes where its last checkpoint left off, and an unchanged cluster is not trained
+again (e.g. when another cluster's data changed); the version directory only receives the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from slmconvert.errors import SlmError
+from slmconvert.finetune import data as fdata
+from slmconvert.finetune.budget import (
+    TrainPlan,
+    default_max_length,
+    make_plan,
+    train_example_cap,
+    validation_cap,
+)
+from slmconvert.finetune.outputs import ADAPTER_DIR, publish_cluster, write_merged
+from slmconvert.finetune.params import FinetuneParams
+from slmconvert.finetune.records import ClusterRecords, sample
+from slmconvert.models.prompt import PromptFormat
+from slmconvert.util.jsonio import atomic_write_json, read_json, sha256_json
+
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+FINAL = "final"
+RESULT = "result.json"
+BASELINE = "baseline.json"
+
+
+class ClusterSkipped(SlmError):
+    """A cluster that cannot be trained (too little data); the stage records the reason and goes on."""
+
+
+@dataclass
+class ClusterJob:
+    """What the stage knows about one cluster to train."""
+
+    cluster_id: int
+    model: str
+    records: ClusterRecords | None = None  # filled in once for all jobs (one pass over the curated data)
+    label: str | None = None
+    output_type: str | None = None
+    prompt_style: str = "auto"
+    n_params: int | None = None
+    model_identity: str | None = None
+    hf_id: str | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    baseline: dict[str, Any] | None = None  # select's zero-shot measurement of this model (Validator shape)
+    validation_ids: list[str] = field(default_factory=list)  # the calls select measured it on
+
+
+@dataclass
+class PreparedJob:
+    """A job's data and plan, before any model is loaded."""
+
+    fmt: PromptFormat
+    base_fmt: PromptFormat
+    train: fdata.PreparedSet
+    validation: fdata.PreparedSet
+    plan: TrainPlan
+    stats: fdata.LengthStats
+    data_hash: str
+    key: str
+    train_available: int
+
+
+def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer: Any) -> PreparedJob:
+    """Prompt format (with context distillation), examples cut to the data's length limit, and the plan."""
+    if job.records is None:
+        raise ValueError(f"cluster {job.cluster_id}: records were not loaded")
+    base_fmt = PromptFormat.for_tokenizer(tokenizer, job.prompt_style)
+    drop_system, drop_tools = fdata.distillation_flags(job.records.train, params.context_distillation)
+    fmt = dataclasses.replace(base_fmt, drop_system=drop_system, drop_tools=drop_tools)
+    train_records = sample(job.records.train, train_example_cap(params, device), params.seed)
+    val_records = _validation_sample(
+        job.records.validation, job.validation_ids, validation_cap(params, device), params.seed
+    )
+    if len(train_records) < params.min_train_examples:
+        raise ClusterSkipped(
+            f"cluster {job.cluster_id}: {len(train_records)} training calls, fewer than min_train_examples="
+            f"{params.min_train_examples}"
+        )
+    prompts, completions = fdata.render_pairs(train_records, tokenizer, fmt)
+    prompt_ids, completion_ids = fdata.encode(tokenizer, prompts), fdata.encode(tokenizer, completions)
+    context = _context_length(job.model)
+    data_limit = fdata.choose_max_length(prompt_ids, completion_ids, params.length_percentile, context)
+    max_length = default_max_length(params, device, data_limit)
+    train = fdata.prepare(train_records, prompt_ids, completion_ids, max_length)
+    validation = fdata.prepare_records(val_records, tokenizer, fmt, max_length)
+    if len(train.examples) < params.min_train_examples:
+        raise ClusterSkipped(
+            f"cluster {job.cluster_id}: only {len(train.examples)} examples fit max_length={max_length} "
+            f"({train.dropped} completions too long)"
+        )
+    stats = fdata.length_stats(prompt_ids, completion_ids)
+    plan = make_plan(
+        params, device=device, n_params=job.n_params, n_train=len(train.examples),
+        mean_length=train.total_tokens / len(train.examples), max_length=max_length,
+        completion_max=stats.completion_max, varlen_attention=False,
+    )
+    digest = fdata.data_hash({"train": train, "validation": validation}, fmt)
+    plan_key = {k: v for k, v in plan.to_dict().items() if k != "padding_free"}  # speed only, same result
+    key = sha256_json({"model": job.model_identity or job.model, "data": digest, "plan": plan_key})
+    return PreparedJob(fmt, base_fmt, train, validation, plan, stats, digest, key, len(job.records.train))
+
+
+def _validation_sample(
+    records: list[dict[str, Any]], measured_ids: list[str], limit: int, seed: int
+) -> list[dict[str, Any]]:
+    """Validation calls: those select measured the base model on first (so 'before' and 'after'
+    share calls), then a seeded sample of the rest."""
+    measured = set(measured_ids)
+    first = [r for r in records if r["call_id"] in measured][:limit]
+    rest = [r for r in records if r["call_id"] not in measured]
+    chosen = first + sample(rest, limit - len(first), seed)
+    return sorted(chosen, key=lambda r: r["call_id"])
+
+
+def _context_length(model: str) -> int | None:
+    from slmconvert.models import model_info
+
+    try:
+        return model_info(model, inspect_tokenizer=False).context_length
+    except SlmError:
+        return None
+
+
+def run_dir_for(cache_root: Path, job: ClusterJob, prepared: PreparedJob) -> Path:
+    """The cache directory of this exact training run."""
+    return cache_root / f"cluster-{job.cluster_id}-{prepared.key.removeprefix('sha256:')[:16]}"
+
+
+def train_cluster(
+    job: ClusterJob,
+    params: FinetuneParams,
+    *,
+    device: str,
+    cache_root: Path,
+    out_dir: Path,
+    console: Console,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Train (or reuse) one cluster's adapter and write its outputs into out_dir; returns its metrics."""
+    from slmconvert.models import load_tokenizer
+
+    tokenizer = load_tokenizer(job.model)
+    prepared = prepare_job(job, params, device, tokenizer)
+    run_dir = run_dir_for(cache_root, job, prepared)
+    final = run_dir / FINAL
+    if params.reuse_cache and (final / RESULT).is_file():
+        result = read_json(final / RESULT)
+        result["metrics"]["reused_from_cache"] = True
+        if not quiet:
+            console.print(f"[dim]cluster {job.cluster_id}: unchanged data and plan, reusing the trained adapter[/dim]")
+    else:
+        result = train_prepared(job, prepared, params, run_dir, console, quiet)
+    metrics = publish_cluster(final, out_dir, result["metrics"], prepared.fmt, result["log_history"])
+    if params.merge:
+        metrics["merged"] = write_merged(job.model, out_dir / ADAPTER_DIR, out_dir / "merged", device)
+        atomic_write_json(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def train_prepared(
+    job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, run_dir: Path, console: Console, quiet: bool
+) -> dict[str, Any]:
+    """Run (or resume) training in run_dir and leave the best adapter + result in run_dir/final."""
+    import datasets
+    import transformers
+    from transformers import EarlyStoppingCallback, PrinterCallback
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from slmconvert.evaluation import EvalExample
+    from slmconvert.finetune.modeling import has_varlen_attention, load_for_training, lora_config
+    from slmconvert.finetune.progress import RichProgress
+    from slmconvert.finetune.trainer import SpecialistTrainer, TokenMeter, Validator, sft_config
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
+    plan = prepared.plan
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    loaded = load_for_training(job.model, plan)
+    plan.padding_free = has_varlen_attention(loaded.model)
+    output_type = job.output_type or output_type_of(prepared.train.records)
+    eval_examples = [EvalExample.from_record(r) for r in prepared.validation.records]
+    gen_batch = 8 if plan.device == "cpu" else 32
+    baseline = job.baseline if params.baseline == "select" else None
+    if baseline is None and params.baseline != "off":
+        baseline = _measure_baseline(run_dir, loaded, eval_examples, prepared.base_fmt, output_type, plan, gen_batch)
+    meter = TokenMeter()
+    validator = (
+        Validator(eval_examples, prepared.fmt, output_type, plan.max_new_tokens, gen_batch, plan.seed,
+                  prompts=fdata.prompt_texts(prepared.validation, loaded.tokenizer, prepared.fmt))
+        if eval_examples else None
+    )
+    callbacks: list[Any] = [RichProgress(console, f"cluster {job.cluster_id}", meter, quiet)]
+    if validator is not None and plan.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=plan.early_stopping_patience))
+    trainer = SpecialistTrainer(
+        model=loaded.model,
+        args=sft_config(plan, run_dir, validate=validator is not None),
+        train_dataset=datasets.Dataset.from_list([e.to_row() for e in prepared.train.examples]),
+        eval_dataset=(
+            datasets.Dataset.from_list([e.to_row() for e in prepared.validation.examples]) if validator else None
+        ),
+        processing_class=loaded.tokenizer,
+        peft_config=lora_config(plan, loaded.model),
+        callbacks=callbacks,
+        validator=validator,
+        lengths=[len(e.input_ids) for e in prepared.train.examples],
+        meter=meter,
+    )
+    trainer.remove_callback(PrinterCallback)  # it prints every log dict to stdout
+    resume = get_last_checkpoint(str(run_dir))
+    output = trainer.train(resume_from_checkpoint=resume)
+    result = _result(job, prepared, trainer, output, meter, baseline, output_type, resume, started)
+    _finish(run_dir, trainer, result, base_model=job.hf_id or job.model)
+    del trainer, loaded
+    gc.collect()
+    return result
+
+
+def output_type_of(records: list[dict[str, Any]]) -> str:
+    """The dominant output type (tool_call, json, text) of the records' reference outputs."""
+    from slmconvert.evaluation import output_type
+    from slmconvert.evaluation.metrics import dominant_output_type
+    from slmconvert.models.prompt import record_output
+
+    return dominant_output_type([output_type(record_output(r), r.get("response_format")) for r in records])
+
+
+def _measure_baseline(
+    run_dir: Path, loaded: Any, examples: list[Any], fmt: PromptFormat, output_type: str, plan: TrainPlan,
+    batch_size: int,
+) -> dict[str, Any] | None:
+    """The base model's zero-shot validation metric with the full prompt (cached with the run)."""
+    path = run_dir / BASELINE
+    if path.is_file():
+        return read_json(path)
+    if not examples:
+        return None
+    from slmconvert.finetune.trainer import Validator
+
+    validator = Validator(examples, fmt, output_type, plan.max_new_tokens, batch_size, plan.seed)
+    summary = {**validator(loaded.model, loaded.tokenizer), "source": "measured"}
+    atomic_write_json(path, summary)
+    return summary
+
+
+def _result(
+    job: ClusterJob, prepared: PreparedJob, trainer: Any, output: Any, meter: Any, baseline: dict[str, Any] | None,
+    output_type: str, resume: str | None, started: float,
+) -> dict[str, Any]:
+    """metrics.json content from the finished trainer."""
+    state = trainer.state
+    history = list(state.log_history)
+    best_step = _checkpoint_step(state.best_model_checkpoint) or state.global_step
+    evals = {e["step"]: e for e in history if "eval_loss" in e}
+    best = evals.get(best_step, {})
+    after = None
+    if "eval_task_metric" in best:
+        after = {
+            "value": best["eval_task_metric"], "interval": [best.get("eval_task_metric_low"), best.get("eval_task_metric_high")],
+            "n": best.get("eval_task_metric_n"),
+        }
+    train_losses = [e["loss"] for e in history if "loss" in e]
+    plan = prepared.plan
+    from slmconvert.evaluation import primary_metric
+
+    metrics = {
+        "cluster_id": job.cluster_id,
+        "label": job.label,
+        "output_type": output_type,
+        "base_model": {"name": job.model, "hf_id": job.hf_id, "n_params": job.n_params},
+        "prompt_format": prepared.fmt.to_dict(),
+        "context_distillation": fdata.distilled_context(job.records.train, prepared.fmt),
+        "plan": plan.to_dict(),
+        "data": {
+            "data_hash": prepared.data_hash,
+            "inputs": job.inputs,
+            "train_available": prepared.train_available,
+            "train_used": len(prepared.train.examples),
+            "validation_used": len(prepared.validation.examples),
+            "dropped": prepared.train.dropped,
+            "truncated": prepared.train.truncated,
+            "validation_dropped": prepared.validation.dropped,
+            "train_tokens": prepared.train.total_tokens,
+            "train_loss_tokens": prepared.train.loss_tokens,
+            "length_stats": prepared.stats.to_dict(),
+        },
+        "training": {
+            "steps": state.global_step,
+            "epochs": round(state.epoch or 0.0, 3),
+            "best_step": best_step,
+            "early_stopped": state.global_step < plan.max_steps,
+            "resumed_from_step": _checkpoint_step(resume),
+            "train_loss": train_losses[-1] if train_losses else None,
+            "first_train_loss": train_losses[0] if train_losses else None,
+            "mean_train_loss": round(output.training_loss, 5) if output.training_loss is not None else None,
+            "best_eval_loss": best.get("eval_loss"),
+            "seconds": round(time.perf_counter() - started, 2),
+            "validation_seconds": round(sum(e.get("eval_task_metric_seconds", 0.0) for e in evals.values()), 2),
+            **meter.to_dict(),
+        },
+        "validation": {
+            "metric": primary_metric(output_type),
+            "before": baseline,
+            "after": after,
+            "improvement": (after["value"] - baseline["value"]) if after and baseline else None,
+        },
+        "reused_from_cache": False,
+    }
+    return {"metrics": metrics, "log_history": history}
+
+
+def _checkpoint_step(path: str | None) -> int | None:
+    if not path:
+        return None
+    tail = Path(path).name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _finish(run_dir: Path, trainer: Any, result: dict[str, Any], base_model: str) -> None:
+    """Save the best adapter + result as run_dir/final (atomically), then drop the checkpoints.
+
+    The adapter names its base model by HF id / alias rather than the local cache path it was loaded from.
+    """
+    tmp = run_dir / f".{FINAL}-tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.model.save_pretrained(str(tmp / ADAPTER_DIR), safe_serialization=True)
+    config_path = tmp / ADAPTER_DIR / "adapter_config.json"
+    atomic_write_json(config_path, {**read_json(config_path), "base_model_name_or_path": base_model})
+    atomic_write_json(tmp / RESULT, result)
+    final = run_dir / FINAL
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for checkpoint in run_dir.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint, ignore_errors=True)

@@ -1,0 +1,226 @@
+"""trl's SFTTrainer with what a trustworthy specialist needs: the task metric at every validation,
+length-grouped batches (little padding) and honest token accounting.
+
+The validation metric is the evaluation harness's primary metric for the cluster's output type,
+computed by generating on a small validation sample; it is added to the eval metrics inside
+`evaluation_loop`, so best-checkpoint selection, early stopping and the logs all see it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from trl import SFTConfig, SFTTrainer
+
+from slmconvert.finetune.budget import TrainPlan
+from slmconvert.models.prompt import PromptFormat
+
+SELECTION_KEY = "selection_score"
+TASK_KEY = "task_metric"
+LOSS_TIEBREAK = 1e-4  # validation loss only breaks ties between equal task metrics
+
+
+@dataclass
+class TokenMeter:
+    """Tokens and loss-bearing (completion) tokens trained, and the seconds spent in training steps."""
+
+    tokens: int = 0
+    loss_tokens: int = 0
+    padded_tokens: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0  # process CPU time: a steadier measure than wall time on a shared CPU
+    steps: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    @property
+    def loss_tokens_per_second(self) -> float:
+        return self.loss_tokens / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tokens": self.tokens,
+            "loss_tokens": self.loss_tokens,
+            "padded_tokens": self.padded_tokens,
+            "padding_share": round(1 - self.tokens / self.padded_tokens, 4) if self.padded_tokens else 0.0,
+            "train_step_seconds": round(self.seconds, 3),
+            "train_step_cpu_seconds": round(self.cpu_seconds, 3),
+            "tokens_per_second": round(self.tokens_per_second, 1),
+            "loss_tokens_per_second": round(self.loss_tokens_per_second, 1),
+        }
+
+
+class LengthGroupedSampler(torch.utils.data.Sampler[int]):
+    """Indices whose consecutive micro-batches hold examples of similar length, in a seeded
+    random batch order that changes every epoch (transformers' own sampler only groups within
+    mega-batches, which on a few dozen examples means no grouping at all)."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = max(1, batch_size)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        rng = random.Random(self.seed * 1_000_003 + self.epoch)
+        noise = [rng.random() for _ in self.lengths]
+        order = sorted(range(len(self.lengths)), key=lambda i: (self.lengths[i], noise[i]))
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        rng.shuffle(batches)
+        return iter([i for batch in batches for i in batch])
+
+
+@dataclass
+class Validator:
+    """Scores the model on validation calls with the task's primary metric (evaluation harness)."""
+
+    examples: list[Any]  # evaluation.EvalExample
+    fmt: PromptFormat
+    output_type: str
+    max_new_tokens: int
+    batch_size: int
+    seed: int = 0
+    prompts: list[str] | None = None  # pre-rendered prompts (default: each example rendered with fmt)
+
+    def __call__(self, model: Any, tokenizer: Any) -> dict[str, Any]:
+        from slmconvert.evaluation import evaluate
+
+        started = time.perf_counter()
+        result = evaluate(
+            model, tokenizer, self.examples, self.fmt, max_new_tokens=self.max_new_tokens,
+            batch_size=self.batch_size, output_type_hint=self.output_type, seed=self.seed, prompts=self.prompts,
+        )
+        summary = {
+            "metric": result.primary_metric,
+            "value": result.primary.value if result.primary.value is not None else 0.0,
+            "interval": [result.primary.low, result.primary.high],
+            "n": result.primary.n,
+            "metrics": result.metrics_dict(),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        return summary
+
+
+class InstrumentedSFTTrainer(SFTTrainer):
+    """A plain SFTTrainer that also meters its training steps (tokens, loss-bearing tokens, seconds)
+    and adds the task metric to every evaluation; it trains exactly like SFTTrainer."""
+
+    def __init__(self, *args: Any, validator: Validator | None = None, meter: TokenMeter | None = None,
+                 **kwargs: Any) -> None:
+        self.validator = validator
+        self.meter = meter or TokenMeter()
+        super().__init__(*args, **kwargs)
+
+    def training_step(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> torch.Tensor:
+        labels = inputs.get("labels")
+        if labels is not None:
+            self.meter.loss_tokens += int((labels[..., 1:] != -100).sum())
+            self.meter.padded_tokens += int(labels.numel())
+        mask = inputs.get("attention_mask")
+        self.meter.tokens += int(mask.sum()) if mask is not None else int(inputs["input_ids"].numel())
+        started, cpu_started = time.perf_counter(), time.process_time()
+        loss = super().training_step(model, inputs, *args, **kwargs)
+        if self.args.device.type == "cuda":
+            torch.cuda.synchronize()
+        self.meter.seconds += time.perf_counter() - started
+        self.meter.cpu_seconds += time.process_time() - cpu_started
+        self.meter.steps += 1
+        return loss
+
+    def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
+        output = super().evaluation_loop(*args, **kwargs)
+        prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
+        loss = output.metrics.get(f"{prefix}_loss")
+        output.metrics[f"{prefix}_train_seconds"] = round(self.meter.seconds, 3)  # curves over compute time
+        output.metrics[f"{prefix}_train_cpu_seconds"] = round(self.meter.cpu_seconds, 3)
+        task = 0.0  # without validation calls the loss alone decides
+        if self.validator is not None:
+            score = self.validator(self.model, self.processing_class)
+            task = float(score["value"])
+            low, high = score["interval"]
+            output.metrics.update({
+                f"{prefix}_{TASK_KEY}": task,
+                f"{prefix}_{TASK_KEY}_low": low,
+                f"{prefix}_{TASK_KEY}_high": high,
+                f"{prefix}_{TASK_KEY}_n": score["n"],
+                f"{prefix}_{TASK_KEY}_seconds": score["seconds"],
+            })
+        tiebreak = LOSS_TIEBREAK * min(float(loss), 100.0) if loss is not None and math.isfinite(loss) else 0.0
+        output.metrics[f"{prefix}_{SELECTION_KEY}"] = task - tiebreak
+        return output
+
+
+class SpecialistTrainer(InstrumentedSFTTrainer):
+    """The specialist trainer: InstrumentedSFTTrainer + length-grouped batches."""
+
+    def __init__(self, *args: Any, lengths: Sequence[int], **kwargs: Any) -> None:
+        self.lengths = list(lengths)
+        super().__init__(*args, **kwargs)
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
+        return LengthGroupedSampler(self.lengths, self.args.per_device_train_batch_size, self.args.seed)
+
+
+def sft_config(plan: TrainPlan, output_dir: Path, validate: bool = True) -> SFTConfig:
+    """SFTConfig for a plan: step-based validation + checkpoints, best model by the task metric
+    (without validation data: checkpoints only, and the last step is kept)."""
+    return SFTConfig(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=plan.micro_batch_size,
+        per_device_eval_batch_size=plan.micro_batch_size,
+        gradient_accumulation_steps=plan.gradient_accumulation,
+        learning_rate=plan.learning_rate,
+        lr_scheduler_type=plan.lr_scheduler,
+        warmup_steps=plan.warmup_steps,
+        weight_decay=plan.weight_decay,
+        max_steps=plan.max_steps,
+        eval_strategy="steps" if validate else "no",
+        eval_steps=plan.eval_every_steps,
+        save_strategy="steps",
+        save_steps=plan.eval_every_steps,
+        save_total_limit=1,  # with load_best_model_at_end the best checkpoint is kept besides the latest
+        load_best_model_at_end=validate,
+        metric_for_best_model=SELECTION_KEY if validate else None,
+        greater_is_better=True,
+        logging_steps=1,
+        logging_first_step=True,
+        bf16=plan.precision == "bf16",
+        fp16=False,
+        use_cpu=plan.device == "cpu",
+        **_checkpointing_args(plan.gradient_checkpointing),
+        max_length=None,  # examples are already cut to the plan's max_length (prompt middle, never the completion)
+        packing=False,
+        padding_free=plan.padding_free,
+        completion_only_loss=True,
+        shuffle_dataset=False,  # LengthGroupedSampler orders the data
+        report_to="none",
+        disable_tqdm=True,
+        seed=plan.seed,
+        data_seed=plan.seed,
+        dataloader_num_workers=0,
+        save_only_model=False,  # optimizer + scheduler + RNG states, so a killed run resumes exactly
+    )
+
+
+def _checkpointing_args(enabled: bool) -> dict[str, Any]:
+    """Activation checkpointing under the name this transformers version uses (renamed in 5.x)."""
+    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    prefix = "activation" if "activation_checkpointing" in names else "gradient"
+    return {f"{prefix}_checkpointing": enabled,
+            f"{prefix}_checkpointing_kwargs": {"use_reentrant": False} if enabled else None}

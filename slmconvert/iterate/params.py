@@ -1,0 +1,113 @@
+"""Parameters of the iterate stage: promotion, evaluation budget, escalation, economics, weekly loop."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from slmconvert.params import StageParams
+
+ConfidenceMeasure = Literal["tool_span_mean_logprob", "mean_logprob", "min_logprob", "none"]
+
+
+class IterateParams(StageParams):
+    """What it takes for a cluster to move to its SLM, how that is measured, priced and re-checked."""
+
+    # -- promotion -----------------------------------------------------------------------------
+    promotion_target: float = Field(
+        0.90, ge=0.0, le=1.0,
+        description="A cluster moves to its SLM only if the Wilson 95% lower bound of its primary "
+        "metric on the held-out test split reaches this value.",
+    )
+    promotion_metric: str | None = Field(
+        None, description="Metric to promote on; null = the evaluation harness's primary metric for the "
+        "cluster's output type.",
+    )
+    # -- evaluation budget ---------------------------------------------------------------------
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the specialists are evaluated.")
+    max_test_calls_cpu: int = Field(
+        48, ge=1, description="Test calls per cluster evaluated with the adapter on CPU (seeded sample; the "
+        "sample size is reported with every interval).",
+    )
+    max_test_calls_gpu: int = Field(2000, ge=1, description="The same cap on a CUDA GPU.")
+    max_base_calls_cpu: int = Field(
+        8, ge=0, description="Test calls per cluster evaluated with the base model zero-shot on CPU "
+        "(the side-by-side baseline; 0 skips it).",
+    )
+    max_base_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
+    max_calibration_calls_cpu: int = Field(
+        16, ge=0, description="Validation calls per promoted cluster generated on CPU to calibrate the "
+        "confidence threshold (0 disables confidence escalation).",
+    )
+    max_calibration_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
+    max_eval_seconds_cpu: float = Field(
+        150.0, ge=0.0, description="Generation time budget for the held-out evaluation on CPU, in seconds "
+        "(0 = none). Clusters are evaluated most promising first (finetune's validation metric); what the "
+        "budget leaves out stays on the LLM with that reason.",
+    )
+    max_eval_seconds_gpu: float = Field(0.0, ge=0.0, description="The same budget on a CUDA GPU (0 = none).")
+    stop_when_decided: bool = Field(
+        True, description="Stop evaluating a cluster as soon as even perfect answers on the rest of its test "
+        "sample could not reach the promotion target (the metrics then cover the calls evaluated).",
+    )
+    batch_size: int = Field(8, ge=1, description="Prompts generated together.")
+    max_new_tokens: int = Field(
+        256, ge=8, description="Upper bound on generated tokens; each cluster uses less when its logged "
+        "outputs are shorter (p99 of reference length + 16).",
+    )
+    seed: int = Field(0, description="Seed for the test/validation samples.")
+    # -- serve-time escalation -----------------------------------------------------------------
+    escalate_on_parse_error: bool = Field(True, description="Escalate to the LLM when the SLM output does not parse.")
+    escalate_on_unknown_tool: bool = Field(True, description="Escalate when the SLM calls a tool the request did not offer.")
+    escalate_on_schema_error: bool = Field(
+        True, description="Escalate when tool arguments (or a JSON answer to a json_schema response format) "
+        "fail the schema.",
+    )
+    confidence_measure: ConfidenceMeasure = Field(
+        "tool_span_mean_logprob",
+        description="SLM confidence: mean token log-probability over the tool-call span (whole output "
+        "when there is no tool call), over the whole output, its minimum, or none.",
+    )
+    escalation_target: float = Field(
+        0.95, ge=0.0, le=1.0,
+        description="Confidence threshold calibration: the lowest threshold at which the validation "
+        "outputs the SLM keeps agree with the LLM at least this often.",
+    )
+    # -- economics -----------------------------------------------------------------------------
+    slm_input_price_per_1m: float = Field(
+        0.03, ge=0.0, description="SLM serving cost in USD per 1M prompt tokens (self-hosted estimate).",
+    )
+    slm_output_price_per_1m: float = Field(
+        0.06, ge=0.0, description="SLM serving cost in USD per 1M generated tokens.",
+    )
+    # -- weekly loop ---------------------------------------------------------------------------
+    drift_threshold: float = Field(
+        0.15, ge=0.0, le=1.0,
+        description="Re-cluster when the share of new calls outside every cluster exceeds the held-out "
+        "baseline by more than this, or the cluster mix moved by more than this (total variation).",
+    )
+    retrain_growth: float = Field(
+        0.25, ge=0.0, description="Retrain a cluster when its calls grew by at least this fraction.",
+    )
+    retrain_quality_drop: float = Field(
+        0.05, ge=0.0, le=1.0,
+        description="Retrain a cluster when its agreement with the LLM on new calls fell by more than this.",
+    )
+    max_drift_calls_cpu: int = Field(
+        16, ge=0, description="New calls per promoted cluster replayed on CPU to measure escalation and "
+        "agreement drift (0 skips the replay).",
+    )
+    max_drift_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
+
+    def cap(self, name: str, device: str) -> int:
+        """A per-device sample cap, e.g. cap("test", "cpu") -> max_test_calls_cpu."""
+        suffix = "gpu" if device == "cuda" else "cpu"
+        field = {"test": "max_test_calls", "base": "max_base_calls",
+                 "calibration": "max_calibration_calls", "drift": "max_drift_calls"}[name]
+        return int(getattr(self, f"{field}_{suffix}"))
+
+    def eval_seconds(self, device: str) -> float | None:
+        """The evaluation time budget on this device (None = unlimited)."""
+        value = self.max_eval_seconds_gpu if device == "cuda" else self.max_eval_seconds_cpu
+        return float(value) or None

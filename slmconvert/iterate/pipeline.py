@@ -1,0 +1,170 @@
+"""run-all: the six stages in order with the skip-unchanged rule, `--from`, `--force`, and a dry run
+that says, per stage, whether it would run and why (by comparing fingerprints with what exists)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rich.console import Console
+
+from slmconvert import __version__
+from slmconvert.errors import UsageError
+from slmconvert.params import StageParams
+from slmconvert.stages.runner import StageOutcome, _fingerprint_extra, execute, load_stage
+from slmconvert.util.jsonio import sha256_json
+from slmconvert.workspace import STAGES, Artifact, Workspace
+
+
+@dataclass
+class StepPlan:
+    """What run-all would do with one stage."""
+
+    stage: str
+    action: str  # "run" | "skip" | "not run (before --from)"
+    reason: str
+    reuse: str | None = None  # the version that would be reused
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stage_extras(paths: list[str], candidates: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per-stage extra inputs for a plain run-all."""
+    extras: dict[str, dict[str, Any]] = {stage: {} for stage in STAGES}
+    extras["collect"] = {"paths": list(paths)}
+    if candidates:
+        extras["select"] = {"candidates": list(candidates)}
+    return extras
+
+
+def fingerprint(stage: str, params: StageParams, inputs: dict[str, Artifact], extra: dict[str, Any]) -> str:
+    """The fingerprint `execute` gives a run with these inputs (see slmconvert.stages.runner)."""
+    module = load_stage(stage)
+    return sha256_json({
+        "stage": stage,
+        "slmconvert_version": __version__,
+        "params": params.model_dump(mode="json"),
+        "inputs": {k: v.manifest_hash for k, v in sorted(inputs.items())},
+        "extra": _fingerprint_extra(module, extra),
+    })
+
+
+def _why_changed(latest: Artifact | None, params: StageParams, inputs: dict[str, Artifact], extra_fp: Any) -> str:
+    if latest is None:
+        return "no version yet"
+    manifest = latest.manifest
+    if manifest.get("slmconvert_version") != __version__:
+        return f"slmconvert version changed ({manifest.get('slmconvert_version')} -> {__version__})"
+    old_params, new_params = manifest.get("params", {}), params.model_dump(mode="json")
+    changed = sorted(k for k in set(old_params) | set(new_params) if old_params.get(k) != new_params.get(k))
+    if changed:
+        return "params changed: " + ", ".join(changed)
+    old_inputs = manifest.get("inputs", {})
+    for name, artifact in sorted(inputs.items()):
+        if (old_inputs.get(name) or {}).get("version") != artifact.version:
+            return f"input {name} is now {artifact.version} (was {(old_inputs.get(name) or {}).get('version')})"
+    if manifest.get("extra_inputs") != extra_fp:
+        return "input files or extra inputs changed"
+    return "inputs differ from every existing version"
+
+
+def check_from(from_stage: str | None) -> int:
+    """Index of the first stage to run (UsageError for an unknown name)."""
+    if from_stage is None:
+        return 0
+    if from_stage not in STAGES:
+        raise UsageError(f"--from {from_stage!r} is not a stage", hint=f"stages: {', '.join(STAGES)}")
+    return STAGES.index(from_stage)
+
+
+def plan(
+    workspace: Workspace,
+    params: dict[str, StageParams],
+    extras: dict[str, dict[str, Any]],
+    from_stage: str | None = None,
+    force: bool = False,
+) -> list[StepPlan]:
+    """What run-all would run and why, without running anything."""
+    start = check_from(from_stage)
+    steps: list[StepPlan] = []
+    produced: dict[str, Artifact | None] = {}  # None = would be rebuilt (unknown yet)
+    for index, stage in enumerate(STAGES):
+        module = load_stage(stage)
+        if index < start:
+            latest = workspace.latest_version(stage)
+            produced[stage] = workspace.artifact(stage) if latest else None
+            steps.append(StepPlan(stage, "not run (before --from)", f"uses LATEST {latest or '(none)'}", latest))
+            continue
+        pending = [up for up in module.UPSTREAM if produced.get(up) is None]
+        if pending:
+            steps.append(StepPlan(stage, "run", f"upstream {', '.join(pending)} will be (re)built"))
+            produced[stage] = None
+            continue
+        inputs = {up: produced[up] for up in module.UPSTREAM}  # type: ignore[misc]
+        if force:
+            steps.append(StepPlan(stage, "run", "--force"))
+            produced[stage] = None
+            continue
+        fp = fingerprint(stage, params[stage], inputs, extras.get(stage, {}))  # type: ignore[arg-type]
+        existing = workspace.find_by_fingerprint(stage, fp)
+        if existing is not None:
+            steps.append(StepPlan(stage, "skip", "unchanged (same inputs and params)", existing.version))
+            produced[stage] = existing
+            continue
+        latest = workspace.artifact(stage) if workspace.latest_version(stage) else None
+        reason = _why_changed(latest, params[stage], inputs, _fingerprint_extra(module, extras.get(stage, {})))  # type: ignore[arg-type]
+        steps.append(StepPlan(stage, "run", reason))
+        produced[stage] = None
+    return steps
+
+
+def run_all(
+    workspace: Workspace,
+    params: dict[str, StageParams],
+    extras: dict[str, dict[str, Any]],
+    from_stage: str | None = None,
+    force: bool = False,
+    console: Console | None = None,
+    quiet: bool = False,
+    verbose: bool = False,
+    on_stage: Callable[[str, StageOutcome], None] | None = None,
+) -> dict[str, Any]:
+    """Run the stages from `from_stage` on, in order, under one workspace lock; returns the summary."""
+    start = check_from(from_stage)
+    if start == 0 and not extras.get("collect", {}).get("paths"):
+        raise UsageError("run-all needs log paths when it starts at collect", hint="slmconvert run-all LOGS... "
+                         "(or --from curate to start from the collected calls)")
+    console = console or Console(stderr=True)
+    steps = []
+    with workspace.lock("slmconvert run-all"):
+        for stage in STAGES[start:]:
+            started = time.perf_counter()
+            outcome = execute(stage, workspace, params[stage], extra=extras.get(stage, {}), force=force,
+                              console=console, quiet=quiet, verbose=verbose)
+            steps.append({"stage": stage, "version": outcome.artifact.version, "skipped": outcome.skipped,
+                          "seconds": round(time.perf_counter() - started, 2)})
+            if on_stage is not None:
+                on_stage(stage, outcome)
+    return final_summary(workspace, steps)
+
+
+def final_summary(workspace: Workspace, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Clusters found, promoted, share of calls routed, projected cost cut, report path."""
+    iterate = workspace.artifact("iterate")
+    metrics = iterate.metrics
+    return {
+        "steps": steps,
+        "seconds": round(sum(s["seconds"] for s in steps), 2),
+        "clusters_found": metrics.get("clusters"),
+        "candidates": metrics.get("candidates"),
+        "promoted": metrics.get("promoted"),
+        "share_calls_moved": metrics.get("share_calls_moved"),
+        "share_cost_moved": metrics.get("share_cost_moved"),
+        "cost_cut": metrics.get("cost_cut"),
+        "escalation_rate": metrics.get("escalation_rate"),
+        "report": str(iterate.path / "report.html"),
+        "iterate_version": iterate.version,
+    }

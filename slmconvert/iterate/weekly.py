@@ -1,0 +1,179 @@
+"""The weekly loop behind `slmconvert iterate --logs NEW`: new logs in, a better router out.
+
+collect (appending to the previous calls) -> curate -> assign the new calls with the current router
+-> measure drift (share outside every cluster, cluster mix, escalation and agreement per promoted
+cluster on a replayed sample) -> re-cluster when drift passes the threshold, retrain the clusters
+whose data grew or whose quality fell -> a new iterate version whose history.json carries every
+earlier iteration. The whole loop holds the workspace lock, so two cron runs cannot interleave.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+
+from slmconvert.errors import MissingArtifactError
+from slmconvert.iterate import drift
+from slmconvert.iterate.evaluate import seeded_sample
+from slmconvert.iterate.params import IterateParams
+from slmconvert.iterate.upstream import load_assignments
+from slmconvert.params import StageParams
+from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
+from slmconvert.router.replay import replay
+from slmconvert.router.router import Assigner, Router
+from slmconvert.stages.runner import StageOutcome, execute, load_stage
+from slmconvert.util.device import pick_device
+from slmconvert.util.jsonio import read_json
+from slmconvert.util.tables import iter_table
+from slmconvert.workspace import Artifact, Workspace
+
+
+def _previous(workspace: Workspace) -> tuple[Artifact, dict[str, Artifact]]:
+    if workspace.latest_version("iterate") is None:
+        raise MissingArtifactError(
+            f"workspace {workspace.root} has no iterate version to improve on",
+            hint="run `slmconvert run-all LOGS --workdir ...` once before the weekly loop",
+        )
+    previous = workspace.artifact("iterate")
+    lineage = {name: workspace.artifact(name, info["version"])
+               for name, info in previous.manifest.get("inputs", {}).items()}
+    return previous, lineage
+
+
+def _before(previous: Artifact) -> dict[int, dict[str, Any]]:
+    """Escalation rate and agreement per promoted cluster, as the previous iteration measured them."""
+    evaluation = read_json(previous.file("evaluation.json"))
+    out = {}
+    for entry in evaluation.get("clusters", []):
+        if (entry.get("promotion") or {}).get("promoted"):
+            routed = entry.get("routed") or {}
+            out[int(entry["cluster_id"])] = {
+                "escalation_rate": (routed.get("escalation_rate") or {}).get("value"),
+                "agreement": (routed.get("agreement") or {}).get("value"),
+            }
+    return out
+
+
+def measure_drift(
+    workspace: Workspace,
+    previous: Artifact,
+    cluster: Artifact,
+    curate: Artifact,
+    params: IterateParams,
+    generator: Generator | None = None,
+    assigner: Assigner | None = None,
+) -> drift.DriftReport:
+    """Assign the calls curate kept that the previous clustering never saw; replay a sample of them."""
+    old = load_assignments(cluster)
+    new_rows = [r for r in iter_table(curate.file("curated.parquet"))
+                if r.get("status", "kept") == "kept" and r["call_id"] not in old]
+    router = Router.load(previous.path / "router", assigner, workspace.cache_dir("embeddings"))
+    assigned = router.assigner.assign(new_rows) if new_rows else []
+    device = pick_device(params.device)
+    promoted = {r.cluster_id for r in router.config.promoted}
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for row, (cid, _) in zip(new_rows, assigned, strict=True):
+        if cid in promoted:
+            groups.setdefault(cid, []).append(row)
+    sample = [r for cid, rows in sorted(groups.items())
+              for r in seeded_sample(rows, params.cap("drift", device), params.seed, f"drift-{cid}")]
+    after: dict[int, dict[str, Any]] = {}
+    overall: dict[str, Any] = {}
+    if sample:
+        gen = generator or CachedGenerator(PeftGenerator(device, params.batch_size), workspace.cache_dir("iterate-generations"))
+        result = replay(router, sample, gen)
+        overall = result.overall
+        for cid, agg in result.per_cluster.items():
+            after[cid] = {"escalation_rate": (agg.get("escalation_rate") or {}).get("value"),
+                          "agreement": (agg.get("agreement") or {}).get("value"), "n": agg.get("routed_slm")}
+    report = drift.measure(dict(Counter(old.values())), [cid for cid, _ in assigned],
+                           router.config.baseline_ood_share, _before(previous), after)
+    report = drift.decide(report, params.drift_threshold, params.retrain_growth, params.retrain_quality_drop)
+    report.replay = {k: overall.get(k) for k in ("calls", "routed_slm", "escalation_rate", "agreement",
+                                                  "served_quality", "escalations")} if overall else None
+    return report
+
+
+def weekly(
+    workspace: Workspace,
+    logs: list[str],
+    params: dict[str, StageParams],
+    console: Console | None = None,
+    quiet: bool = False,
+    verbose: bool = False,
+    generator: Generator | None = None,
+    assigner: Assigner | None = None,
+) -> dict[str, Any]:
+    """One iteration of the loop; returns a summary of what was measured and done."""
+    console = console or Console(stderr=True)
+
+    def run(stage: str, pins: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> StageOutcome:
+        return execute(stage, workspace, params[stage], pins=pins, extra=extra, console=console,
+                       quiet=quiet, verbose=verbose)
+
+    iterate_params: IterateParams = params["iterate"]  # type: ignore[assignment]
+    with workspace.lock("slmconvert iterate --logs"):
+        previous, lineage = _previous(workspace)
+        prev_cluster, prev_select, prev_finetune = lineage["cluster"], lineage["select"], lineage["finetune"]
+        notes: list[str] = []
+        latest_collect = workspace.artifact("collect")
+        if _already_collected(latest_collect, logs):
+            notes.append(f"these logs were already collected in {latest_collect.ref}; not appended again")
+        else:
+            run("collect", extra={"paths": list(logs), "append_from": latest_collect})
+        curate = run("curate").artifact
+        if notes and (previous.manifest.get("inputs") or {}).get("curate", {}).get("version") == curate.version:
+            return {"previous": previous.version, "iterate_version": previous.version, "drift": None,
+                    "actions": {"recluster": False, "retrain": {}, "notes": notes + [
+                        f"{previous.ref} already covers these calls: nothing new to iterate on"]},
+                    "metrics": previous.metrics, "report": str(previous.path / "report.html")}
+        report = measure_drift(workspace, previous, prev_cluster, curate, iterate_params, generator, assigner)
+        extendable = bool(getattr(load_stage("cluster"), "SUPPORTS_EXTEND", False))
+        actions: dict[str, Any] = {"recluster": report.recluster, "retrain": dict(report.retrain), "notes": notes}
+        if report.retrain and not report.recluster and not extendable:
+            actions["recluster"] = True
+            actions["notes"].append("retraining needs the new calls in the cluster splits; this cluster stage "
+                                    "cannot extend splits, so the loop re-clusters")
+        weekly_info = {"logs": list(logs), "drift": report.to_dict(), "actions": actions}
+        if actions["recluster"]:
+            for stage in ("cluster", "select", "finetune"):
+                run(stage)
+            outcome = run("iterate", extra={"weekly": weekly_info})
+        elif report.retrain:
+            cluster = run("cluster", extra={"extend_from": prev_cluster}).artifact
+            retrain = sorted(report.retrain)
+            finetune = run("finetune", pins={"select": prev_select.version, "cluster": cluster.version},
+                           extra={"clusters": retrain}).artifact
+            carried = {str(cid): prev_finetune for cid in _adapter_ids(prev_finetune) if cid not in retrain}
+            outcome = run("iterate", pins={"select": prev_select.version, "cluster": cluster.version,
+                                           "finetune": finetune.version},
+                          extra={"weekly": weekly_info, "adapters_from": carried})
+        else:
+            outcome = run("iterate", pins={"cluster": prev_cluster.version, "select": prev_select.version,
+                                           "finetune": prev_finetune.version},
+                          extra={"weekly": weekly_info})
+    return {
+        "previous": previous.version,
+        "iterate_version": outcome.artifact.version,
+        "drift": weekly_info["drift"],
+        "actions": actions,
+        "metrics": outcome.artifact.metrics,
+        "report": str(outcome.artifact.path / "report.html"),
+    }
+
+
+def _already_collected(collect: Artifact, logs: list[str]) -> bool:
+    """True when the LATEST collect version was built from exactly these files (same size and mtime),
+    so a repeated cron run does not append (and re-curate) the same week twice."""
+    hook = getattr(load_stage("collect"), "fingerprint_extra", None)
+    if hook is None:
+        return False
+    files = hook({"paths": list(logs)}).get("files")
+    return bool(files) and (collect.manifest.get("extra_inputs") or {}).get("files") == files
+
+
+def _adapter_ids(finetune: Artifact) -> list[int]:
+    return sorted(int(p.name) for p in finetune.path.iterdir()
+                  if p.is_dir() and p.name.lstrip("-").isdigit() and (p / "adapter").is_dir())

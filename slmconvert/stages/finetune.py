@@ -1,0 +1,207 @@
+"""Stage `finetune`: a LoRA/QLoRA adapter per selected cluster -> `<cluster_id>/adapter/` + card + metrics.
+
+Besides the per-cluster directories (see slmconvert.finetune.outputs), `finetune.json` indexes
+what was trained, reused or skipped and why.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from slmconvert.errors import UsageError
+from slmconvert.finetune.params import FinetuneParams
+from slmconvert.stages.base import StageContext, StageResult
+from slmconvert.util.jsonio import atomic_write_json, read_json
+from slmconvert.workspace import Artifact
+
+NAME = "finetune"
+UPSTREAM = ("select", "cluster", "curate")
+Params = FinetuneParams
+INDEX = "finetune.json"
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Train every selected cluster (or those in ctx.extra["clusters"]) and index the results."""
+    from slmconvert.finetune.records import load_cluster_records
+    from slmconvert.finetune.run import ClusterSkipped, train_cluster
+    from slmconvert.util.device import pick_device
+
+    params: FinetuneParams = ctx.params  # type: ignore[assignment]
+    selection = read_json(ctx.inputs["select"].file("selection.json"))
+    cluster = ctx.inputs["cluster"]
+    curate = _lineage_curate(ctx, cluster)
+    inputs = {"select": ctx.inputs["select"].ref, "cluster": cluster.ref, "curate": curate.ref}
+    jobs, skipped = plan_jobs(selection, params, ctx.extra.get("clusters"), inputs)
+    device = pick_device(params.device)
+    ctx.log(f"finetune: {len(jobs)} cluster(s) to train on {device}" + (f", {len(skipped)} skipped" if skipped else ""))
+    records = load_cluster_records(curate, cluster, [job.cluster_id for job in jobs])
+    cache_root = ctx.workspace.cache_dir("finetune")
+    results: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for job in jobs:
+        job.records = records[job.cluster_id]
+        try:
+            metrics = train_cluster(
+                job, params, device=device, cache_root=cache_root, out_dir=ctx.out_dir / str(job.cluster_id),
+                console=ctx.console, quiet=ctx.quiet,
+            )
+        except ClusterSkipped as exc:
+            skipped.append({"cluster_id": job.cluster_id, "reason": exc.message})
+            ctx.log(f"[yellow]finetune: skipped {exc.message}[/yellow]")
+            continue
+        results.append(_row(metrics))
+    summary = {"device": device, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
+               "seconds": round(time.perf_counter() - started, 2)}
+    atomic_write_json(ctx.out_dir / INDEX, summary)
+    improvements = [r["improvement"] for r in results if r.get("improvement") is not None]
+    return StageResult(
+        metrics={
+            "clusters_trained": len(results),
+            "clusters_reused": sum(1 for r in results if r["reused_from_cache"]),
+            "clusters_skipped": len(skipped),
+            "mean_improvement": round(sum(improvements) / len(improvements), 4) if improvements else None,
+            "seconds": summary["seconds"],
+        },
+        summary=summary,
+    )
+
+
+def plan_jobs(
+    selection: dict[str, Any], params: FinetuneParams, wanted: list[int] | None, inputs: dict[str, str]
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """One ClusterJob per cluster to train (select's chosen model, or params.base_model), plus the
+    clusters left out with the reason."""
+    from slmconvert.finetune.run import ClusterJob
+
+    entries = {int(c["cluster_id"]): c for c in selection.get("clusters", [])}
+    if wanted:
+        unknown = sorted(set(int(c) for c in wanted) - set(entries))
+        if unknown:
+            raise UsageError(
+                f"cluster(s) {', '.join(map(str, unknown))} are not in the selection",
+                hint=f"clusters with a selection: {', '.join(map(str, sorted(entries))) or 'none'}",
+            )
+    ids = sorted(int(c) for c in wanted) if wanted else sorted(entries)
+    jobs, skipped = [], []
+    for cid in ids:
+        entry = entries[cid]
+        chosen = entry.get("chosen") or {}
+        model = params.base_model or chosen.get("model")
+        if not model:
+            skipped.append({"cluster_id": cid, "reason": f"no model chosen by select: {entry.get('reason')}"})
+            continue
+        style = params.prompt_style
+        if style == "auto" and not params.base_model:
+            style = (chosen.get("prompt_format") or {}).get("style", "auto")
+        same_model = not params.base_model or params.base_model == chosen.get("model")
+        jobs.append(ClusterJob(
+            cluster_id=cid, model=model,
+            label=entry.get("label"), output_type=entry.get("output_type"), prompt_style=style,
+            n_params=chosen.get("n_params") if same_model else None,
+            model_identity=model_identity(model), hf_id=_hf_id(model), inputs=inputs,
+            baseline=_select_baseline(entry) if same_model else None,
+            validation_ids=list(entry.get("sample_ids") or []) if entry.get("sample_split") == "validation" else [],
+        ))
+    return jobs, skipped
+
+
+def _select_baseline(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """select's zero-shot measurement of its chosen model, in the shape validation results take."""
+    primary = (entry.get("chosen") or {}).get("primary")
+    if not primary or primary.get("value") is None:
+        return None
+    return {"metric": entry.get("primary_metric"), "value": primary["value"],
+            "interval": [primary.get("low"), primary.get("high")], "n": primary.get("n"), "source": "select"}
+
+
+def _lineage_curate(ctx: StageContext, cluster: Artifact) -> Artifact:
+    """The curate version the cluster version was built from (its splits name those call ids)."""
+    from slmconvert.iterate.upstream import lineage_curate
+
+    return lineage_curate(ctx.workspace, cluster, ctx.inputs["curate"])
+
+
+def model_identity(name: str) -> str:
+    """What identifies a model's weights (a local directory changes identity when its files change)."""
+    from slmconvert.stages.select import _identity
+
+    return _identity(name)
+
+
+def _hf_id(name: str) -> str | None:
+    from slmconvert.errors import SlmError
+    from slmconvert.models import resolve_model
+
+    try:
+        resolved = resolve_model(name)
+    except SlmError:
+        return None
+    if resolved.spec and resolved.spec.hf_id:
+        return resolved.spec.hf_id
+    return resolved.ref if resolved.kind == "hf" else None
+
+
+def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """The cluster filter, normalised (order and duplicates do not matter)."""
+    out = dict(extra)
+    if extra.get("clusters"):
+        out["clusters"] = sorted({int(c) for c in extra["clusters"]})
+    return out
+
+
+def _row(metrics: dict[str, Any]) -> dict[str, Any]:
+    """One summary row per trained cluster (the table and --json)."""
+    plan, data, training, validation = (metrics[k] for k in ("plan", "data", "training", "validation"))
+    before, after = validation.get("before") or {}, validation.get("after") or {}
+    return {
+        "cluster_id": metrics["cluster_id"],
+        "label": metrics.get("label"),
+        "base_model": metrics["base_model"]["name"],
+        "method": plan["method"],
+        "precision": plan["precision"],
+        "examples": data["train_used"],
+        "epochs": training["epochs"],
+        "steps": training["steps"],
+        "train_loss": training["train_loss"],
+        "eval_loss": training["best_eval_loss"],
+        "metric": validation["metric"],
+        "before": before.get("value"),
+        "after": after.get("value"),
+        "improvement": validation.get("improvement"),
+        "seconds": training["seconds"],
+        "tokens_per_second": training["tokens_per_second"],
+        "loss_tokens_per_second": training["loss_tokens_per_second"],
+        "adapter_bytes": metrics["adapter"]["bytes"],
+        "prompt_format": metrics["prompt_format"],
+        "reused_from_cache": metrics.get("reused_from_cache", False),
+        "path": str(metrics["cluster_id"]),
+    }
+
+
+def _num(value: Any, fmt: str = ".3f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def render(summary: dict[str, Any], console: Console) -> None:
+    """Per cluster: base model, method, examples, epochs, losses, metric before -> after, time, speed, size."""
+    table = Table(title=f"Specialists (device {summary.get('device', '?')})", title_justify="left")
+    for col in ("id", "label", "base model", "method", "examples", "epochs", "train/val loss", "metric",
+                "before → after", "time", "tok/s", "adapter"):
+        table.add_column(col, overflow="fold", no_wrap=col == "metric")
+    for r in summary.get("clusters", []):
+        fmt = r.get("prompt_format") or {}
+        distilled = "+cd" if fmt.get("drop_system") or fmt.get("drop_tools") else ""
+        table.add_row(
+            str(r["cluster_id"]), (r.get("label") or "")[:40], r["base_model"], f"{r['method']} {r['precision']}{distilled}",
+            str(r["examples"]), _num(r["epochs"], ".2g"), f"{_num(r['train_loss'])}/{_num(r['eval_loss'])}",
+            r["metric"], f"{_num(r['before'])} → {_num(r['after'])}",
+            "cached" if r.get("reused_from_cache") else f"{r['seconds']:.0f}s",
+            _num(r["tokens_per_second"], ".0f"), f"{r['adapter_bytes'] / 1e6:.1f} MB",
+        )
+    console.print(table)
+    for s in summary.get("skipped", []):
+        console.print(f"[yellow]skipped cluster {s['cluster_id']}[/yellow]: {s['reason']}")

@@ -1,0 +1,116 @@
+"""The training plan: defaults that scale with data size, the CPU budget, method and precision choice."""
+
+from __future__ import annotations
+
+import pytest
+
+from slmconvert.finetune import budget
+from slmconvert.finetune.params import FinetuneParams
+
+
+def plan(params: FinetuneParams | None = None, **kw):
+    args = dict(device="cpu", n_params=135_000_000, n_train=48, mean_length=120.0, max_length=256,
+                completion_max=40, varlen_attention=False)
+    args.update(kw)
+    return budget.make_plan(params or FinetuneParams(), **args)
+
+
+def test_rank_dropout_epochs_and_batch_scale_with_data_size():
+    small, medium, large = (plan(device="cuda", n_train=n) for n in (50, 3000, 50_000))
+    assert small.lora_rank < medium.lora_rank < large.lora_rank
+    assert small.lora_alpha == 2 * small.lora_rank
+    assert small.lora_dropout > medium.lora_dropout > large.lora_dropout
+    assert small.epochs > medium.epochs > large.epochs
+    assert small.batch_size <= medium.batch_size <= large.batch_size
+    assert large.learning_rate == pytest.approx(2e-4)
+    assert plan(device="cpu", n_train=64).learning_rate > 5e-4  # short CPU runs take larger steps
+    assert small.lr_scheduler == "cosine" and small.warmup_steps >= 0
+
+
+def test_explicit_params_override_the_scaled_defaults():
+    p = plan(FinetuneParams(lora_rank=4, lora_alpha=7, lora_dropout=0.0, epochs=1.0, batch_size=2, learning_rate=1e-3),
+             device="cuda", n_train=10)
+    assert (p.lora_rank, p.lora_alpha, p.lora_dropout, p.batch_size, p.learning_rate) == (4, 7, 0.0, 2, 1e-3)
+    assert p.max_steps == p.steps_per_epoch == 5
+
+
+def test_cpu_budget_caps_steps_and_gpu_trains_all_epochs():
+    gpu = plan(device="cuda", n_train=48)
+    assert gpu.max_steps == gpu.steps_per_epoch * 4
+    cpu = plan(FinetuneParams(cpu_max_train_tokens=3000), device="cpu", n_train=48, mean_length=100.0)
+    assert cpu.max_steps == 3000 // (cpu.batch_size * 100)
+    assert budget.train_example_cap(FinetuneParams(), "cpu") == budget.CPU_MAX_TRAIN_EXAMPLES
+    assert budget.train_example_cap(FinetuneParams(), "cuda") is None
+    assert budget.train_example_cap(FinetuneParams(max_train_examples=7), "cuda") == 7
+    assert plan(FinetuneParams(max_steps=3), device="cuda").max_steps == 3
+
+
+def test_validation_happens_at_least_twice_and_at_epoch_boundaries():
+    p = plan(device="cuda", n_train=400)
+    assert p.eval_every_steps == p.steps_per_epoch
+    short = plan(FinetuneParams(max_steps=3), device="cuda", n_train=400)
+    assert short.eval_every_steps == 2
+    huge = plan(device="cuda", n_train=200_000)
+    assert huge.eval_every_steps == budget.MAX_EVAL_INTERVAL
+
+
+def test_method_auto_uses_qlora_only_for_big_models_on_gpu():
+    auto = FinetuneParams()
+    assert budget.choose_method(auto, "cuda", 1_700_000_000) == "qlora"
+    assert budget.choose_method(auto, "cuda", 135_000_000) == "lora"
+    assert budget.choose_method(auto, "cpu", 1_700_000_000) == "lora"
+    assert budget.choose_method(FinetuneParams(method="qlora"), "cpu", 1) == "qlora"
+    big = plan(device="cuda", n_params=3_000_000_000)
+    assert big.method == "qlora" and big.gradient_checkpointing
+    assert not plan().gradient_checkpointing
+
+
+def test_precision_follows_the_hardware():
+    assert budget.choose_precision(FinetuneParams(precision="fp32"), "cpu") == "fp32"
+    expected = "bf16" if budget.cpu_supports_bf16() else "fp32"
+    assert budget.choose_precision(FinetuneParams(), "cpu") == expected
+
+
+def test_gpu_micro_batches_fit_a_token_budget():
+    p = plan(FinetuneParams(batch_size=32), device="cuda", n_train=5000, max_length=2048)
+    assert p.micro_batch_size * 2048 <= budget.GPU_TOKENS_PER_MICRO_BATCH
+    assert p.micro_batch_size * p.gradient_accumulation == p.batch_size == 32
+
+
+def test_cpu_limits_example_length_and_batches_long_examples_smaller():
+    params = FinetuneParams()
+    assert budget.default_max_length(params, "cpu", 4000) == params.cpu_max_length
+    assert budget.default_max_length(params, "cuda", 4000) == 4000
+    assert budget.default_max_length(FinetuneParams(max_length=100), "cpu", 4000) == 100
+    short, long = plan(mean_length=100.0), plan(mean_length=700.0)
+    assert short.batch_size == 8 and long.batch_size == 2
+    assert long.batch_size * 700 <= budget.CPU_TOKENS_PER_BATCH
+
+
+def test_length_grouped_sampler_pads_little_and_reshuffles_each_epoch():
+    from slmconvert.finetune.trainer import LengthGroupedSampler
+
+    lengths = [(i * 37) % 101 + 5 for i in range(40)]
+    sampler = LengthGroupedSampler(lengths, batch_size=8, seed=3)
+    first = list(sampler)
+    assert sorted(first) == list(range(40))
+    batches = [first[i:i + 8] for i in range(0, 40, 8)]
+    padded = sum(8 * max(lengths[i] for i in b) for b in batches)
+    random_padded = sum(8 * max(lengths[i] for i in range(s, s + 8)) for s in range(0, 40, 8))
+    assert padded < 0.8 * random_padded and padded <= 1.25 * sum(lengths)
+    assert list(sampler) == first  # same epoch, same order (resume-safe)
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+
+
+def test_yaml_off_is_accepted_for_switches():
+    from slmconvert.config import resolve_params
+
+    params = resolve_params("finetune", sets=["finetune.baseline=off", "finetune.context_distillation=off"])
+    assert (params.baseline, params.context_distillation) == ("off", "off")
+
+
+def test_cpu_validates_twice_per_run():
+    many_epochs = plan(FinetuneParams(cpu_max_train_tokens=40_000), n_train=48, mean_length=50.0)
+    assert many_epochs.max_steps > 2 * many_epochs.steps_per_epoch
+    assert many_epochs.eval_every_steps == -(-many_epochs.max_steps // 2)

@@ -1,0 +1,146 @@
+"""The iterate stage on a hand-built workspace (fake generator and assigner, no models)."""
+
+from __future__ import annotations
+
+import pytest
+
+from slmconvert.iterate import build
+from slmconvert.iterate.params import IterateParams
+from slmconvert.router.router import Router
+from slmconvert.stages.base import StageContext
+from slmconvert.util.jsonio import read_json
+from slmconvert.util.tables import read_table
+from tests.iterate.fake_workspace import ReferenceGenerator, TableAssigner
+from tests.iterate.fake_workspace import build as build_workspace
+
+
+def _run(ws, params, generator, assigner, version="v-iterate"):
+    out = ws.stage_dir("iterate") / f".tmp-{version}"
+    out.mkdir(parents=True)
+    inputs = {name: ws.artifact(name) for name in ("finetune", "select", "cluster", "curate")}
+    ctx = StageContext(ws, out, params, inputs, quiet=True)
+    result = build.run(ctx, generator=generator, assigner=assigner)
+    return out, result
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return build_workspace(tmp_path / "work")
+
+
+def _assigner():
+    table = {f"t{i:03d}": 0 for i in range(60)} | {f"x{i:03d}": 1 for i in range(30)}
+    return TableAssigner(table)
+
+
+def test_perfect_specialist_is_promoted_and_everything_is_written(ws):
+    params = IterateParams(promotion_target=0.6, device="cpu", max_test_calls_cpu=48, max_base_calls_cpu=5)
+    generator = ReferenceGenerator()
+    out, result = _run(ws, params, generator, _assigner())
+    evaluation = read_json(out / "evaluation.json")
+    tool, text = evaluation["clusters"]
+    assert tool["specialist"]["n"] == 15 and tool["test_calls_available"] == 15
+    primary = tool["specialist"]["metrics"]["function_name_and_args_accuracy"]
+    assert primary["value"] == 1.0 and primary["low"] > 0.6
+    assert tool["base"]["metrics"]["function_name_and_args_accuracy"]["value"] == 0.0 and tool["base"]["n"] == 5
+    assert tool["promotion"]["promoted"] and not text["promotion"]["promoted"]
+    assert "open-ended" in text["promotion"]["reason"]
+    assert tool["calibration"]["threshold"] is None  # validation answers already meet the target
+    # 15 test + 5 base + 15 validation generations; replay reused the 15 test answers
+    assert generator.calls == 35
+    assert result.summary["promoted"] == [0]
+    assert result.summary["generation"] == {"generated": 35, "reused": 15}
+
+    router = Router.load(out / "router", assigner=_assigner())
+    assert router.route({"call_id": "t000"}).route == "slm"
+    assert router.route({"call_id": "x000"}).route == "llm"
+    assert router.config.baseline_ood_share is not None
+    assert (out / "router" / "seed" / "config.json").is_file()
+    assert router.adapter_path(router.config.route_for(0)) == (ws.root / "finetune/v-finetune/0/adapter").resolve()
+
+    predictions = read_table(out / "predictions.parquet")
+    assert len(predictions) == 15 + 8  # test samples of both clusters
+    slm_rows = [p for p in predictions if p["route"] == "slm"]
+    assert len(slm_rows) == 15 and all(p["agreement"] == 1.0 and not p["escalated"] for p in slm_rows)
+    assert sum(p["base_output"] is not None for p in slm_rows) == 5
+    assert {p["model"] for p in predictions} == {"tiny-model", "llm"}
+
+    economics = read_json(out / "report.json")["economics"]
+    # 60 of 92 curated calls are in cluster 0 and nothing escalates
+    assert economics["share_calls_moved"] == pytest.approx(60 / 92)
+    slm_cost = 60 * (50 * 0.03 + 4 * 0.06) / 1e6  # measured SLM tokens per call at the default prices
+    assert economics["cost_cut"] == pytest.approx((60 * 0.002 - slm_cost) / (60 * 0.002 + 30 * 0.02 + 2 * 0.002))
+    history = read_json(out / "history.json")["iterations"]
+    assert len(history) == 1 and history[0]["kind"] == "initial" and history[0]["promoted"] == [0]
+    html = (out / "report.html").read_text()
+    assert "tool_call: lookup_order" in html and "data:image/png;base64," in html
+
+
+def test_errors_keep_a_cluster_on_the_llm(ws):
+    wrong = {f"t{i:03d}" for i in range(0, 60, 8)}  # every other test call is wrong
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls_cpu=0)
+    out, result = _run(ws, params, ReferenceGenerator(wrong=wrong), _assigner())
+    tool = read_json(out / "evaluation.json")["clusters"][0]
+    # after the first 8 answers (4 wrong) even 7 perfect ones could not reach 0.6: evaluation stops
+    primary = tool["specialist"]["metrics"]["function_name_and_args_accuracy"]
+    assert primary["value"] == 0.5 and primary["n"] == 8 and tool["specialist"]["n"] == 8
+    assert tool["stopped_early"].startswith("decided early")
+    assert not tool["promotion"]["promoted"] and "lower bound" in tool["promotion"]["reason"]
+    assert tool["base"] is None
+    assert result.summary["promoted"] == []
+    report = read_json(out / "report.json")
+    assert report["economics"]["share_calls_moved"] == 0
+    # 4/8 has a Wilson lower bound of ~0.22: no threshold on the curve (0.50-0.99) promotes it
+    assert all(p["promoted"] == [] for p in report["cost_quality_curve"])
+
+
+def test_evaluation_time_budget_skips_the_rest(ws):
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls_cpu=0, max_eval_seconds_cpu=0.3)
+
+    class Slow(ReferenceGenerator):
+        def generate(self, *args, **kwargs):
+            import time
+
+            time.sleep(0.4)
+            return super().generate(*args, **kwargs)
+
+    out, _ = _run(ws, params, Slow(), _assigner())
+    tool = read_json(out / "evaluation.json")["clusters"][0]
+    assert tool["specialist"]["n"] == 8  # one chunk, then the budget was gone
+    assert "time budget" in tool["stopped_early"]
+    # the 8 answers evaluated still prove enough: 8/8 has a Wilson lower bound of 0.676 >= 0.6
+    assert tool["promotion"]["promoted"] and tool["promotion"]["n"] == 8
+    assert tool["promotion"]["low"] == pytest.approx(0.676, abs=1e-3)
+
+
+def test_low_confidence_answers_are_escalated_after_calibration(ws):
+    wrong = {"t001", "t005"}  # wrong answers on validation calls only
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls_cpu=0, escalation_target=0.99)
+
+    class Mixed(ReferenceGenerator):
+        def generate(self, model, adapter, fmt, records, max_new_tokens, progress=None):
+            out = super().generate(model, adapter, fmt, records, max_new_tokens, progress)
+            for r, g in zip(records, out, strict=True):
+                if r["call_id"] in self.wrong or r["call_id"] in {"t004", "t008"}:
+                    g.logprobs = [-3.0] * len(g.logprobs)
+            return out
+
+    out, _ = _run(ws, params, Mixed(wrong=wrong), _assigner())
+    tool = read_json(out / "evaluation.json")["clusters"][0]
+    calibration = tool["calibration"]
+    assert calibration["threshold"] == pytest.approx(-0.1)
+    assert tool["routed"]["escalations"] == {"low_confidence": 2}  # t004, t008 are test calls
+    assert tool["routed"]["escalation_rate"]["value"] == pytest.approx(2 / 15)
+
+
+def test_long_prompts_are_generated_in_small_chunks():
+    from slmconvert.iterate.evaluate import chunks
+    from slmconvert.models.prompt import PromptFormat
+
+    short = {"prompt": [{"role": "user", "content": "x" * 100}], "tools": []}
+    long = {"prompt": [{"role": "system", "content": "p" * 20_000}, {"role": "user", "content": "x"}], "tools": []}
+    assert [len(c) for c in chunks([short] * 20, PromptFormat(), 8)] == [8, 8, 4]
+    assert [len(c) for c in chunks([long] * 3, PromptFormat(), 8)] == [1, 1, 1]
+    # a specialist trained without the system prompt has short prompts again
+    distilled = PromptFormat(drop_system=True)
+    assert [len(c) for c in chunks([long] * 3, distilled, 8)] == [3]
