@@ -16,6 +16,7 @@ from slmconvert.finetune.params import FinetuneParams
 CPU_MAX_TRAIN_EXAMPLES = 64
 CPU_VALIDATION_EXAMPLES = 8
 CPU_TOKENS_PER_BATCH = 2048  # smaller batches of long examples: more updates from the same CPU budget
+CPU_TOKENS_PER_MICRO_BATCH = 1024  # activations of one CPU forward pass stay around 2-3 GB for a 135M model
 GPU_VALIDATION_EXAMPLES = 64
 GPU_TOKENS_PER_MICRO_BATCH = 16_384  # activations of one forward pass stay modest on a 16-24 GB card
 MAX_EVAL_INTERVAL = 250  # optimiser steps between validations (and checkpoints) on long epochs
@@ -162,6 +163,11 @@ def make_plan(
         steps = min(steps, max(1, int(params.cpu_max_train_tokens // tokens_per_step)))
     if params.max_steps is not None:
         steps = min(steps, params.max_steps)
+    epochs_run = steps / steps_per_epoch
+    if params.lora_dropout is not None:
+        dropout = params.lora_dropout
+    elif device == "cpu" or epochs_run <= 1.0:
+        dropout = 0.0  # nothing to overfit in a short run, and dropout masks cost ~30% of a CPU step
     large = n_params is not None and n_params >= LARGE_MODEL_PARAMS
     checkpointing = {"on": True, "off": False}.get(params.gradient_checkpointing, method == "qlora" or large)
     return TrainPlan(
@@ -170,12 +176,12 @@ def make_plan(
         precision=choose_precision(params, device),
         lora_rank=rank,
         lora_alpha=params.lora_alpha or 2 * rank,
-        lora_dropout=dropout if params.lora_dropout is None else params.lora_dropout,
+        lora_dropout=dropout,
         learning_rate=params.learning_rate or round(scaled_learning_rate(steps), 6),
         lr_scheduler=params.lr_scheduler,
         warmup_steps=int(round(params.warmup_ratio * steps)),
         weight_decay=params.weight_decay,
-        epochs=round(steps / steps_per_epoch, 3),
+        epochs=round(epochs_run, 3),
         batch_size=batch,
         micro_batch_size=micro,
         gradient_accumulation=accumulation,
@@ -192,19 +198,22 @@ def make_plan(
 
 
 def _micro_batch(batch: int, max_length: int, device: str) -> int:
-    """The whole batch in one pass on a CPU (memory is not the limit); a token budget on a GPU."""
-    if device == "cpu":
-        return batch
-    return max(1, min(batch, GPU_TOKENS_PER_MICRO_BATCH // max(1, max_length)))
+    """Examples per forward pass: as many as fit a token budget at the longest length."""
+    budget = CPU_TOKENS_PER_MICRO_BATCH if device == "cpu" else GPU_TOKENS_PER_MICRO_BATCH
+    return max(1, min(batch, budget // max(1, max_length)))
 
 
 def _eval_interval(steps_per_epoch: int, total_steps: int, device: str) -> int:
-    """Validate once per epoch, at least every MAX_EVAL_INTERVAL steps on long epochs; on a CPU at
-    most twice per run (generation is the costly part there); always at least twice per run, since
-    choosing the best checkpoint needs a comparison."""
-    interval = min(steps_per_epoch, MAX_EVAL_INTERVAL)
+    """Steps between validations. GPU: once per epoch (at least every MAX_EVAL_INTERVAL steps) and at
+    least twice per run, so the best checkpoint is a real choice. CPU, where generation is the costly
+    part: once per epoch but at most twice per run (so still twice on runs of 1-2 epochs), and once at
+    the end of a run shorter than an epoch."""
     if device == "cpu":
-        interval = max(interval, math.ceil(total_steps / 2))
+        if total_steps <= steps_per_epoch:
+            return total_steps
+        interval = max(steps_per_epoch, math.ceil(total_steps / 2))
+    else:
+        interval = min(steps_per_epoch, MAX_EVAL_INTERVAL)
     if total_steps < 2 * interval:
         interval = max(1, math.ceil(total_steps / 2))
     return interval

@@ -42,7 +42,9 @@ class FinetuneParams(StageParams):
     lora_rank: int | None = Field(None, ge=1, description="LoRA rank; default grows with the number of training examples (8-64).")
     lora_alpha: int | None = Field(None, ge=1, description="LoRA alpha; default 2 x rank.")
     lora_dropout: float | None = Field(
-        None, ge=0.0, lt=1.0, description="LoRA dropout; default shrinks with data size (0.1 -> 0.0)."
+        None, ge=0.0, lt=1.0,
+        description="LoRA dropout; default shrinks with data size (0.1 -> 0.0), and is 0 on CPU and for runs of "
+        "at most one epoch.",
     )
     learning_rate: float | None = Field(
         None, gt=0.0,
@@ -63,7 +65,7 @@ class FinetuneParams(StageParams):
     min_train_examples: int = Field(8, ge=1, description="Clusters with fewer usable training examples are skipped.")
     max_steps: int | None = Field(None, ge=1, description="Cap on optimiser steps per cluster; default: none on GPU, from cpu_max_train_tokens on CPU.")
     cpu_max_train_tokens: int = Field(
-        10_000, ge=1000,
+        8_000, ge=1000,
         description="CPU budget: tokens (prompt + completion, all epochs) trained per cluster; bounds the steps.",
     )
     max_length: int | None = Field(

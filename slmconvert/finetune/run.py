@@ -180,6 +180,20 @@ def train_prepared(
     """Run (or resume) training in run_dir and leave the best adapter + result in run_dir/final."""
     import datasets
     import transformers
+
+    datasets.disable_progress_bars()
+    verbosity = transformers.utils.logging.get_verbosity()
+    transformers.utils.logging.set_verbosity_error()  # the progress bar and metrics.json say what matters
+    try:
+        return _train(job, prepared, params, run_dir, console, quiet)
+    finally:
+        transformers.utils.logging.set_verbosity(verbosity)
+
+
+def _train(
+    job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, run_dir: Path, console: Console, quiet: bool
+) -> dict[str, Any]:
+    import datasets
     from transformers import EarlyStoppingCallback, PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -188,8 +202,6 @@ def train_prepared(
     from slmconvert.finetune.progress import RichProgress
     from slmconvert.finetune.trainer import SpecialistTrainer, TokenMeter, Validator, sft_config
 
-    datasets.disable_progress_bars()
-    transformers.utils.logging.set_verbosity_error()
     plan = prepared.plan
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -230,8 +242,27 @@ def train_prepared(
     result = _result(job, prepared, trainer, output, meter, baseline, output_type, resume, started)
     _finish(run_dir, trainer, result, base_model=job.hf_id or job.model)
     del trainer, loaded
-    gc.collect()
+    release_memory()
     return result
+
+
+def release_memory() -> None:
+    """Free the finished model before the next cluster: collect cycles, empty the CUDA cache, and
+    hand freed heap pages back to the OS (glibc keeps them otherwise, so RSS grows cluster by cluster)."""
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def output_type_of(records: list[dict[str, Any]]) -> str:

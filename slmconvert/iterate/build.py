@@ -180,7 +180,7 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
         for e in promoted:
             e["calibration"] = calibrate(e, specialists[e["cluster_id"]], validation[e["cluster_id"]], generator,
                                          rules, params.escalation_target, advance, calibration_deadline,
-                                         max(params.batch_size, 8))
+                                         params.chunk(device))
 
     router_dir = ctx.out_dir / "router"
     config = RouterConfig(

@@ -24,6 +24,7 @@ from slmconvert.router import escalation
 from slmconvert.router.confidence import calibrate_threshold, confidence
 from slmconvert.router.config import EscalationRules
 from slmconvert.router.generator import Generation, Generator, base_format
+from slmconvert.util.device import pick_device
 
 CHARS_PER_TOKEN_FLOOR = 2.5  # conservative: JSON and ids tokenise worse than prose
 TOKEN_MARGIN = 16
@@ -195,7 +196,7 @@ def evaluate_cluster(
         values = [float(r[metric]) for r in rows if r.get(metric) is not None]
         return params.stop_when_decided and not can_still_reach(values, len(test), params.promotion_target)
 
-    chunk = max(params.batch_size, 8)
+    chunk = params.chunk(pick_device(params.device))
     rows, generations, stopped = _measure(generator, specialist.model, specialist.adapter, fmt, test, budget, kind,
                                           chunk, deadline, progress, hopeless)
     result.specialist_rows = rows
@@ -222,7 +223,7 @@ def evaluate_base(
         return
     fmt = base_format(PromptFormat.from_dict(entry["prompt_format"]))
     rows, generations, stopped = _measure(generator, specialist.model, None, fmt, base, entry["max_new_tokens"],
-                                          entry["output_type"], max(params.batch_size, 8),
+                                          entry["output_type"], params.chunk(pick_device(params.device)),
                                           deadline or Deadline(None), progress)
     result.base_rows = rows
     if rows:

@@ -52,6 +52,10 @@ class IterateParams(StageParams):
         "sample could not reach the promotion target (the metrics then cover the calls evaluated).",
     )
     batch_size: int = Field(8, ge=1, description="Prompts generated together.")
+    eval_chunk_cpu: int = Field(
+        4, ge=1, description="Calls generated between two checks of the time budget and of the early stop on "
+        "CPU (smaller = less overshoot and earlier stops, larger = better batching).",
+    )
     max_new_tokens: int = Field(
         256, ge=8, description="Upper bound on generated tokens; each cluster uses less when its logged "
         "outputs are shorter (p99 of reference length + 16).",
@@ -106,6 +110,10 @@ class IterateParams(StageParams):
         field = {"test": "max_test_calls", "base": "max_base_calls",
                  "calibration": "max_calibration_calls", "drift": "max_drift_calls"}[name]
         return int(getattr(self, f"{field}_{suffix}"))
+
+    def chunk(self, device: str) -> int:
+        """Calls per generation chunk: the batch size on GPU, at most eval_chunk_cpu on CPU."""
+        return self.batch_size if device == "cuda" else min(self.batch_size, self.eval_chunk_cpu)
 
     def eval_seconds(self, device: str) -> float | None:
         """The evaluation time budget on this device (None = unlimited)."""

@@ -43,6 +43,7 @@ def cluster_rows(entries: list[dict[str, Any]], llm_latency: dict[int, float | N
             "served_quality": routed.get("served_quality"),
             "confidence_threshold": (e.get("calibration") or {}).get("threshold"),
             "slm_latency_ms": (specialist.get("timing") or {}).get("latency_ms_p50"),
+            "slm_batch_size": (specialist.get("timing") or {}).get("batch_size"),
             "llm_latency_ms": llm_latency.get(e["cluster_id"]),
         })
     return rows

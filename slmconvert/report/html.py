@@ -76,7 +76,7 @@ def _cards(headline: dict[str, Any]) -> str:
 
 def _cluster_table(clusters: list[dict[str, Any]]) -> str:
     head = ("cluster", "label", "output", "calls", "base model", "base zero-shot", "specialist",
-            "route", "escalation", "agreement kept", "threshold", "latency SLM / LLM")
+            "route", "escalation", "agreement kept", "threshold", "latency SLM (batch) / LLM")
     rows = []
     for c in clusters:
         decision = '<span class="yes">SLM</span>' if c.get("promoted") else '<span class="no">LLM</span>'
@@ -92,7 +92,9 @@ def _cluster_table(clusters: list[dict[str, Any]]) -> str:
             escape(_rate(c.get("escalation_rate"))),
             escape(_interval(c.get("agreement"))),
             _num(c.get("confidence_threshold")),
-            f"{_num(c.get('slm_latency_ms'), 0)} / {_num(c.get('llm_latency_ms'), 0)} ms",
+            f"{_num(c.get('slm_latency_ms'), 0)}"
+            + (f" (b={c['slm_batch_size']})" if c.get("slm_batch_size") else "")
+            + f" / {_num(c.get('llm_latency_ms'), 0)} ms",
         ]
         numeric = {3, 5, 6, 8, 9, 10, 11}
         rows.append("<tr>" + "".join(f'<td class="num">{v}</td>' if i in numeric else f"<td>{v}</td>"

@@ -110,7 +110,20 @@ def test_yaml_off_is_accepted_for_switches():
     assert (params.baseline, params.context_distillation) == ("off", "off")
 
 
-def test_cpu_validates_twice_per_run():
+def test_cpu_validates_each_epoch_at_most_twice_and_drops_dropout():
     many_epochs = plan(FinetuneParams(cpu_max_train_tokens=40_000), n_train=48, mean_length=50.0)
     assert many_epochs.max_steps > 2 * many_epochs.steps_per_epoch
     assert many_epochs.eval_every_steps == -(-many_epochs.max_steps // 2)
+    part_epoch = plan(n_train=64, mean_length=700.0)  # the budget covers a fraction of one epoch
+    assert part_epoch.max_steps < part_epoch.steps_per_epoch
+    assert part_epoch.eval_every_steps == part_epoch.max_steps  # one validation, at the end
+    assert many_epochs.lora_dropout == part_epoch.lora_dropout == 0.0
+    assert plan(device="cuda", n_train=50).lora_dropout == 0.1
+
+
+def test_cpu_micro_batches_bound_activation_memory():
+    long = plan(n_train=64, mean_length=400.0, max_length=448)
+    assert long.micro_batch_size * 448 <= budget.CPU_TOKENS_PER_MICRO_BATCH
+    assert long.micro_batch_size * long.gradient_accumulation == long.batch_size
+    short = plan(n_train=64, mean_length=55.0, max_length=88)
+    assert short.gradient_accumulation == 1 and short.micro_batch_size == short.batch_size == 8

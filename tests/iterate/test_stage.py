@@ -106,11 +106,17 @@ def test_evaluation_time_budget_skips_the_rest(ws):
 
     out, _ = _run(ws, params, Slow(), _assigner())
     tool = read_json(out / "evaluation.json")["clusters"][0]
-    assert tool["specialist"]["n"] == 8  # one chunk, then the budget was gone
+    assert tool["specialist"]["n"] == 4  # one CPU chunk (eval_chunk_cpu), then the budget was gone
     assert "time budget" in tool["stopped_early"]
-    # the 8 answers evaluated still prove enough: 8/8 has a Wilson lower bound of 0.676 >= 0.6
-    assert tool["promotion"]["promoted"] and tool["promotion"]["n"] == 8
-    assert tool["promotion"]["low"] == pytest.approx(0.676, abs=1e-3)
+    # 4/4 correct is not enough evidence: Wilson lower bound 0.510 < 0.6
+    assert not tool["promotion"]["promoted"] and tool["promotion"]["n"] == 4
+    assert tool["promotion"]["low"] == pytest.approx(0.510, abs=1e-3)
+    # with a larger chunk the same budget covers 8 answers, and 8/8 (lower bound 0.676) is promoted
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls_cpu=0, max_eval_seconds_cpu=0.3,
+                           eval_chunk_cpu=8)
+    out, _ = _run(ws, params, Slow(), _assigner(), version="v-iterate-2")
+    tool = read_json(out / "evaluation.json")["clusters"][0]
+    assert tool["promotion"]["promoted"] and tool["promotion"]["low"] == pytest.approx(0.676, abs=1e-3)
 
 
 def test_low_confidence_answers_are_escalated_after_calibration(ws):
