@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from slmconvert.collect.formats.common import RecordRejected
+from slmconvert.collect.toolcache import KnownTools
 from slmconvert.util.jsonio import HASH_PREFIX
 
 FIELDS = (
@@ -34,7 +35,9 @@ def encode_identity(partial: dict) -> tuple[bytes, dict[str, bytes]]:
     field so each field is serialised once and the same bytes are stored in calls.parquet.
     """
     try:
-        parts = {k: orjson.dumps(partial[k], option=_SORTED) for k in IDENTITY_FIELDS}
+        parts = {k: orjson.dumps(partial[k], option=_SORTED) for k in IDENTITY_FIELDS if k != "tools"}
+        tools = partial["tools"]
+        parts["tools"] = tools.canonical if type(tools) is KnownTools else orjson.dumps(tools, option=_SORTED)
     except TypeError as exc:  # orjson refuses > 254 nesting levels and > 64-bit integers
         text = str(exc)
         if "ecursion" in text:
@@ -64,15 +67,15 @@ def tool_names(output: dict | None) -> list[str]:
 
 
 def storage_row(call_id: str, source: dict, small: dict[str, Any], parts: dict[str, bytes], cost: float | None) -> dict:
-    """A calls.parquet row whose content fields are already-canonical JSON (orjson.Fragment).
+    """A calls.parquet row whose content fields are already-canonical JSON bytes.
 
-    TableWriter encodes JSON columns with orjson, which emits a Fragment verbatim: the bytes
-    hashed for the call_id are stored without a second serialisation.
+    TableWriter stores bytes in a JSON column verbatim: the bytes hashed for the call_id are
+    stored without a second serialisation.
     """
     row = {"call_id": call_id, "source": source}
     row.update(small)
     for key in CONTENT_FIELDS:
         value = parts[key]
-        row[key] = None if value == _NULL else orjson.Fragment(value)
+        row[key] = None if value == _NULL else value
     row["cost_usd"] = cost
     return {k: row[k] for k in FIELDS}

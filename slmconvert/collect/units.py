@@ -15,8 +15,10 @@ import orjson
 from slmconvert.collect import formats
 from slmconvert.collect.formats import openai_batch
 from slmconvert.collect.formats.common import RecordRejected
+from slmconvert.collect.formats.openai_chat import NAME as OPENAI_CHAT
 from slmconvert.collect.identity import SMALL_FIELDS, encode_identity, tool_names
 from slmconvert.collect.rejects import excerpt
+from slmconvert.collect.toolcache import TOOLS
 
 # Outcome tags (first element of each outcome tuple).
 BLANK, REJECT, HALF, CALL = 0, 1, 2, 3
@@ -86,7 +88,10 @@ def process_unit(line: int, data: bytes, problem: tuple[str, str] | None, index:
         return [(BLANK,)]
     fmt = None
     try:
-        record = parse_record(data)
+        record = TOOLS.parse(data)
+        learn = record is None
+        if learn:
+            record = parse_record(data)
         if type(record) is not dict:
             raise RecordRejected("not a JSON object", f"top-level JSON {type(record).__name__}")
         fmt = formats.detect(record)
@@ -100,7 +105,10 @@ def process_unit(line: int, data: bytes, problem: tuple[str, str] | None, index:
             try:
                 if isinstance(item, RecordRejected):
                     raise item
-                out.append(call_outcome(item, line, index, fmt))
+                outcome = call_outcome(item, line, index, fmt)
+                if learn and fmt == OPENAI_CHAT:
+                    TOOLS.learn(data, record, item["tools"], outcome[4]["tools"])
+                out.append(outcome)
             except RecordRejected as exc:
                 out.append(_reject(line, index, fmt, exc, data))
         return out

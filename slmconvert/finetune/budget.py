@@ -13,7 +13,7 @@ from typing import Any
 
 from slmconvert.finetune.params import FinetuneParams
 
-CPU_MAX_TRAIN_EXAMPLES = 64
+CPU_MAX_TRAIN_EXAMPLES = 1024  # the token budget binds first: a CPU run sees each example about once, so many distinct ones
 CPU_VALIDATION_EXAMPLES = 8
 CPU_TOKENS_PER_BATCH = 2048  # smaller batches of long examples: more updates from the same CPU budget
 CPU_TOKENS_PER_MICRO_BATCH = 1024  # activations of one CPU forward pass stay around 2-3 GB for a 135M model

@@ -10,6 +10,7 @@ whose completion alone does not fit is dropped and counted.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from slmconvert.models.prompt import (
     PromptFormat,
+    line_hash,
     render_record_completion,
     render_record_prompt,
 )
@@ -25,6 +27,7 @@ from slmconvert.util.jsonio import canonical_json, sha256_json
 IGNORE_INDEX = -100
 MIN_PROMPT_TOKENS = 16  # room kept for the generation prompt and the latest turn when cutting
 HEAD_SHARE = 0.25  # share of a cut prompt's budget kept from its start (template + system head)
+SHARED_LINE_SHARE = 0.8  # a system-prompt line in this share of a cluster's calls is learnt, not shown
 
 
 @dataclass
@@ -103,12 +106,26 @@ def distillation_flags(records: list[dict[str, Any]], mode: str) -> tuple[bool, 
     return drop_system, drop_tools
 
 
+def shared_system_lines(records: list[dict[str, Any]], min_share: float = SHARED_LINE_SHARE) -> tuple[str, ...]:
+    """Hashes of the system-prompt lines found in at least min_share of the records: what a
+    specialist learns when whole system prompts differ only in a few lines (a date, a channel)."""
+    if not records:
+        return ()
+    counts: Counter[str] = Counter()
+    for record in records:
+        counts.update({line_hash(line) for line in system_text(record).splitlines() if line.strip()})
+    needed = min_share * len(records)
+    return tuple(sorted(h for h, n in counts.items() if n >= needed))
+
+
 def distilled_context(records: list[dict[str, Any]], fmt: PromptFormat) -> dict[str, Any]:
     """Hashes of the prompt parts a distilled specialist has learnt (to spot drift at serve time)."""
     first = records[0] if records else {}
     out: dict[str, Any] = {"drop_system": fmt.drop_system, "drop_tools": fmt.drop_tools}
     if fmt.drop_system:
         out["system_sha256"] = sha256_json(system_text(first))
+    if fmt.drop_system_lines:
+        out["system_lines_dropped"] = len(fmt.drop_system_lines)
     if fmt.drop_tools:
         out["tools_sha256"] = sha256_json(tools_key(first))
     return out

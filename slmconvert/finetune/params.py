@@ -36,7 +36,8 @@ class FinetuneParams(StageParams):
         "auto",
         description=(
             "Drop the prompt parts the specialist learns: auto drops the system prompt and/or the tool schemas "
-            "(+ response format) when they are identical across the cluster's training calls; off keeps full prompts."
+            "(+ response format) when they are identical across the cluster's training calls, else the system-prompt "
+            "lines that 80% of them share; off keeps full prompts."
         ),
     )
     lora_rank: int | None = Field(None, ge=1, description="LoRA rank; default grows with the number of training examples (8-64).")
@@ -60,12 +61,18 @@ class FinetuneParams(StageParams):
         None, ge=1, description="Examples per forward pass (gradient accumulation makes up batch_size); default fits the device."
     )
     max_train_examples: int | None = Field(
-        None, ge=1, description="Cap on training examples per cluster (seeded sample); default 64 on CPU, no cap on GPU."
+        None, ge=1, description="Cap on training examples per cluster (seeded sample); default 1024 on CPU (the token budget then "
+        "trains on each about once), no cap on GPU."
     )
     min_train_examples: int = Field(8, ge=1, description="Clusters with fewer usable training examples are skipped.")
+    cpu_min_test_calls: int = Field(
+        35, ge=0,
+        description="On a CPU, clusters with fewer held-out test calls are not trained: even a perfect specialist "
+        "could not show a 0.90 promotion target on fewer (the Wilson lower bound of 35/35 is 0.90; 0 = train all).",
+    )
     max_steps: int | None = Field(None, ge=1, description="Cap on optimiser steps per cluster; default: none on GPU, from cpu_max_train_tokens on CPU.")
     cpu_max_train_tokens: int = Field(
-        8_000, ge=1000,
+        24_000, ge=1000,
         description="CPU budget: tokens (prompt + completion, all epochs) trained per cluster; bounds the steps.",
     )
     max_length: int | None = Field(
@@ -96,8 +103,9 @@ class FinetuneParams(StageParams):
         "select",
         description=(
             "The 'before' metric: select = select's zero-shot measurement of the chosen model on its validation "
-            "sample (validation starts with those calls; measured here when select has none); measure = score the "
-            "base model zero-shot with the full prompt here; off = none."
+            "sample (validation starts with those calls; measured here when select measured another model, none when "
+            "select skipped the measurement, e.g. long prompts on a CPU); measure = score the base model zero-shot "
+            "with the full prompt here; off = none."
         ),
     )
     merge: bool = Field(False, description="Also write the base model with the adapter merged in (safetensors).")

@@ -59,6 +59,7 @@ class ClusterJob:
     hf_id: str | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     baseline: dict[str, Any] | None = None  # select's zero-shot measurement of this model (Validator shape)
+    baseline_skipped: str | None = None  # why select did not measure it (e.g. long prompts on a CPU)
     validation_ids: list[str] = field(default_factory=list)  # the calls select measured it on
 
 
@@ -83,11 +84,16 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
         raise ValueError(f"cluster {job.cluster_id}: records were not loaded")
     base_fmt = PromptFormat.for_tokenizer(tokenizer, job.prompt_style)
     drop_system, drop_tools = fdata.distillation_flags(job.records.train, params.context_distillation)
-    fmt = dataclasses.replace(base_fmt, drop_system=drop_system, drop_tools=drop_tools)
+    shared_lines = (
+        fdata.shared_system_lines(job.records.train)
+        if params.context_distillation != "off" and not drop_system else ()
+    )
+    fmt = dataclasses.replace(base_fmt, drop_system=drop_system, drop_tools=drop_tools, drop_system_lines=shared_lines)
     train_records = sample(job.records.train, train_example_cap(params, device), params.seed)
     val_records = _validation_sample(
         job.records.validation, job.validation_ids, validation_cap(params, device), params.seed
     )
+    check_provable(job, params, device)
     if len(train_records) < params.min_train_examples:
         raise ClusterSkipped(
             f"cluster {job.cluster_id}: {len(train_records)} training calls, fewer than min_train_examples="
@@ -115,6 +121,20 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     plan_key = {k: v for k, v in plan.to_dict().items() if k != "padding_free"}  # speed only, same result
     key = sha256_json({"model": job.model_identity or job.model, "data": digest, "plan": plan_key})
     return PreparedJob(fmt, base_fmt, train, validation, plan, stats, digest, key, len(job.records.train))
+
+
+def check_provable(job: ClusterJob, params: FinetuneParams, device: str) -> None:
+    """On a CPU, skip clusters whose test split is too small to prove a specialist (cpu_min_test_calls)."""
+    from slmconvert.evaluation.stats import wilson_interval
+
+    n_test = len(job.records.test) if job.records else 0
+    if device != "cpu" or n_test >= params.cpu_min_test_calls:
+        return
+    best = f" (even {n_test}/{n_test} correct has a Wilson lower bound of {wilson_interval(n_test, n_test)[0]:.2f})"
+    raise ClusterSkipped(
+        f"cluster {job.cluster_id}: {n_test} held-out test calls < cpu_min_test_calls={params.cpu_min_test_calls}; "
+        f"not trained on a CPU, as its specialist could not be shown good enough{best if n_test else ''}"
+    )
 
 
 def _validation_sample(
@@ -211,7 +231,8 @@ def _train(
     eval_examples = [EvalExample.from_record(r) for r in prepared.validation.records]
     gen_batch = 8 if plan.device == "cpu" else 32
     baseline = job.baseline if params.baseline == "select" else None
-    if baseline is None and params.baseline != "off":
+    measure = params.baseline == "measure" or (params.baseline == "select" and not job.baseline_skipped)
+    if baseline is None and measure:
         baseline = _measure_baseline(run_dir, loaded, eval_examples, prepared.base_fmt, output_type, plan, gen_batch)
     meter = TokenMeter()
     validator = (

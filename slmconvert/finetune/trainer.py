@@ -167,7 +167,8 @@ class InstrumentedSFTTrainer(SFTTrainer):
 
 
 class SpecialistTrainer(InstrumentedSFTTrainer):
-    """The specialist trainer: InstrumentedSFTTrainer + length-grouped batches."""
+    """The specialist trainer: InstrumentedSFTTrainer + length-grouped batches + an LM head that
+    projects only the completion positions (the loss is the same)."""
 
     def __init__(self, *args: Any, lengths: Sequence[int], **kwargs: Any) -> None:
         self.lengths = list(lengths)
@@ -175,6 +176,36 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         return LengthGroupedSampler(self.lengths, self.args.per_device_train_batch_size, self.args.seed)
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        """Mean cross-entropy over the completion tokens, with the vocabulary projection (and its
+        backward) run on those positions only. Without Triton, trl's fused head scores every position
+        and adds entropy and top-1 statistics: with prompts 5-10x longer than completions, that is a
+        third of a CPU step spent on tokens that carry no loss."""
+        if return_outputs or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        with self.accelerator.autocast():  # accelerate applies mixed precision in model.forward, bypassed here
+            return completion_loss(model, inputs, num_items_in_batch)
+
+
+def completion_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+    """Sum of next-token cross-entropy at labelled positions / (num_items_in_batch or their count)."""
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    backbone = getattr(causal, causal.base_model_prefix)
+    features = {k: v for k, v in inputs.items() if k not in ("labels", "completion_mask")}
+    hidden = backbone(**features, use_cache=False).last_hidden_state[:, :-1]
+    targets = inputs["labels"][:, 1:].to(hidden.device)
+    mask = targets != -100
+    logits = causal.get_output_embeddings()(hidden[mask]).float()
+    config = causal.config.get_text_config()
+    if getattr(config, "logit_scale", None):  # a few families scale or soft-cap their logits
+        logits = logits * config.logit_scale
+    if cap := getattr(config, "final_logit_softcapping", None):
+        logits = torch.tanh(logits / cap) * cap
+    loss = torch.nn.functional.cross_entropy(logits, targets[mask], reduction="sum")
+    denominator = num_items_in_batch if num_items_in_batch is not None else mask.sum()
+    return loss / torch.as_tensor(denominator, device=loss.device).clamp(min=1)
 
 
 def sft_config(plan: TrainPlan, output_dir: Path, validate: bool = True) -> SFTConfig:

@@ -222,8 +222,18 @@ def evaluate_base(
     if not base or not entry.get("prompt_format"):
         return
     fmt = base_format(PromptFormat.from_dict(entry["prompt_format"]))
+    device = pick_device(params.device)
+    longest = int(max(prompt_chars(r, fmt) for r in base) / CHARS_PER_TOKEN_FLOOR)
+    if device == "cpu" and 0 < params.max_base_prompt_tokens_cpu < longest:
+        entry["base_skipped"] = (
+            f"base model not measured: full prompts up to ~{longest} tokens > max_base_prompt_tokens_cpu "
+            f"{params.max_base_prompt_tokens_cpu}"
+        )
+        if progress is not None:
+            progress(len(base))
+        return
     rows, generations, stopped = _measure(generator, specialist.model, None, fmt, base, entry["max_new_tokens"],
-                                          entry["output_type"], params.chunk(pick_device(params.device)),
+                                          entry["output_type"], params.chunk(device),
                                           deadline or Deadline(None), progress)
     result.base_rows = rows
     if rows:

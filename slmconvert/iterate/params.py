@@ -36,6 +36,10 @@ class IterateParams(StageParams):
         "(the side-by-side baseline; 0 skips it).",
     )
     max_base_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
+    max_base_prompt_tokens_cpu: int = Field(
+        2048, ge=0, description="On CPU, the base-model baseline is skipped for clusters whose full prompts are "
+        "longer than this (estimated from their characters; prefilling one takes minutes there; 0 = no limit).",
+    )
     max_calibration_calls_cpu: int = Field(
         16, ge=0, description="Validation calls per promoted cluster generated on CPU to calibrate the "
         "confidence threshold (0 disables confidence escalation).",

@@ -13,8 +13,13 @@ from rich.console import Console
 from slmconvert import __version__
 from slmconvert.errors import UsageError
 from slmconvert.params import StageParams
-from slmconvert.stages.runner import StageOutcome, _fingerprint_extra, execute, load_stage
-from slmconvert.util.jsonio import sha256_json
+from slmconvert.stages.runner import (
+    StageOutcome,
+    execute,
+    fingerprint,
+    fingerprint_extra,
+    load_stage,
+)
 from slmconvert.workspace import STAGES, Artifact, Workspace
 
 
@@ -38,18 +43,6 @@ def stage_extras(paths: list[str], candidates: list[str] | None = None) -> dict[
     if candidates:
         extras["select"] = {"candidates": list(candidates)}
     return extras
-
-
-def fingerprint(stage: str, params: StageParams, inputs: dict[str, Artifact], extra: dict[str, Any]) -> str:
-    """The fingerprint `execute` gives a run with these inputs (see slmconvert.stages.runner)."""
-    module = load_stage(stage)
-    return sha256_json({
-        "stage": stage,
-        "slmconvert_version": __version__,
-        "params": params.model_dump(mode="json"),
-        "inputs": {k: v.manifest_hash for k, v in sorted(inputs.items())},
-        "extra": _fingerprint_extra(module, extra),
-    })
 
 
 def _why_changed(latest: Artifact | None, params: StageParams, inputs: dict[str, Artifact], extra_fp: Any) -> str:
@@ -108,14 +101,15 @@ def plan(
             steps.append(StepPlan(stage, "run", "--force"))
             produced[stage] = None
             continue
-        fp = fingerprint(stage, params[stage], inputs, extras.get(stage, {}))  # type: ignore[arg-type]
+        extra_fp = fingerprint_extra(module, extras.get(stage, {}))  # type: ignore[arg-type]
+        fp = fingerprint(stage, params[stage], inputs, extra_fp)
         existing = workspace.find_by_fingerprint(stage, fp)
         if existing is not None:
             steps.append(StepPlan(stage, "skip", "unchanged (same inputs and params)", existing.version))
             produced[stage] = existing
             continue
         latest = workspace.artifact(stage) if workspace.latest_version(stage) else None
-        reason = _why_changed(latest, params[stage], inputs, _fingerprint_extra(module, extras.get(stage, {})))  # type: ignore[arg-type]
+        reason = _why_changed(latest, params[stage], inputs, extra_fp)
         steps.append(StepPlan(stage, "run", reason))
         produced[stage] = None
     return steps

@@ -22,6 +22,7 @@ per call, through the model's template without `tools=`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -52,19 +53,25 @@ class PromptFormat:
 
     drop_system: leave out system messages (a specialist trained without them has learnt them).
     drop_tools: leave out tool schemas and the response-format instruction (likewise).
+    drop_system_lines: hashes (`line_hash`) of system-prompt lines left out: the lines a cluster's
+        system prompts share when the prompts as a whole differ (a date, a channel, a name).
     """
 
     style: Style = "canonical"
     drop_system: bool = False
     drop_tools: bool = False
+    drop_system_lines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.style not in ("native", "canonical"):
             raise ValueError(f"unknown prompt style {self.style!r} (use native or canonical)")
+        object.__setattr__(self, "drop_system_lines", tuple(self.drop_system_lines))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, with a schema tag so saved formats stay readable later."""
-        return {"schema": FORMAT_SCHEMA, **dataclasses.asdict(self)}
+        data = {"schema": FORMAT_SCHEMA, **dataclasses.asdict(self)}
+        data["drop_system_lines"] = list(self.drop_system_lines)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromptFormat:
@@ -188,8 +195,9 @@ def _prepare(
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            if not fmt.drop_system and _text(message.get("content")):
-                system_parts.append(_text(message.get("content")))
+            text = "" if fmt.drop_system else _without_lines(_text(message.get("content")), fmt.drop_system_lines)
+            if text:
+                system_parts.append(text)
         else:
             rest.append(message)
     system = "\n\n".join(system_parts + extra)
@@ -199,6 +207,23 @@ def _prepare(
         body = _merge_same_role([_canonical_message(m, rest) for m in rest])
     prepared = ([{"role": "system", "content": system}] if system else []) + body
     return prepared, (tools or None) if fmt.style == "native" else None
+
+
+def line_hash(line: str) -> str:
+    """Short stable id of one system-prompt line (whitespace at its ends ignored)."""
+    return hashlib.sha256(line.strip().encode("utf-8")).hexdigest()[:16]
+
+
+def _without_lines(text: str, dropped: tuple[str, ...]) -> str:
+    """text without the lines whose hash is in dropped (and without the blank runs that leaves)."""
+    if not dropped or not text:
+        return text
+    kept = [line for line in text.splitlines() if not line.strip() or line_hash(line) not in dropped]
+    out: list[str] = []
+    for line in kept:
+        if line.strip() or (out and out[-1].strip()):
+            out.append(line)
+    return "\n".join(out).strip()
 
 
 def _native_message(message: dict[str, Any]) -> dict[str, Any]:

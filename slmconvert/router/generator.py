@@ -4,6 +4,7 @@ token log-probabilities. One base model is loaded once and serves every adapter 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ class Generator(Protocol):
 
 def base_format(fmt: PromptFormat) -> PromptFormat:
     """The prompt format a base model gets zero-shot: same style, nothing distilled away."""
-    return dataclasses.replace(fmt, drop_system=False, drop_tools=False)
+    return dataclasses.replace(fmt, drop_system=False, drop_tools=False, drop_system_lines=())
 
 
 class PeftGenerator:
@@ -117,11 +118,8 @@ class PeftGenerator:
             return []
         net, tokenizer = self._select(model, adapter)
         prompts = [render_record_prompt(r, tokenizer, fmt) for r in records]
-        if adapter is None and hasattr(net, "disable_adapter") and self._adapters.get(model):
-            with net.disable_adapter():
-                run = generate(net, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                               batch_size=self.batch_size, logprobs=self.logprobs, progress=progress)
-        else:
+        base_only = adapter is None and hasattr(net, "disable_adapter") and self._adapters.get(model)
+        with net.disable_adapter() if base_only else contextlib.nullcontext():
             run = generate(net, tokenizer, prompts, max_new_tokens=max_new_tokens,
                            batch_size=self.batch_size, logprobs=self.logprobs, progress=progress)
         self._runs += 1

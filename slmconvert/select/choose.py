@@ -6,6 +6,7 @@ Rule (per cluster), among candidates that passed every gate and were evaluated:
    a small sample are noisy, and fine-tuning changes them anyway);
 3. among those, the smallest model (fewest parameters: cheapest to tune and serve) wins, then
    the lowest measured seconds per call, then the name (deterministic).
+When no candidate could be measured (long prompts on a CPU), the smallest one passing the gates wins.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ RULE = (
 def choose(results: list[dict[str, Any]], tolerance: float) -> tuple[dict[str, Any] | None, str]:
     """The winning result entry (or None) and the reason in words."""
     measured = [r for r in results if r.get("excluded") is None and r.get("primary") is not None]
+    unmeasured = [r for r in results if r.get("excluded") is None and r.get("unmeasured")]
+    if not measured and unmeasured:
+        winner = min(unmeasured, key=lambda r: (_size(r), r["model"]))
+        return winner, f"smallest candidate passing the gates ({winner['unmeasured']})"
     if not measured:
         excluded = "; ".join(f"{r['model']}: {r.get('excluded') or 'not evaluated'}" for r in results)
         return None, f"no candidate passed the gates ({excluded})" if results else "no candidates"

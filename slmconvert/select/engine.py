@@ -26,6 +26,7 @@ from slmconvert.select.choose import RULE, choose
 from slmconvert.select.data import ClusterTask, with_few_shot
 from slmconvert.select.gates import (
     available_memory,
+    compute_gate,
     context_gate,
     licence_gate,
     memory_gate,
@@ -38,6 +39,10 @@ from slmconvert.util.device import pick_device
 Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 SCHEMA = "slmconvert.selection/1"
 _ROW_DROP = ("text", "token_logprobs")
+SOLE_CANDIDATE = (
+    "the only candidate passing the CPU compute gate: nothing to compare, so not measured zero-shot on a CPU "
+    "(iterate measures the base model beside its specialist; select.cpu_measure_single=true measures it here)"
+)
 
 
 def select_models(
@@ -55,8 +60,10 @@ def select_models(
     device = pick_device(params.device)
     embedder = Embedder() if params.text_cosine else None
     entries, results = [], {task.cluster_id: [] for task in tasks}
+    left = [c for c in resolved if _compute_gate(c, device, params)["passed"]]
+    sole = device == "cpu" and len(left) == 1 and not params.cpu_measure_single
     for candidate in resolved:
-        entry, measured = _measure(candidate, tasks, params, device, embedder, progress, log)
+        entry, measured = _measure(candidate, tasks, params, device, embedder, progress, log, sole)
         entries.append(entry)
         for cid, result in measured.items():
             results[cid].append(result)
@@ -88,7 +95,7 @@ def select_models(
 def _chosen(winner: dict[str, Any] | None) -> dict[str, Any] | None:
     if winner is None:
         return None
-    keys = ("model", "prompt_format", "primary", "metrics", "timing", "max_new_tokens", "n_params")
+    keys = ("model", "prompt_format", "primary", "metrics", "timing", "max_new_tokens", "n_params", "unmeasured")
     return {key: winner.get(key) for key in keys}
 
 
@@ -100,9 +107,15 @@ def _measure(
     embedder: Embedder | None,
     progress: Progress,
     log: Callable[[str], None],
+    sole: bool = False,
 ) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     name = candidate.name
     entry: dict[str, Any] = {"model": name, "kind": candidate.kind, "error": None, "info": None, "prompt_format": None}
+    gate = _compute_gate(candidate, device, params)
+    if not gate["passed"]:  # decided from the registry: nothing to load, convert or tokenize
+        log(f"select: {name} skipped: {gate['reason']}")
+        return entry, {t.cluster_id: {**_excluded(name, None, gate["reason"]), "n_params": gate["n_params"],
+                                      "gates": {"compute": gate}} for t in tasks}
     try:
         log(f"select: preparing {name}")
         tokenizer = load_tokenizer(candidate)  # converts packaged weights into the cache on first use
@@ -114,9 +127,15 @@ def _measure(
     dtype = str(resolve_dtype(params.dtype, device)).removeprefix("torch.")
     entry.update(info=info.to_dict(), prompt_format=fmt.to_dict(), dtype=dtype, device=device)
     free = available_memory(device)
-    plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free) for t in tasks}
-    runnable = [t for t in tasks if plans[t.cluster_id]["excluded"] is None]
+    plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free, device) for t in tasks}
+    if sole:
+        for plan in plans.values():
+            plan["unmeasured"] = plan["unmeasured"] or SOLE_CANDIDATE
     measured = {t.cluster_id: _excluded(name, info, plans[t.cluster_id]["excluded"], plans[t.cluster_id]) for t in tasks}
+    for t in tasks:
+        if plans[t.cluster_id]["unmeasured"]:
+            measured[t.cluster_id].update(unmeasured=plans[t.cluster_id]["unmeasured"], prompt_format=fmt.to_dict())
+    runnable = [t for t in tasks if plans[t.cluster_id]["excluded"] is None and not plans[t.cluster_id]["unmeasured"]]
     if not runnable:
         return entry, measured
     loaded = load_model(candidate, device=params.device, dtype=params.dtype, load_in_4bit=params.load_in_4bit)
@@ -157,8 +176,14 @@ def _measure(
     return entry, measured
 
 
+def _compute_gate(candidate: ResolvedModel, device: str, params: SelectParams) -> dict[str, Any]:
+    """The CPU compute gate from the registry's parameter count (unknown sizes pass until loaded)."""
+    return compute_gate(candidate.spec.n_params if candidate.spec else None, device, params.cpu_max_params)
+
+
 def _plan(
-    task: ClusterTask, tokenizer: Any, fmt: PromptFormat, info: ModelInfo, params: SelectParams, dtype: str, free: int
+    task: ClusterTask, tokenizer: Any, fmt: PromptFormat, info: ModelInfo, params: SelectParams, dtype: str, free: int,
+    device: str,
 ) -> dict[str, Any]:
     """Prompts, the generation bound and the gates of one candidate on one cluster."""
     def count(text: str) -> int:
@@ -182,11 +207,18 @@ def _plan(
         "context": context_gate(info.context_length, p99, bound),
         "memory": memory_gate(memory_need(info, dtype, params.load_in_4bit, batch, longest + bound), free, params.memory_fraction),
         "license": licence_gate(info.license, params.allowed_licenses),
+        "compute": compute_gate(info.n_params, device, params.cpu_max_params),
     }
     excluded = "; ".join(g["reason"] for g in gates.values() if not g["passed"]) or None
+    too_long = device == "cpu" and 0 < params.cpu_max_prompt_tokens < longest
+    unmeasured = (
+        f"not measured zero-shot: sampled prompts up to {longest} tokens > cpu_max_prompt_tokens "
+        f"{params.cpu_max_prompt_tokens}" if too_long else None
+    )
     return {
         "prompts": prompts, "first_prompt": prompts[0] if prompts else "", "max_new_tokens": bound,
-        "gates": gates, "excluded": excluded, "p99_prompt_tokens": p99, "max_sample_prompt_tokens": longest,
+        "gates": gates, "excluded": excluded, "unmeasured": unmeasured, "p99_prompt_tokens": p99,
+        "max_sample_prompt_tokens": longest,
     }
 
 

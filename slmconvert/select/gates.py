@@ -37,6 +37,21 @@ def context_gate(context_length: int | None, p99_prompt_tokens: int, max_new_tok
     return gate
 
 
+def compute_gate(n_params: int | None, device: str, cpu_max_params: int) -> dict[str, Any]:
+    """On a CPU, passes only models up to cpu_max_params (0 = no gate; unknown size passes, noted)."""
+    gate = {"device": device, "n_params": n_params, "cpu_max_params": cpu_max_params or None}
+    gated = device == "cpu" and cpu_max_params > 0
+    gate["passed"] = not gated or n_params is None or n_params <= cpu_max_params
+    if not gate["passed"]:
+        gate["reason"] = (
+            f"{n_params / 1e6:.0f}M parameters > cpu_max_params {cpu_max_params / 1e6:.0f}M "
+            "(too slow to fine-tune on a CPU; raise it or run on a GPU)"
+        )
+    elif gated and n_params is None:
+        gate["reason"] = "model size unknown (not gated)"
+    return gate
+
+
 def licence_gate(license_name: str | None, allowed: list[str]) -> dict[str, Any]:
     """Records the licence; fails only when an allow-list is configured and it is not on it."""
     gate = {"license": license_name, "passed": not allowed or (license_name or "") in allowed}

@@ -43,6 +43,22 @@ class SelectParams(StageParams):
     allowed_licenses: list[str] = Field(
         [], description="Licence gate: when non-empty, only candidates whose licence is listed are evaluated."
     )
+    cpu_max_params: int = Field(
+        200_000_000, ge=0,
+        description="CPU compute gate: on a CPU, candidates with more parameters are not considered (fine-tuning "
+        "them does not fit a CPU budget; 0 = no gate). GPUs are not gated.",
+    )
+    cpu_max_prompt_tokens: int = Field(
+        2048, ge=0,
+        description="On a CPU, a cluster whose sampled prompts are longer than this is not measured zero-shot "
+        "(prefilling one such prompt takes minutes there); its choice falls to the size rule among the candidates "
+        "passing the gates, and iterate still measures the specialist (0 = no limit).",
+    )
+    cpu_measure_single: bool = Field(
+        False,
+        description="On a CPU, also measure zero-shot when a single candidate passes the compute gate (nothing to "
+        "choose between; iterate measures the base model beside its specialist anyway).",
+    )
     quality_tolerance: float = Field(
         0.05, ge=0, le=1,
         description="Choice rule: candidates within this distance of the best primary metric count as equal; then the smallest, then the fastest wins.",

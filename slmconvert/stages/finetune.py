@@ -104,6 +104,7 @@ def plan_jobs(
             n_params=chosen.get("n_params") if same_model else None,
             model_identity=model_identity(model), hf_id=_hf_id(model), inputs=inputs,
             baseline=_select_baseline(entry) if same_model else None,
+            baseline_skipped=chosen.get("unmeasured") if same_model else None,
             validation_ids=list(entry.get("sample_ids") or []) if entry.get("sample_split") == "validation" else [],
         ))
     return jobs, skipped
@@ -194,7 +195,7 @@ def render(summary: dict[str, Any], console: Console) -> None:
         table.add_column(col, overflow="fold", no_wrap=col == "metric")
     for r in summary.get("clusters", []):
         fmt = r.get("prompt_format") or {}
-        distilled = "+cd" if fmt.get("drop_system") or fmt.get("drop_tools") else ""
+        distilled = "+cd" if fmt.get("drop_system") or fmt.get("drop_tools") or fmt.get("drop_system_lines") else ""
         table.add_row(
             str(r["cluster_id"]), (r.get("label") or "")[:40], r["base_model"], f"{r['method']} {r['precision']}{distilled}",
             str(r["examples"]), _num(r["epochs"], ".2g"), f"{_num(r['train_loss'])}/{_num(r['eval_loss'])}",

@@ -73,9 +73,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _fingerprint_extra(stage: ModuleType, extra: dict[str, Any]) -> Any:
+def fingerprint_extra(stage: ModuleType, extra: dict[str, Any]) -> Any:
+    """A stage's extra inputs as they enter its fingerprint (through its own hook when it has one)."""
     hook = getattr(stage, "fingerprint_extra", None)
     return _jsonable(hook(extra) if hook else extra)
+
+
+def fingerprint(stage_name: str, params: StageParams, inputs: dict[str, Artifact], extra_fp: Any) -> str:
+    """What identifies a stage run: code version, params, upstream manifests and extra inputs."""
+    return sha256_json(
+        {
+            "stage": stage_name,
+            "slmconvert_version": __version__,
+            "params": params.model_dump(mode="json"),
+            "inputs": {k: v.manifest_hash for k, v in sorted(inputs.items())},
+            "extra": extra_fp,
+        }
+    )
 
 
 def _outputs(out_dir: Path) -> list[dict[str, Any]]:
@@ -138,18 +152,10 @@ def execute(
     pins = pins or {}
     with workspace.lock(f"slmconvert {stage_name}"):
         inputs = {up: workspace.artifact(up, pins.get(up)) for up in stage.UPSTREAM}
-        extra_fp = _fingerprint_extra(stage, extra)
-        fingerprint = sha256_json(
-            {
-                "stage": stage_name,
-                "slmconvert_version": __version__,
-                "params": params.model_dump(mode="json"),
-                "inputs": {k: v.manifest_hash for k, v in sorted(inputs.items())},
-                "extra": extra_fp,
-            }
-        )
+        extra_fp = fingerprint_extra(stage, extra)
+        run_fingerprint = fingerprint(stage_name, params, inputs, extra_fp)
         if not force:
-            existing = workspace.find_by_fingerprint(stage_name, fingerprint)
+            existing = workspace.find_by_fingerprint(stage_name, run_fingerprint)
             if existing is not None:
                 if not quiet:
                     console.print(f"[dim]{stage_name}: unchanged, skipping (reusing {existing.ref})[/dim]")
@@ -167,7 +173,7 @@ def execute(
             seconds = time.perf_counter() - started
             atomic_write_text(temp_dir / SUMMARY_FILE, pretty_json(result.summary))
             manifest = build_manifest(
-                stage_name, version, params, inputs, extra_fp, fingerprint, temp_dir, result, seconds
+                stage_name, version, params, inputs, extra_fp, run_fingerprint, temp_dir, result, seconds
             )
             atomic_write_text(temp_dir / MANIFEST, pretty_json(manifest))
             _fsync_dir(temp_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,12 @@ class TableWriter:
     """Streams rows (dicts) into a Parquet file in row batches; columns fixed by the first batch.
 
     A column is JSON-encoded when any value in the first batch is a dict or list (or when named
-    in `json_columns`); `types` pins Arrow types the first batch cannot show (e.g. float columns
-    whose first values are ints). Use as a context manager; the file only appears on close.
+    in `json_columns`); in such a column a `bytes` value is taken as JSON text the caller has
+    already encoded (UTF-8, e.g. canonical JSON it also hashed) and stored as is, so nothing is
+    serialised twice. `types` pins Arrow types the first batch cannot show (e.g. float columns
+    whose first values are ints). `dictionary_columns` limits Parquet dictionary encoding to
+    the columns named (few distinct values); by default every column tries it. Use as a context
+    manager; the file only appears on close.
     """
 
     def __init__(
@@ -38,12 +43,14 @@ class TableWriter:
         json_columns: Iterable[str] = (),
         batch_rows: int = DEFAULT_BATCH_ROWS,
         types: dict[str, pa.DataType] | None = None,
+        dictionary_columns: Iterable[str] | None = None,
     ) -> None:
         self.path = Path(path)
         self._tmp = self.path.with_name(f".{self.path.name}.partial")
         self._json_columns = set(json_columns)
         self._types = dict(types or {})
         self._batch_rows = batch_rows
+        self._use_dictionary: bool | list[str] = True if dictionary_columns is None else list(dictionary_columns)
         self._buffer: list[dict[str, Any]] = []
         self._columns: list[str] | None = None
         self._schema: pa.Schema | None = None
@@ -56,10 +63,14 @@ class TableWriter:
         if len(self._buffer) >= self._batch_rows:
             self._flush()
 
-    def _encode_column(self, name: str, values: list[Any]) -> list[Any]:
+    def _encode_column(self, name: str, values: list[Any]) -> list[Any] | pa.Array:
         if name not in self._json_columns:
             return values
-        return [None if v is None else orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode() for v in values]
+        encoded = [v if v is None or type(v) is bytes else orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in values]
+        try:  # bytes -> Arrow strings in one pass; the cast checks that pre-encoded values are UTF-8
+            return pa.array(encoded, type=pa.binary()).cast(pa.string())
+        except pa.ArrowInvalid as exc:
+            raise ValueError(f"{self.path.name}: column {name!r} holds bytes that are not UTF-8 JSON text: {exc}") from exc
 
     def _flush(self) -> None:
         if not self._buffer:
@@ -69,13 +80,7 @@ class TableWriter:
             for name in self._columns:
                 if any(_is_nested(row.get(name)) for row in self._buffer):
                     self._json_columns.add(name)
-        unknown = {k for row in self._buffer for k in row} - set(self._columns)
-        if unknown:
-            raise ValueError(f"rows gained columns after the first batch: {sorted(unknown)}")
-        arrays = {
-            name: self._encode_column(name, [row.get(name) for row in self._buffer])
-            for name in self._columns
-        }
+        arrays = {name: self._encode_column(name, values) for name, values in zip(self._columns, self._column_values())}
         try:
             if self._schema is None:
                 table = pa.table(arrays)
@@ -92,10 +97,27 @@ class TableWriter:
             self._schema = _nullable_schema(table.schema).with_metadata(metadata)
             table = table.cast(self._schema)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self._tmp, self._schema, compression="zstd")
+            self._writer = pq.ParquetWriter(self._tmp, self._schema, compression="zstd",
+                                            use_dictionary=self._use_dictionary)
         self._writer.write_table(table)
         self.rows_written += len(self._buffer)
         self._buffer = []
+
+    def _column_values(self) -> list[list[Any]]:
+        """The buffered rows transposed into one list per column (missing keys are None)."""
+        columns = self._columns or []
+        if not columns:
+            return []
+        present = set().union(*self._buffer)
+        unknown = present - set(columns)
+        if unknown:
+            raise ValueError(f"rows gained columns after the first batch: {sorted(unknown)}")
+        if len(columns) == 1:
+            return [[row.get(columns[0]) for row in self._buffer]]
+        width = len(columns)
+        if len(present) == width and all(len(row) == width for row in self._buffer):  # every row complete
+            return [list(values) for values in zip(*map(itemgetter(*columns), self._buffer))]
+        return [[row.get(name) for row in self._buffer] for name in columns]
 
     def close(self) -> None:
         """Flush, finish the file and move it into place (an empty table still gets a file)."""

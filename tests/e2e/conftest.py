@@ -18,7 +18,7 @@ FAST_SETS = [
     "cluster.min_cluster_size=8", "cluster.min_examples=12",
     "select.sample_size=3", "select.single_call_latency=false", "select.text_cosine=false", "select.max_new_tokens=8",
     "finetune.max_steps=2", "finetune.max_train_examples=8", "finetune.validation_examples=2",
-    "finetune.baseline='off'", "finetune.max_new_tokens=8",
+    "finetune.baseline='off'", "finetune.max_new_tokens=8", "finetune.cpu_min_test_calls=0",
     "iterate.promotion_target=0.0", "iterate.max_new_tokens=8", "iterate.max_test_calls_cpu=6",
     "iterate.max_base_calls_cpu=2",
     "iterate.max_calibration_calls_cpu=3", "iterate.max_drift_calls_cpu=3",

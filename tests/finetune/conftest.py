@@ -8,9 +8,8 @@ import pytest
 
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.records import ClusterRecords
-from slmconvert.util.jsonio import atomic_write_json
-from slmconvert.util.tables import write_table
-from slmconvert.workspace import MANIFEST, Workspace, new_version_id
+from slmconvert.workspace import Workspace
+from tests.artifacts import publish
 
 SYSTEM = "You are the order desk of an online shop. Call lookup_order for every order question."
 TOOLS = [{"type": "function", "function": {
@@ -46,7 +45,7 @@ def cluster_records(n_train: int = 24, n_validation: int = 4, cluster_id: int = 
 def fast_params(**overrides) -> FinetuneParams:
     """Tiny-model settings: few steps, a high learning rate, fp32 (fastest for tiny shapes)."""
     values = dict(max_steps=6, learning_rate=1e-2, precision="fp32", validation_examples=4, batch_size=4,
-                  early_stopping_patience=0, max_new_tokens=24)
+                  early_stopping_patience=0, max_new_tokens=24, cpu_min_test_calls=0)
     values.update(overrides)
     return FinetuneParams(**values)
 
@@ -78,19 +77,6 @@ def tiny_model(tmp_path_factory):
     for fmt in (PromptFormat("canonical"), PromptFormat("canonical", drop_system=True, drop_tools=True)):
         corpus += [render_record_prompt(r, probe, fmt) + render_record_completion(r, probe, fmt) for r in records]
     return create_tiny_model(tmp_path_factory.mktemp("tiny") / "model", corpus=corpus, hidden_size=64, vocab_size=400)
-
-
-def publish(workspace: Workspace, stage: str, files: dict, inputs: dict | None = None):
-    """Publish a hand-made artifact version (tables as Parquet, the rest as JSON)."""
-    version = new_version_id()
-    tmp = workspace.new_temp_dir(stage, version)
-    for name, content in files.items():
-        if name.endswith(".parquet"):
-            write_table(tmp / name, content)
-        else:
-            atomic_write_json(tmp / name, content)
-    atomic_write_json(tmp / MANIFEST, {"stage": stage, "version": version, "created_at": version, "inputs": inputs or {}})
-    return workspace.publish(stage, version, tmp)
 
 
 @pytest.fixture

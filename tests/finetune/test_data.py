@@ -107,6 +107,20 @@ def test_context_distillation_only_when_identical_across_the_cluster():
     assert fdata.distillation_flags(bare, "auto") == (False, False)  # nothing shared to drop
 
 
+def test_shared_system_lines_are_those_most_calls_have():
+    def record(date, extra=""):
+        return {"prompt": [{"role": "system", "content": f"{SYSTEM}\nToday is {date}.{extra}"}]}
+
+    records = [record(f"2026-11-{d:02d}") for d in range(1, 10)] + [record("2026-12-01", "\nVIP customer.")]
+    shared = fdata.shared_system_lines(records)
+    from slmconvert.models.prompt import line_hash
+
+    assert line_hash(SYSTEM.splitlines()[0]) in shared
+    assert not {line_hash("Today is 2026-11-01."), line_hash("VIP customer.")} & set(shared)
+    assert fdata.shared_system_lines(records, min_share=1.0) == (line_hash(SYSTEM),)
+    assert fdata.shared_system_lines([]) == ()
+
+
 def test_distilled_prompts_are_shorter_and_drop_the_shared_parts(tokenizer):
     record = task_record(5)
     full = render_record_prompt(record, tokenizer, PromptFormat("canonical"))

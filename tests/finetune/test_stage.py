@@ -11,7 +11,8 @@ from slmconvert.models.prompt import PromptFormat
 from slmconvert.stages.finetune import plan_jobs
 
 FAST = ["--set", "finetune.max_steps=4", "--set", "finetune.learning_rate=0.01", "--set", "finetune.precision=fp32",
-        "--set", "finetune.validation_examples=3", "--set", "finetune.max_new_tokens=24"]
+        "--set", "finetune.validation_examples=3", "--set", "finetune.max_new_tokens=24",
+        "--set", "finetune.cpu_min_test_calls=0"]
 
 
 def invoke(workspace, *args):
@@ -76,8 +77,11 @@ def test_base_model_override_and_prompt_style_from_select(tiny_model):
     jobs, skipped = plan_jobs(selection, FinetuneParams(), None, inputs)
     assert [(j.cluster_id, j.model, j.prompt_style, j.n_params) for j in jobs] == [(0, "m-a", "native", 5)]
     assert jobs[0].baseline == {"metric": "field_f1", "value": 0.25, "interval": [0.1, 0.5], "n": 20, "source": "select"}
-    assert jobs[0].validation_ids == ["a", "b"]
+    assert jobs[0].validation_ids == ["a", "b"] and jobs[0].baseline_skipped is None
     assert skipped[0]["cluster_id"] == 1 and "too slow" in skipped[0]["reason"]
     jobs, skipped = plan_jobs(selection, FinetuneParams(base_model=str(tiny_model)), [0, 1], inputs)
     assert [(j.cluster_id, j.model, j.prompt_style) for j in jobs] == [(0, str(tiny_model), "auto"), (1, str(tiny_model), "auto")]
     assert jobs[0].baseline is None and not skipped  # another model: select's measurement does not apply
+    selection["clusters"][0]["chosen"].update(primary=None, unmeasured="not measured zero-shot: long prompts")
+    jobs, _ = plan_jobs(selection, FinetuneParams(), [0], inputs)
+    assert jobs[0].baseline is None and jobs[0].baseline_skipped == "not measured zero-shot: long prompts"

@@ -12,12 +12,12 @@ from slmconvert.finetune import run as frun
 from slmconvert.finetune.run import ClusterJob, train_cluster
 from slmconvert.finetune.trainer import SpecialistTrainer
 from slmconvert.models.prompt import PromptFormat
-from tests.finetune.conftest import cluster_records, fast_params
+from tests.finetune.conftest import cluster_records, fast_params, task_record
 
 
-def train(tmp_path, tiny_model, params, records=None, cache="cache", out="out"):
+def train(tmp_path, tiny_model, params, records=None, cache="cache", out="out", **job_fields):
     job = ClusterJob(0, str(tiny_model), records or cluster_records(), label="lookup", output_type="tool_call",
-                     prompt_style="canonical")
+                     prompt_style="canonical", **job_fields)
     return train_cluster(job, params, device="cpu", cache_root=tmp_path / cache, out_dir=tmp_path / out / "0",
                          console=Console(stderr=True), quiet=True)
 
@@ -53,6 +53,20 @@ def test_loss_goes_down_and_outputs_are_complete(tmp_path, tiny_model):
     assert config["base_model_name_or_path"] == str(tiny_model)
     assert set(config["target_modules"]) >= {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
     assert not any("embed" in k or "lm_head" in k for k in adapter_tensors(out))
+
+
+def test_clusters_too_small_to_prove_are_not_trained_on_cpu(tmp_path, tiny_model):
+    records = cluster_records()
+    records.test = [task_record(2000 + i) for i in range(20)]
+    with pytest.raises(frun.ClusterSkipped, match=r"20 held-out test calls < cpu_min_test_calls=35.*lower bound of 0\.84"):
+        train(tmp_path, tiny_model, fast_params(cpu_min_test_calls=35), records=records)
+    records.test += [task_record(3000 + i) for i in range(15)]
+    assert train(tmp_path, tiny_model, fast_params(cpu_min_test_calls=35), records=records)["training"]["steps"] == 6
+
+
+def test_no_baseline_when_select_skipped_it(tmp_path, tiny_model):
+    metrics = train(tmp_path, tiny_model, fast_params(max_steps=2), baseline_skipped="long prompts on a CPU")
+    assert metrics["validation"]["before"] is None and metrics["validation"]["after"]["n"] == 4
 
 
 def test_adapter_reloads_with_identical_outputs(tmp_path, tiny_model, monkeypatch):

@@ -48,3 +48,31 @@ def test_empty_table(tmp_path):
 def test_canonical_json_is_order_independent():
     assert canonical_json({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == '{"a":[1,{"c":3,"d":2}],"b":1}'
     assert sha256_json({"a": 1, "b": 2}) == sha256_json({"b": 2, "a": 1})
+
+
+def test_pre_encoded_json_bytes_are_stored_verbatim(tmp_path):
+    path = tmp_path / "t.parquet"
+    with TableWriter(path, json_columns=["doc"], batch_rows=2, dictionary_columns=["tag"]) as w:
+        w.write({"tag": "a", "doc": b'{"b":1,"a":[1.0,true]}'})
+        w.write({"tag": "a", "doc": {"z": 1, "y": 2}})
+        w.write({"tag": "b", "doc": None})
+    assert pq.read_table(path).column("doc").to_pylist() == ['{"b":1,"a":[1.0,true]}', '{"y":2,"z":1}', None]
+    assert read_table(path)[0]["doc"] == {"b": 1, "a": [1.0, True]}
+
+
+def test_pre_encoded_bytes_must_be_utf8(tmp_path):
+    with pytest.raises(ValueError, match="not UTF-8"):
+        with TableWriter(tmp_path / "t.parquet", json_columns=["doc"]) as w:
+            w.write({"doc": b'"\xff"'})
+
+
+def test_rows_missing_keys_and_new_keys(tmp_path):
+    path = tmp_path / "t.parquet"
+    with TableWriter(path, batch_rows=2) as w:
+        for row in ({"a": 1, "b": "x"}, {"a": 2, "b": "y"}, {"a": 3}):
+            w.write(row)
+    assert read_table(path)[2] == {"a": 3, "b": None}
+    with pytest.raises(ValueError, match="gained columns"):
+        with TableWriter(tmp_path / "u.parquet", batch_rows=1) as w:
+            w.write({"a": 1})
+            w.write({"a": 1, "c": 2})

@@ -150,3 +150,13 @@ def test_long_prompts_are_generated_in_small_chunks():
     # a specialist trained without the system prompt has short prompts again
     distilled = PromptFormat(drop_system=True)
     assert [len(c) for c in chunks([long] * 3, distilled, 8)] == [3]
+
+
+def test_base_model_is_not_measured_on_long_prompts_on_cpu(ws):
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls_cpu=5, max_base_prompt_tokens_cpu=1)
+    generator = ReferenceGenerator()
+    out, _ = _run(ws, params, generator, _assigner())
+    tool = read_json(out / "evaluation.json")["clusters"][0]
+    assert tool["base"] is None and "max_base_prompt_tokens_cpu 1" in tool["base_skipped"]
+    assert tool["promotion"]["promoted"]  # the specialist is judged on its own numbers
+    assert generator.calls == 30  # 15 test + 15 validation: no base generations

@@ -186,6 +186,19 @@ def test_context_distillation_drops_system_and_tools(tiny_tokenizer):
     assert len(tiny_tokenizer(bare)["input_ids"]) < len(tiny_tokenizer(full)["input_ids"])
 
 
+def test_distillation_of_shared_system_lines_keeps_the_varying_ones(tiny_tokenizer):
+    from slmconvert.models.prompt import line_hash
+
+    system = "You are the support agent of Acme.\n\nToday is 2026-11-08.\nBe polite."
+    messages = [{"role": "system", "content": system}, MESSAGES[1]]
+    fmt = PromptFormat(drop_system_lines=(line_hash("You are the support agent of Acme."), line_hash("Be polite.")))
+    prompt = render_prompt(messages, [], tiny_tokenizer, fmt)
+    assert "Today is 2026-11-08." in prompt and "Acme" not in prompt and "polite" not in prompt
+    assert "\n\n\n" not in prompt
+    assert PromptFormat.from_dict(fmt.to_dict()) == fmt and isinstance(fmt.to_dict()["drop_system_lines"], list)
+    assert render_prompt(messages, [], tiny_tokenizer, PromptFormat()).count("Acme") == 1
+
+
 def test_response_format_instruction(tiny_tokenizer):
     schema = {"type": "object", "properties": {"intent": {"type": "string"}}, "required": ["intent"]}
     rf = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}

@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from slmconvert.util.jsonio import atomic_write_json
-from slmconvert.util.tables import write_table
-from slmconvert.workspace import MANIFEST, Workspace, new_version_id
+from slmconvert.workspace import Workspace
+from tests.artifacts import publish
 
 TOOLS = [{"type": "function", "function": {"name": "track_shipment", "description": "Track a parcel.", "parameters": {
     "type": "object", "properties": {"tracking_number": {"type": "string"}}, "required": ["tracking_number"]}}}]
@@ -39,18 +38,6 @@ def _text_record(i: int) -> dict:
         "completion": [{"role": "assistant", "content": "First we plan, then we act. " * 3, "tool_calls": None}],
         "tools": [], "response_format": None,
     }
-
-
-def publish(workspace: Workspace, stage: str, files: dict, inputs: dict | None = None):
-    version = new_version_id()
-    tmp = workspace.new_temp_dir(stage, version)
-    for name, content in files.items():
-        if name.endswith(".parquet"):
-            write_table(tmp / name, content)
-        else:
-            atomic_write_json(tmp / name, content)
-    atomic_write_json(tmp / MANIFEST, {"stage": stage, "version": version, "created_at": version, "inputs": inputs or {}})
-    return workspace.publish(stage, version, tmp)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.select.choose import choose, chosen_models
 from slmconvert.select.gates import (
+    compute_gate,
     context_gate,
     licence_gate,
     memory_gate,
@@ -49,6 +50,27 @@ def test_gates():
     assert not context_gate(950, 900, 64)["fits_with_generation"]
     assert licence_gate("gemma", [])["passed"] and not licence_gate("gemma", ["apache-2.0"])["passed"]
     assert memory_gate(10, 100, 0.8)["passed"] and not memory_gate(90, 100, 0.8)["passed"]
+
+
+def test_cpu_compute_gate_only_gates_cpus():
+    assert compute_gate(135_000_000, "cpu", 200_000_000)["passed"]
+    big = compute_gate(268_000_000, "cpu", 200_000_000)
+    assert not big["passed"] and "268M parameters > cpu_max_params 200M" in big["reason"]
+    assert compute_gate(268_000_000, "cuda", 200_000_000)["passed"]
+    assert compute_gate(268_000_000, "cpu", 0)["passed"]
+    assert compute_gate(None, "cpu", 200_000_000)["passed"]
+
+
+def test_unmeasured_candidates_fall_to_the_size_rule():
+    long_prompts = "not measured zero-shot: sampled prompts up to 6000 tokens > cpu_max_prompt_tokens 2048"
+    small, large = result("small", None, 100), result("large", None, 1_000)
+    small["unmeasured"] = large["unmeasured"] = long_prompts
+    winner, reason = choose([large, small], 0.05)
+    assert winner["model"] == "small" and "smallest candidate passing the gates" in reason and "6000" in reason
+    gated = result("gated", None, 10, excluded="licence x not in allowed_licenses")
+    assert choose([gated, large], 0.05)[0]["model"] == "large"
+    measured = result("measured", 0.3, 5_000)
+    assert choose([small, measured], 0.05)[0]["model"] == "measured"  # a measurement beats none
 
 
 def test_memory_need_scales_with_dtype_and_quantisation():

@@ -11,7 +11,8 @@ from slmconvert.select.choose import chosen_models, read_selection
 from slmconvert.select.params import SelectParams
 from slmconvert.stages.runner import execute
 
-FAST = {"sample_size": 4, "batch_size": 4, "max_new_tokens": 12, "text_cosine": False, "few_shot": 1, "single_call_latency": True}
+FAST = {"sample_size": 4, "batch_size": 4, "max_new_tokens": 12, "text_cosine": False, "few_shot": 1, "single_call_latency": True,
+        "cpu_measure_single": True}
 
 
 def run(workspace, candidates, **overrides):
@@ -81,3 +82,31 @@ def test_licence_allow_list_excludes(upstream, tiny_models):
         unregister_model("tiny-gemma-licensed")
     for cluster in read_selection(outcome.artifact)["clusters"]:
         assert cluster["chosen"] is None and "licence gemma not in allowed_licenses" in cluster["reason"]
+
+
+def test_long_prompts_on_cpu_are_not_measured_and_the_smaller_model_is_chosen(upstream, tiny_models):
+    outcome = run(upstream, [tiny_models["large"], tiny_models["small"]], cpu_max_prompt_tokens=1)
+    selection = read_selection(outcome.artifact)
+    for cluster in selection["clusters"]:
+        assert all(r["primary"] is None and "cpu_max_prompt_tokens 1" in r["unmeasured"] for r in cluster["results"])
+        assert cluster["chosen"]["model"] == tiny_models["small"]
+        assert "smallest candidate passing the gates" in cluster["reason"]
+    assert chosen_models(selection)[0].prompt_format.style == "canonical"
+
+
+def test_cpu_compute_gate_excludes_large_candidates(upstream, tiny_models):
+    outcome = run(upstream, [tiny_models["large"], tiny_models["small"]], cpu_max_params=1)
+    for cluster in read_selection(outcome.artifact)["clusters"]:
+        assert all("cpu_max_params" in r["excluded"] for r in cluster["results"])
+        assert cluster["chosen"] is None
+
+
+def test_a_single_candidate_on_cpu_is_chosen_without_a_zero_shot_run(upstream, tiny_models):
+    outcome = run(upstream, [tiny_models["small"]], cpu_measure_single=False)
+    for cluster in read_selection(outcome.artifact)["clusters"]:
+        (result,) = cluster["results"]
+        assert result["primary"] is None and "nothing to compare" in result["unmeasured"]
+        assert cluster["chosen"]["model"] == tiny_models["small"]
+    measured = run(upstream, [tiny_models["small"]], cpu_measure_single=True)
+    for cluster in read_selection(measured.artifact)["clusters"]:
+        assert cluster["results"][0]["primary"]["n"] == 4

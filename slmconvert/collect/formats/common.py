@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import orjson
 
 from slmconvert.collect.formats.values import str_or_none, to_int
+from slmconvert.collect.toolcache import KnownTools
 
 
 class RecordRejected(Exception):
@@ -227,6 +228,8 @@ def _is_record_tool(tool: Any) -> bool:
 
 def openai_tools(tools: Any, functions: Any, notes: Notes) -> list[dict]:
     """`tools` (or legacy `functions`) as function-tool schemas; other tool types noted, not kept."""
+    if type(tools) is KnownTools and not functions:
+        return tools  # checked when first seen (see toolcache)
     out = []
     for tool in tools or ():
         if _is_record_tool(tool):  # already in record shape (the common case): keep as is
