@@ -16,7 +16,7 @@ from slmconvert.finetune.params import FinetuneParams
 CPU_MAX_TRAIN_EXAMPLES = 1024  # the token budget binds first: a CPU run sees each example about once, so many distinct ones
 CPU_VALIDATION_EXAMPLES = 8
 CPU_TOKENS_PER_BATCH = 2048  # smaller batches of long examples: more updates from the same CPU budget
-CPU_TOKENS_PER_MICRO_BATCH = 1024  # activations of one CPU forward pass stay around 2-3 GB for a 135M model
+CPU_TOKENS_PER_MICRO_BATCH = 4096  # one CPU forward pass of a 135M model at this size stays around 3-5 GB
 GPU_VALIDATION_EXAMPLES = 64
 GPU_TOKENS_PER_MICRO_BATCH = 16_384  # activations of one forward pass stay modest on a 16-24 GB card
 MAX_EVAL_INTERVAL = 250  # optimiser steps between validations (and checkpoints) on long epochs

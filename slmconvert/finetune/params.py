@@ -72,7 +72,7 @@ class FinetuneParams(StageParams):
     )
     max_steps: int | None = Field(None, ge=1, description="Cap on optimiser steps per cluster; default: none on GPU, from cpu_max_train_tokens on CPU.")
     cpu_max_train_tokens: int = Field(
-        24_000, ge=1000,
+        16_000, ge=1000,
         description="CPU budget: tokens (prompt + completion, all epochs) trained per cluster; bounds the steps.",
     )
     max_length: int | None = Field(

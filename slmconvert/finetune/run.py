@@ -96,7 +96,7 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     check_provable(job, params, device)
     if len(train_records) < params.min_train_examples:
         raise ClusterSkipped(
-            f"cluster {job.cluster_id}: {len(train_records)} training calls, fewer than min_train_examples="
+            f"{len(train_records)} training calls, fewer than min_train_examples="
             f"{params.min_train_examples}"
         )
     prompts, completions = fdata.render_pairs(train_records, tokenizer, fmt)
@@ -108,7 +108,7 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     validation = fdata.prepare_records(val_records, tokenizer, fmt, max_length)
     if len(train.examples) < params.min_train_examples:
         raise ClusterSkipped(
-            f"cluster {job.cluster_id}: only {len(train.examples)} examples fit max_length={max_length} "
+            f"only {len(train.examples)} examples fit max_length={max_length} "
             f"({train.dropped} completions too long)"
         )
     stats = fdata.length_stats(prompt_ids, completion_ids)
@@ -132,7 +132,7 @@ def check_provable(job: ClusterJob, params: FinetuneParams, device: str) -> None
         return
     best = f" (even {n_test}/{n_test} correct has a Wilson lower bound of {wilson_interval(n_test, n_test)[0]:.2f})"
     raise ClusterSkipped(
-        f"cluster {job.cluster_id}: {n_test} held-out test calls < cpu_min_test_calls={params.cpu_min_test_calls}; "
+        f"{n_test} held-out test calls < cpu_min_test_calls={params.cpu_min_test_calls}; "
         f"not trained on a CPU, as its specialist could not be shown good enough{best if n_test else ''}"
     )
 

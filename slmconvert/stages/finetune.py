@@ -51,7 +51,7 @@ def run(ctx: StageContext) -> StageResult:
             )
         except ClusterSkipped as exc:
             skipped.append({"cluster_id": job.cluster_id, "reason": exc.message})
-            ctx.log(f"[yellow]finetune: skipped {exc.message}[/yellow]")
+            ctx.log(f"[yellow]finetune: skipped cluster {job.cluster_id}: {exc.message}[/yellow]")
             continue
         results.append(_row(metrics))
     summary = {"device": device, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
