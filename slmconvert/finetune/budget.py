@@ -14,7 +14,7 @@ from typing import Any
 from slmconvert.finetune.params import FinetuneParams
 
 CPU_MAX_TRAIN_EXAMPLES = 1024  # the token budget binds first: a CPU run sees each example about once, so many distinct ones
-CPU_VALIDATION_EXAMPLES = 8
+CPU_VALIDATION_EXAMPLES = 4  # generation dominates a short CPU run: a glimpse; iterate measures on the test split
 CPU_TOKENS_PER_BATCH = 2048  # smaller batches of long examples: more updates from the same CPU budget
 CPU_TOKENS_PER_MICRO_BATCH = 4096  # one CPU forward pass of a 135M model at this size stays around 3-5 GB
 GPU_VALIDATION_EXAMPLES = 64

@@ -72,7 +72,7 @@ class FinetuneParams(StageParams):
     )
     max_steps: int | None = Field(None, ge=1, description="Cap on optimiser steps per cluster; default: none on GPU, from cpu_max_train_tokens on CPU.")
     cpu_max_train_tokens: int = Field(
-        16_000, ge=1000,
+        12_000, ge=1000,
         description="CPU budget: tokens (prompt + completion, all epochs) trained per cluster; bounds the steps.",
     )
     max_length: int | None = Field(
@@ -91,7 +91,7 @@ class FinetuneParams(StageParams):
         "auto", description="Recompute activations to save memory: auto = on for QLoRA / models >= 1B, off otherwise."
     )
     validation_examples: int | None = Field(
-        None, ge=0, description="Validation calls scored with the task metric each epoch; default 8 on CPU, 64 on GPU."
+        None, ge=0, description="Validation calls scored with the task metric each epoch; default 4 on CPU (a glimpse: iterate scores the test split), 64 on GPU."
     )
     max_new_tokens: int | None = Field(
         None, ge=1, description="Generation limit when validating; default from the longest training completion."

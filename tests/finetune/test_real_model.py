@@ -2,7 +2,7 @@
 
 Records come through the real stages (collect -> curate -> cluster) on the nightly Batch API logs
 (intent routing, e-mail extraction, ticket summaries: ~460 calls), then the intent-routing cluster
-is trained with the default CPU budget and the base model is scored zero-shot on the same calls.
+is trained on a 16,000-token CPU budget and the base model is scored zero-shot on the same calls.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def test_smollm2_learns_an_intent_routing_cluster(tmp_path):
     text_clusters = [c.cluster_id for c in clusters if output_type_of(records[c.cluster_id].train) == "text"]
     cid = min(text_clusters, key=mean_completion)
     job = ClusterJob(cid, MODEL, records[cid], output_type="text", hf_id="HuggingFaceTB/SmolLM2-135M-Instruct")
-    params = FinetuneParams(device="cpu", baseline="measure", cpu_min_test_calls=0)  # a small slice of the logs
+    # a slice of the logs (no test split to speak of), on the budget measured to learn this task
+    params = FinetuneParams(device="cpu", baseline="measure", cpu_min_test_calls=0, cpu_max_train_tokens=16_000,
+                            validation_examples=8)
     metrics = train_cluster(job, params, device="cpu", cache_root=tmp_path / "cache", out_dir=tmp_path / "out",
                             console=Console(stderr=True), quiet=True)
     validation = metrics["validation"]
