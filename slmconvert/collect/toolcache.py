@@ -50,12 +50,9 @@ class ToolsCache:
 
     def parse(self, data: bytes) -> dict | None:
         """The parsed record with a known tool list put back, or None (caller parses in full)."""
-        if not self._by_prefix:
+        start = _tools_start(data) if self._by_prefix else None
+        if start is None:
             return None
-        at = data.find(KEY)
-        if at < 0:
-            return None
-        start = _value_start(data, at)
         for raw, known in self._by_prefix.get(data[start:start + PREFIX_BYTES], ()):
             if data.startswith(raw, start):
                 try:
@@ -79,10 +76,9 @@ class ToolsCache:
         self._misses += 1
         if self._budget <= 0 and self._misses % RETRY_EVERY:
             return
-        at = data.find(KEY)
-        if at < 0:
+        start = _tools_start(data)
+        if start is None:
             return
-        start = _value_start(data, at)
         text = _spelling(data, start, raw)
         if text is None:
             self._budget -= 1
@@ -98,7 +94,11 @@ class ToolsCache:
         self._entries += 1
 
 
-def _value_start(data: bytes, at: int) -> int:
+def _tools_start(data: bytes) -> int | None:
+    """Offset of the value after the first `"tools":` in a line (None when there is none)."""
+    at = data.find(KEY)
+    if at < 0:
+        return None
     start = at + len(KEY)
     return start + 1 if data[start:start + 1] == b" " else start
 

@@ -82,6 +82,7 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     """Prompt format (with context distillation), examples cut to the data's length limit, and the plan."""
     if job.records is None:
         raise ValueError(f"cluster {job.cluster_id}: records were not loaded")
+    check_provable(job.records, params, device)
     base_fmt = PromptFormat.for_tokenizer(tokenizer, job.prompt_style)
     drop_system, drop_tools = fdata.distillation_flags(job.records.train, params.context_distillation)
     shared_lines = (
@@ -93,7 +94,6 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     val_records = _validation_sample(
         job.records.validation, job.validation_ids, validation_cap(params, device), params.seed
     )
-    check_provable(job, params, device)
     if len(train_records) < params.min_train_examples:
         raise ClusterSkipped(
             f"{len(train_records)} training calls, fewer than min_train_examples="
@@ -123,17 +123,18 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     return PreparedJob(fmt, base_fmt, train, validation, plan, stats, digest, key, len(job.records.train))
 
 
-def check_provable(job: ClusterJob, params: FinetuneParams, device: str) -> None:
+def check_provable(records: ClusterRecords, params: FinetuneParams, device: str) -> None:
     """On a CPU, skip clusters whose test split is too small to prove a specialist (cpu_min_test_calls)."""
     from slmconvert.evaluation.stats import wilson_interval
 
-    n_test = len(job.records.test) if job.records else 0
+    n_test = len(records.test)
     if device != "cpu" or n_test >= params.cpu_min_test_calls:
         return
-    best = f" (even {n_test}/{n_test} correct has a Wilson lower bound of {wilson_interval(n_test, n_test)[0]:.2f})"
+    best = (f" (even {n_test}/{n_test} correct has a Wilson lower bound of {wilson_interval(n_test, n_test)[0]:.2f})"
+            if n_test else "")
     raise ClusterSkipped(
         f"{n_test} held-out test calls < cpu_min_test_calls={params.cpu_min_test_calls}; "
-        f"not trained on a CPU, as its specialist could not be shown good enough{best if n_test else ''}"
+        f"not trained on a CPU, as its specialist could not be shown good enough{best}"
     )
 
 

@@ -218,10 +218,13 @@ def _without_lines(text: str, dropped: tuple[str, ...]) -> str:
     """text without the lines whose hash is in dropped (and without the blank runs that leaves)."""
     if not dropped or not text:
         return text
-    kept = [line for line in text.splitlines() if not line.strip() or line_hash(line) not in dropped]
+    hashes = set(dropped)
     out: list[str] = []
-    for line in kept:
-        if line.strip() or (out and out[-1].strip()):
+    for line in text.splitlines():
+        if line.strip():
+            if line_hash(line) not in hashes:
+                out.append(line)
+        elif out and out[-1].strip():  # one blank line at most between kept lines
             out.append(line)
     return "\n".join(out).strip()
 

@@ -60,10 +60,12 @@ def select_models(
     device = pick_device(params.device)
     embedder = Embedder() if params.text_cosine else None
     entries, results = [], {task.cluster_id: [] for task in tasks}
-    left = [c for c in resolved if _compute_gate(c, device, params)["passed"]]
-    sole = device == "cpu" and len(left) == 1 and not params.cpu_measure_single
+    registry_gates = {c.name: _compute_gate(c, device, params) for c in resolved}
+    sole = (device == "cpu" and not params.cpu_measure_single
+            and sum(g["passed"] for g in registry_gates.values()) == 1)
     for candidate in resolved:
-        entry, measured = _measure(candidate, tasks, params, device, embedder, progress, log, sole)
+        entry, measured = _measure(candidate, tasks, params, device, embedder, progress, log,
+                                   registry_gates[candidate.name], SOLE_CANDIDATE if sole else None)
         entries.append(entry)
         for cid, result in measured.items():
             results[cid].append(result)
@@ -107,11 +109,13 @@ def _measure(
     embedder: Embedder | None,
     progress: Progress,
     log: Callable[[str], None],
-    sole: bool = False,
+    gate: dict[str, Any],
+    skip_reason: str | None,
 ) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+    """One candidate: gates per cluster, then its zero-shot measurement where one is due (a
+    non-None skip_reason leaves every cluster unmeasured with that reason)."""
     name = candidate.name
     entry: dict[str, Any] = {"model": name, "kind": candidate.kind, "error": None, "info": None, "prompt_format": None}
-    gate = _compute_gate(candidate, device, params)
     if not gate["passed"]:  # decided from the registry: nothing to load, convert or tokenize
         log(f"select: {name} skipped: {gate['reason']}")
         return entry, {t.cluster_id: {**_excluded(name, None, gate["reason"]), "n_params": gate["n_params"],
@@ -127,10 +131,7 @@ def _measure(
     dtype = str(resolve_dtype(params.dtype, device)).removeprefix("torch.")
     entry.update(info=info.to_dict(), prompt_format=fmt.to_dict(), dtype=dtype, device=device)
     free = available_memory(device)
-    plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free, device) for t in tasks}
-    if sole:
-        for plan in plans.values():
-            plan["unmeasured"] = plan["unmeasured"] or SOLE_CANDIDATE
+    plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free, device, skip_reason) for t in tasks}
     measured = {t.cluster_id: _excluded(name, info, plans[t.cluster_id]["excluded"], plans[t.cluster_id]) for t in tasks}
     for t in tasks:
         if plans[t.cluster_id]["unmeasured"]:
@@ -183,7 +184,7 @@ def _compute_gate(candidate: ResolvedModel, device: str, params: SelectParams) -
 
 def _plan(
     task: ClusterTask, tokenizer: Any, fmt: PromptFormat, info: ModelInfo, params: SelectParams, dtype: str, free: int,
-    device: str,
+    device: str, skip_reason: str | None = None,
 ) -> dict[str, Any]:
     """Prompts, the generation bound and the gates of one candidate on one cluster."""
     def count(text: str) -> int:
@@ -213,7 +214,7 @@ def _plan(
     too_long = device == "cpu" and 0 < params.cpu_max_prompt_tokens < longest
     unmeasured = (
         f"not measured zero-shot: sampled prompts up to {longest} tokens > cpu_max_prompt_tokens "
-        f"{params.cpu_max_prompt_tokens}" if too_long else None
+        f"{params.cpu_max_prompt_tokens}" if too_long else skip_reason
     )
     return {
         "prompts": prompts, "first_prompt": prompts[0] if prompts else "", "max_new_tokens": bound,

@@ -57,6 +57,8 @@ def test_loss_goes_down_and_outputs_are_complete(tmp_path, tiny_model):
 
 def test_clusters_too_small_to_prove_are_not_trained_on_cpu(tmp_path, tiny_model):
     records = cluster_records()
+    with pytest.raises(frun.ClusterSkipped, match=r"^0 held-out test calls < cpu_min_test_calls=35; .*enough$"):
+        train(tmp_path, tiny_model, fast_params(cpu_min_test_calls=35), records=records)
     records.test = [task_record(2000 + i) for i in range(20)]
     with pytest.raises(frun.ClusterSkipped, match=r"20 held-out test calls < cpu_min_test_calls=35.*lower bound of 0\.84"):
         train(tmp_path, tiny_model, fast_params(cpu_min_test_calls=35), records=records)
