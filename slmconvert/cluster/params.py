@@ -55,6 +55,16 @@ class ClusterParams(StageParams):
     seed: int = Field(0, description="Seed for sampling and splits.")
     validation_fraction: float = Field(0.1, ge=0.0, lt=0.5, description="Share of each cluster's request groups for validation.")
     test_fraction: float = Field(0.1, ge=0.0, lt=0.5, description="Share of each cluster's request groups for test.")
+    test_min_calls: int = Field(
+        100, ge=0, description=(
+            "Test calls a cluster holds out at least, as far as test_max_fraction allows: the held-out split is "
+            "the evidence for promotion. At the default 0.90 target a perfect score on fewer than 35 calls "
+            "cannot pass (Wilson lower bound), while 100 calls allow 4 misses (0 = test_fraction only)."
+        ),
+    )
+    test_max_fraction: float = Field(
+        0.25, ge=0.0, lt=0.5, description="Upper bound on a cluster's test share when test_min_calls raises it."
+    )
     member_outlier_z: float = Field(
         3.5, gt=0.0,
         description="Members whose full-space similarity to their centroid is this many robust z-scores below the median become noise.",

@@ -139,7 +139,8 @@ def discover_tasks(
     lap("label")
     seed = RouterSeed(params.embedding_model, embedder.model_id, params.max_seq_length,
                       signature_options(params), space, centroids, gates)
-    splits = split_calls(records, call_labels, params.seed, params.validation_fraction, params.test_fraction)
+    splits = split_calls(records, call_labels, params.seed, params.validation_fraction, params.test_fraction,
+                         params.test_min_calls, params.test_max_fraction)
     _count_splits(clusters, splits)
     lap("split")
     member = labels >= 0

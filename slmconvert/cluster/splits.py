@@ -4,7 +4,8 @@ Calls are grouped by their normalised request (signature.request_key) before spl
 near-duplicate sits on both sides; within a cluster, groups are stratified by the tool the LLM
 called (or the output type) when the cluster mixes several; each split takes groups until it
 holds its share of calls, and a cluster with at least three groups always gets one validation
-and one test group.
+and one test group. The test share grows on small clusters towards a minimum number of calls
+(`test_share`): the test split is the evidence a promotion rests on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ SPLITS = ("train", "validation", "test")
 def _stratum(record: dict) -> str:
     names = called_tools(record.get("output"))
     return names[0] if names else f"({output_type(record)})"
+
+
+def test_share(size: int, fraction: float, min_calls: int = 0, max_fraction: float = 0.0) -> float:
+    """A cluster's test share: `fraction`, raised towards `min_calls` calls but not past `max_fraction`."""
+    if size <= 0 or min_calls <= 0:
+        return fraction
+    return max(fraction, min(max_fraction, min_calls / size))
 
 
 def _allocate(sizes: list[int], validation: float, test: float) -> list[str]:
@@ -76,12 +84,13 @@ def _ensure_each_split(assigned: dict[str, str], groups: dict[str, list[int]], v
 
 
 def split_calls(records: Sequence[dict], labels: np.ndarray, seed: int, validation: float,
-                test: float) -> list[dict]:
+                test: float, test_min_calls: int = 0, test_max_fraction: float = 0.0) -> list[dict]:
     """Rows (call_id, cluster_id, split) for every clustered call, in record order."""
     split_of: dict[int, str] = {}
     for cid in sorted(int(c) for c in np.unique(labels) if c >= 0):
         idx = np.flatnonzero(labels == cid)
-        for i, split in zip(idx, split_cluster([records[i] for i in idx], seed, cid, validation, test), strict=True):
+        share = test_share(len(idx), test, test_min_calls, test_max_fraction)
+        for i, split in zip(idx, split_cluster([records[i] for i in idx], seed, cid, validation, share), strict=True):
             split_of[int(i)] = split
     return [{"call_id": records[i].get("call_id"), "cluster_id": int(labels[i]), "split": split_of[i]}
             for i in range(len(records)) if labels[i] >= 0]

@@ -151,9 +151,10 @@ def make_plan(
     if device == "cpu" and params.batch_size is None:
         batch = max(2, min(batch, int(CPU_TOKENS_PER_BATCH // max(1.0, mean_length))))
     batch = min(batch, max(1, n_train))
-    micro = params.micro_batch_size or _micro_batch(batch, max_length, device)
-    micro = min(micro, batch)
+    micro = min(params.micro_batch_size or _micro_batch(batch, max_length, device), batch)
     accumulation = math.ceil(batch / micro)
+    if params.micro_batch_size is None:
+        micro = math.ceil(batch / accumulation)  # even passes: a batch of 6 is 2 x 3, not 2 x 5 = 10
     batch = micro * accumulation
     steps_per_epoch = max(1, math.ceil(n_train / batch))
     epochs = params.epochs or scaled_epochs(n_train)

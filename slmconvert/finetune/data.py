@@ -61,6 +61,11 @@ class PreparedSet:
     def total_tokens(self) -> int:
         return sum(len(e.input_ids) for e in self.examples)
 
+    @property
+    def mean_length(self) -> float:
+        """Mean tokens per example (prompt + completion); 0 when there are none."""
+        return self.total_tokens / len(self.examples) if self.examples else 0.0
+
 
 @dataclass
 class LengthStats:

@@ -72,8 +72,14 @@ class FinetuneParams(StageParams):
     )
     max_steps: int | None = Field(None, ge=1, description="Cap on optimiser steps per cluster; default: none on GPU, from cpu_max_train_tokens on CPU.")
     cpu_max_train_tokens: int = Field(
-        12_000, ge=1000,
+        60_000, ge=1000,
         description="CPU budget: tokens (prompt + completion, all epochs) trained per cluster; bounds the steps.",
+    )
+    cpu_total_train_tokens: int = Field(
+        120_000, ge=0,
+        description="CPU budget of one finetune run, shared by its clusters: they are trained in order of calls moved "
+        "per training token (cluster size / mean example tokens), each taking up to cpu_max_train_tokens; those "
+        "it no longer covers are not trained, with the reason (0 = no total).",
     )
     max_length: int | None = Field(
         None, ge=16,

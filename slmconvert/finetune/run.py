@@ -112,15 +112,23 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
             f"({train.dropped} completions too long)"
         )
     stats = fdata.length_stats(prompt_ids, completion_ids)
+    digest = fdata.data_hash({"train": train, "validation": validation}, fmt)
+    prepared = PreparedJob(fmt, base_fmt, train, validation, None, stats, digest, "", len(job.records.train))  # type: ignore[arg-type]
+    return with_plan(job, prepared, params, device, max_length)
+
+
+def with_plan(job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, device: str,
+              max_length: int | None = None) -> PreparedJob:
+    """The prepared job with its plan (and cache key) made for these params, e.g. a smaller CPU budget."""
+    train = prepared.train
     plan = make_plan(
         params, device=device, n_params=job.n_params, n_train=len(train.examples),
-        mean_length=train.total_tokens / len(train.examples), max_length=max_length,
-        completion_max=stats.completion_max, varlen_attention=False,
+        mean_length=train.mean_length, max_length=max_length or prepared.plan.max_length,
+        completion_max=prepared.stats.completion_max, varlen_attention=False,
     )
-    digest = fdata.data_hash({"train": train, "validation": validation}, fmt)
     plan_key = {k: v for k, v in plan.to_dict().items() if k != "padding_free"}  # speed only, same result
-    key = sha256_json({"model": job.model_identity or job.model, "data": digest, "plan": plan_key})
-    return PreparedJob(fmt, base_fmt, train, validation, plan, stats, digest, key, len(job.records.train))
+    key = sha256_json({"model": job.model_identity or job.model, "data": prepared.data_hash, "plan": plan_key})
+    return dataclasses.replace(prepared, plan=plan, key=key)
 
 
 def check_provable(records: ClusterRecords, params: FinetuneParams, device: str) -> None:
@@ -173,12 +181,14 @@ def train_cluster(
     out_dir: Path,
     console: Console,
     quiet: bool = False,
+    prepared: PreparedJob | None = None,
 ) -> dict[str, Any]:
-    """Train (or reuse) one cluster's adapter and write its outputs into out_dir; returns its metrics."""
-    from slmconvert.models import load_tokenizer
+    """Train (or reuse) one cluster's adapter and write its outputs into out_dir; returns its metrics.
+    `prepared` (from prepare_job, perhaps re-planned) saves preparing the data again."""
+    if prepared is None:
+        from slmconvert.models import load_tokenizer
 
-    tokenizer = load_tokenizer(job.model)
-    prepared = prepare_job(job, params, device, tokenizer)
+        prepared = prepare_job(job, params, device, load_tokenizer(job.model))
     run_dir = run_dir_for(cache_root, job, prepared)
     final = run_dir / FINAL
     if params.reuse_cache and (final / RESULT).is_file():

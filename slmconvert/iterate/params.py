@@ -27,8 +27,9 @@ class IterateParams(StageParams):
     # -- evaluation budget ---------------------------------------------------------------------
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the specialists are evaluated.")
     max_test_calls_cpu: int = Field(
-        48, ge=1, description="Test calls per cluster evaluated with the adapter on CPU (seeded sample; the "
-        "sample size is reported with every interval).",
+        120, ge=1, description="Test calls per cluster evaluated with the adapter on CPU (seeded sample; the "
+        "sample size is reported with every interval). Keep it at least cluster.test_min_calls: a smaller "
+        "sample needs a perfect score to show the promotion target.",
     )
     max_test_calls_gpu: int = Field(2000, ge=1, description="The same cap on a CUDA GPU.")
     max_base_calls_cpu: int = Field(

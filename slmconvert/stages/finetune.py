@@ -26,8 +26,9 @@ INDEX = "finetune.json"
 
 def run(ctx: StageContext) -> StageResult:
     """Train every selected cluster (or those in ctx.extra["clusters"]) and index the results."""
+    from slmconvert.finetune.allocate import share_budget
     from slmconvert.finetune.records import load_cluster_records
-    from slmconvert.finetune.run import ClusterSkipped, train_cluster
+    from slmconvert.finetune.run import train_cluster
     from slmconvert.util.device import pick_device
 
     params: FinetuneParams = ctx.params  # type: ignore[assignment]
@@ -37,23 +38,26 @@ def run(ctx: StageContext) -> StageResult:
     inputs = {"select": ctx.inputs["select"].ref, "cluster": cluster.ref, "curate": curate.ref}
     jobs, skipped = plan_jobs(selection, params, ctx.extra.get("clusters"), inputs)
     device = pick_device(params.device)
-    ctx.log(f"finetune: {len(jobs)} cluster(s) to train on {device}" + (f", {len(skipped)} skipped" if skipped else ""))
     records = load_cluster_records(curate, cluster, [job.cluster_id for job in jobs])
+    not_chosen = len(skipped)
+    prepared = prepare_jobs(jobs, records, params, device, skipped)
+    to_train, left_out = share_budget(prepared, params, device, lambda job, prep, tokens: _replan(
+        job, prep, params, device, tokens))
+    skipped.extend(left_out)
+    ctx.log(f"finetune: {len(to_train)} cluster(s) to train on {device}"
+            + (f", {len(skipped)} skipped" if skipped else ""))
+    for s in skipped[not_chosen:]:
+        ctx.log(f"[yellow]finetune: skipped cluster {s['cluster_id']}: {s['reason']}[/yellow]")
     cache_root = ctx.workspace.cache_dir("finetune")
     results: list[dict[str, Any]] = []
     started = time.perf_counter()
-    for job in jobs:
-        job.records = records[job.cluster_id]
-        try:
-            metrics = train_cluster(
-                job, params, device=device, cache_root=cache_root, out_dir=ctx.out_dir / str(job.cluster_id),
-                console=ctx.console, quiet=ctx.quiet,
-            )
-        except ClusterSkipped as exc:
-            skipped.append({"cluster_id": job.cluster_id, "reason": exc.message})
-            ctx.log(f"[yellow]finetune: skipped cluster {job.cluster_id}: {exc.message}[/yellow]")
-            continue
+    for job, prep in to_train:
+        metrics = train_cluster(
+            job, params, device=device, cache_root=cache_root, out_dir=ctx.out_dir / str(job.cluster_id),
+            console=ctx.console, quiet=ctx.quiet, prepared=prep,
+        )
         results.append(_row(metrics))
+    results.sort(key=lambda r: r["cluster_id"])
     summary = {"device": device, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
                "seconds": round(time.perf_counter() - started, 2)}
     atomic_write_json(ctx.out_dir / INDEX, summary)
@@ -108,6 +112,32 @@ def plan_jobs(
             validation_ids=list(entry.get("sample_ids") or []) if entry.get("sample_split") == "validation" else [],
         ))
     return jobs, skipped
+
+
+def prepare_jobs(jobs: list[Any], records: dict[int, Any], params: FinetuneParams, device: str,
+                 skipped: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """(job, prepared) for every job whose data can be trained on; the others go to `skipped`."""
+    from slmconvert.finetune.run import ClusterSkipped, prepare_job
+    from slmconvert.models import load_tokenizer
+
+    tokenizers: dict[str, Any] = {}
+    out = []
+    for job in jobs:
+        job.records = records[job.cluster_id]
+        if job.model not in tokenizers:
+            tokenizers[job.model] = load_tokenizer(job.model)
+        try:
+            out.append((job, prepare_job(job, params, device, tokenizers[job.model])))
+        except ClusterSkipped as exc:
+            skipped.append({"cluster_id": job.cluster_id, "reason": exc.message})
+    return out
+
+
+def _replan(job: Any, prepared: Any, params: FinetuneParams, device: str, tokens: int) -> Any:
+    """The job re-planned for a per-cluster CPU budget of `tokens`."""
+    from slmconvert.finetune.run import with_plan
+
+    return with_plan(job, prepared, params.model_copy(update={"cpu_max_train_tokens": tokens}), device)
 
 
 def _select_baseline(entry: dict[str, Any]) -> dict[str, Any] | None:

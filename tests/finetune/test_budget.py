@@ -114,7 +114,7 @@ def test_cpu_validates_each_epoch_at_most_twice_and_drops_dropout():
     many_epochs = plan(FinetuneParams(cpu_max_train_tokens=40_000), n_train=48, mean_length=50.0)
     assert many_epochs.max_steps > 2 * many_epochs.steps_per_epoch
     assert many_epochs.eval_every_steps == -(-many_epochs.max_steps // 2)
-    part_epoch = plan(n_train=64, mean_length=700.0)  # the budget covers a fraction of one epoch
+    part_epoch = plan(FinetuneParams(cpu_max_train_tokens=12_000), n_train=64, mean_length=700.0)  # a fraction of one epoch
     assert part_epoch.max_steps < part_epoch.steps_per_epoch
     assert part_epoch.eval_every_steps == part_epoch.max_steps  # one validation, at the end
     assert many_epochs.lora_dropout == part_epoch.lora_dropout == 0.0
@@ -127,3 +127,11 @@ def test_cpu_micro_batches_bound_activation_memory():
     assert long.micro_batch_size * long.gradient_accumulation == long.batch_size
     short = plan(n_train=64, mean_length=55.0, max_length=88)
     assert short.gradient_accumulation == 1 and short.micro_batch_size == short.batch_size == 8
+
+
+def test_a_batch_split_into_passes_is_split_evenly_not_rounded_up():
+    # batch 6 of long examples: a 4,096-token pass holds 5 of them, so 2 passes of 3 (not 2 x 5 = 10)
+    uneven = plan(FinetuneParams(batch_size=6), n_train=400, mean_length=700.0, max_length=800)
+    assert (uneven.micro_batch_size, uneven.gradient_accumulation, uneven.batch_size) == (3, 2, 6)
+    fixed = plan(FinetuneParams(batch_size=6, micro_batch_size=5), n_train=400, mean_length=700.0, max_length=800)
+    assert (fixed.micro_batch_size, fixed.gradient_accumulation) == (5, 2)  # an explicit micro-batch is kept
