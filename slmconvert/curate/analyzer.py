@@ -30,6 +30,7 @@ from slmconvert.curate.recognizers import (
     PublicIpRecognizer,
     SecretRecognizer,
     StreetAddressRecognizer,
+    UsernameRecognizer,
 )
 from slmconvert.curate.spans import Span, is_secret
 from slmconvert.errors import ConfigError
@@ -119,6 +120,7 @@ def build_analyzer_engine(params: CurateParams) -> AnalyzerEngine:
     registry.add_recognizer(StreetAddressRecognizer(supported_language=language))
     registry.add_recognizer(PersonCueRecognizer(supported_language=language))
     registry.add_recognizer(SecretRecognizer(supported_language=language))
+    registry.add_recognizer(UsernameRecognizer(supported_language=language))
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[language],
                           default_score_threshold=0.0)
 

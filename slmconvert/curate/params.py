@@ -11,7 +11,7 @@ from slmconvert.params import StageParams
 DEFAULT_ENTITIES = [
     "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "CREDIT_CARD", "IBAN_CODE",
     "US_SSN", "US_ITIN", "US_PASSPORT", "US_DRIVER_LICENSE", "US_BANK_NUMBER", "MEDICAL_LICENSE",
-    "IP_ADDRESS", "CRYPTO", "MAC_ADDRESS",
+    "IP_ADDRESS", "CRYPTO", "MAC_ADDRESS", "USERNAME",
 ]
 # Presidio's weak US patterns (bank, passport, licence) score 0.01-0.3 alone and reach these
 # thresholds only with a context word nearby ("passport", "license", "account").

@@ -111,7 +111,7 @@ class Pseudonymiser:
             "PERSON": self._person, "EMAIL_ADDRESS": self._email, "PHONE_NUMBER": self._phone,
             "CREDIT_CARD": self._card, "US_SSN": self._ssn, "US_ITIN": self._ssn, "IBAN_CODE": self._iban,
             "IP_ADDRESS": self._ip, "STREET_ADDRESS": self._address, "LOCATION": self._words,
-            "NRP": self._words, "URL": self._url,
+            "NRP": self._words, "URL": self._url, "USERNAME": self._login,
         }.get(entity, self._shape)
         out = maker(value)
         if out == value:  # astronomically rare; re-derive rather than leak
@@ -130,6 +130,11 @@ class Pseudonymiser:
             else:
                 parts.append(token)
         return "".join(parts)
+
+    def _login(self, value: str) -> str:
+        """A login name: tnguyen -> dalquen, j.smith42 -> dalquen83 (same digit count)."""
+        digits = sum(ch.isdigit() for ch in value)
+        return self.word(value).lower() + (self._digits("login", value, digits) if digits else "")
 
     def _email(self, value: str) -> str:
         local, _, domain = value.rpartition("@")

@@ -29,6 +29,7 @@ from slmconvert.iterate.upstream import (
     ClusterInfo,
     Specialist,
     cluster_map,
+    finetune_skips,
     lineage_curate,
     load_assignments,
     load_clusters,
@@ -167,6 +168,10 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
                 evaluate_base(evals[info.cluster_id], specialists[info.cluster_id],
                               test[info.cluster_id][:base_cap], generator, params, advance, deadline)
     entries = [evals[c.cluster_id].entry for c in clusters]
+    untrained = finetune_skips(ctx.inputs["finetune"])
+    for entry in entries:
+        if entry["candidate"] and entry["specialist"] is None and entry["cluster_id"] in untrained:
+            entry["skipped"] = entry["skipped"] or f"not fine-tuned: {untrained[entry['cluster_id']]}"
     for entry, decision in zip(entries, decide_all(entries, params.promotion_target, params.promotion_metric), strict=True):
         entry["promotion"] = decision.to_dict()
     promoted = [e for e in entries if e["promotion"]["promoted"]]

@@ -152,3 +152,11 @@ def load_specialists(finetune: Artifact, models: dict[int, str] | None = None) -
         out[int(child.name)] = Specialist(int(child.name), str(model), adapter, fmt or {}, metrics,
                                           finetune.version)
     return out
+
+
+def finetune_skips(finetune: Artifact) -> dict[int, str]:
+    """Why finetune left clusters untrained (finetune.json "skipped"), by cluster id."""
+    index = finetune.path / "finetune.json"
+    if not index.is_file():
+        return {}
+    return {int(s["cluster_id"]): str(s.get("reason") or "") for s in read_json(index).get("skipped") or []}

@@ -160,3 +160,19 @@ def test_base_model_is_not_measured_on_long_prompts_on_cpu(ws):
     assert tool["base"] is None and "max_base_prompt_tokens_cpu 1" in tool["base_skipped"]
     assert tool["promotion"]["promoted"]  # the specialist is judged on its own numbers
     assert generator.calls == 30  # 15 test + 15 validation: no base generations
+
+
+def test_a_cluster_finetune_left_untrained_gives_finetunes_reason(ws):
+    import shutil
+
+    from slmconvert.util.jsonio import atomic_write_json
+
+    version = ws.root / "finetune" / "v-finetune"
+    shutil.rmtree(version / "0")
+    atomic_write_json(version / "finetune.json", {"clusters": [], "skipped": [
+        {"cluster_id": 0, "reason": "CPU training budget spent: 0 of finetune.cpu_total_train_tokens=1,000 left"}]})
+    out, _ = _run(ws, IterateParams(device="cpu"), ReferenceGenerator(), _assigner())
+    tool = read_json(out / "evaluation.json")["clusters"][0]
+    assert not tool["promotion"]["promoted"]
+    assert tool["promotion"]["reason"] == (
+        "stays on the LLM: not fine-tuned: CPU training budget spent: 0 of finetune.cpu_total_train_tokens=1,000 left")

@@ -1,5 +1,6 @@
 """Recognizers slmconvert adds to Presidio for LLM logs."""
 
+from slmconvert.curate.recognizers.accounts import USERNAME, UsernameRecognizer
 from slmconvert.curate.recognizers.address import StreetAddressRecognizer
 from slmconvert.curate.recognizers.names import NOT_PERSON_WORDS, PersonCueRecognizer
 from slmconvert.curate.recognizers.network import (
@@ -18,6 +19,8 @@ __all__ = [
     "PublicIpRecognizer",
     "SecretRecognizer",
     "StreetAddressRecognizer",
+    "USERNAME",
+    "UsernameRecognizer",
     "is_public_ip",
     "offline_tld_extractor",
 ]
