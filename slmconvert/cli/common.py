@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from slmconvert.errors import SlmError
+from slmconvert.util.chatter import quiet_libraries
 from slmconvert.workspace import Workspace, default_workdir
 
 EXIT_INTERRUPTED = 130
@@ -149,6 +150,7 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
                 quiet=values.pop("quiet"),
                 verbose=values.pop("verbose"),
             )
+            quiet_libraries(opts.verbose)
             code = handle_errors(opts.verbose)(lambda: fn(opts, **values))
             if code:
                 raise typer.Exit(code)
