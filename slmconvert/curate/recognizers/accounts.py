@@ -11,6 +11,8 @@ from __future__ import annotations
 import regex as re
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
+from slmconvert.curate.recognizers.results import match_result
+
 USERNAME = "USERNAME"
 _KEY = r"(?:user|username|user_name|login|login_name|uname|logname)"  # not user_id: opaque ids stay
 _VALUE = r"[A-Za-z][A-Za-z0-9._\-]{1,63}"
@@ -44,9 +46,5 @@ class UsernameRecognizer(LocalRecognizer):
             value = match.group(group)
             if value.lower() in SERVICE_ACCOUNTS:
                 continue
-            results.append(RecognizerResult(
-                entity_type=USERNAME, start=match.start(group), end=match.end(group), score=self.SCORE,
-                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
-            ))
+            results.append(match_result(self, USERNAME, match.start(group), match.end(group), self.SCORE))
         return results

@@ -5,6 +5,8 @@ from __future__ import annotations
 import regex as re
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
+from slmconvert.curate.recognizers.results import match_result
+
 SUFFIXES = (
     "Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter"
     "|Parkway|Pkwy|Circle|Cir|Highway|Hwy|Square|Sq|Trail|Trl|Loop|Alley|Aly|Plaza|Plz|Row|Crescent|Cres"
@@ -45,9 +47,5 @@ class StreetAddressRecognizer(LocalRecognizer):
         results = []
         for pattern in self._patterns:
             for match in pattern.finditer(text):
-                results.append(RecognizerResult(
-                    entity_type=self.ENTITY, start=match.start(), end=match.end(), score=self.SCORE,
-                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
-                ))
+                results.append(match_result(self, self.ENTITY, match.start(), match.end(), self.SCORE))
         return results

@@ -6,6 +6,8 @@ from __future__ import annotations
 import regex as re
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
+from slmconvert.curate.recognizers.results import match_result
+
 _CUE = (
     r"(?i:\bmy\s+name\s+is|\bmy\s+name's|\bi\s+am|\bi'm|\bthis\s+is|\bname\s*:|\bdear|\bhi|\bhello|\bhey"
     r"|\bthanks|\bthank\s+you|\bregards|\bsincerely|\bcheers|\bbest|\bmr\.?|\bmrs\.?|\bms\.?|\bmiss|\bdr\.?"
@@ -55,9 +57,5 @@ class PersonCueRecognizer(LocalRecognizer):
             if not words or words[0][2] in NOT_NAMES:
                 continue
             start, end = match.start("name"), match.start("name") + words[-1][1]
-            results.append(RecognizerResult(
-                entity_type=self.ENTITY, start=start, end=end, score=self.SCORE,
-                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                      RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
-            ))
+            results.append(match_result(self, self.ENTITY, start, end, self.SCORE))
         return results

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import regex as re
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
+from slmconvert.curate.recognizers.results import match_result
+
 # Case-sensitive on purpose: DOTALL/MULTILINE only.
 FLAGS = re.DOTALL | re.MULTILINE
 _NOT_TOKEN_BEFORE = r"(?<![A-Za-z0-9_\-])"
@@ -150,9 +152,5 @@ class SecretRecognizer(LocalRecognizer):
                     entity = "SECRET_PASSWORD" if keyword in _PASSWORD_WORDS else "SECRET_GENERIC"
                 if entity not in wanted:
                     continue
-                results.append(RecognizerResult(
-                    entity_type=entity, start=match.start(group), end=match.end(group), score=pattern.score,
-                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
-                ))
+                results.append(match_result(self, entity, match.start(group), match.end(group), pattern.score))
         return results
