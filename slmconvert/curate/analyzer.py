@@ -33,6 +33,7 @@ from slmconvert.curate.recognizers import (
     UsernameRecognizer,
 )
 from slmconvert.curate.spans import Span, is_secret
+from slmconvert.curate.spanstore import SpanStore
 from slmconvert.errors import ConfigError
 
 logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
@@ -152,8 +153,10 @@ class PiiAnalyzer:
     Spans or None when analysis failed (callers must fail closed on None).
     """
 
-    def __init__(self, params: CurateParams, engine: AnalyzerEngine | None = None) -> None:
+    def __init__(self, params: CurateParams, engine: AnalyzerEngine | None = None,
+                 store: SpanStore | None = None) -> None:
         self.params = params
+        self.store = store
         self.engine = engine or build_analyzer_engine(params)
         self.nlp = self.engine.nlp_engine.nlp[params.language]
         supported = set(self.engine.get_supported_entities(params.language))
@@ -194,11 +197,20 @@ class PiiAnalyzer:
                 results[unit] = ()
             else:
                 pending[key] = unit
+        if pending and self.store is not None:
+            for key, spans in self.store.get_many(pending).items():
+                self.stats["store_hits"] += 1
+                results[pending.pop(key)] = spans
+                self._remember(key, spans)
         if pending:
+            found = []
             for key, unit, spans in self._analyze_pending(pending):
                 results[unit] = spans
                 if spans is not None:
                     self._remember(key, spans)
+                    found.append((key, spans))
+            if self.store is not None:
+                self.store.put_many(found)
         return results
 
     def analyze_text(self, text: str, ner: bool = True) -> tuple[Span, ...] | None:

@@ -72,3 +72,7 @@ class CurateParams(StageParams):
     nlp_batch_size: int = Field(64, ge=1, description="spaCy nlp.pipe batch size.")
     n_process: int = Field(1, ge=1, description="spaCy worker processes for NER (pays only with spare cores).")
     cache_size: int = Field(200_000, ge=0, description="Unique texts whose analysis is cached during a run.")
+    span_store: bool = Field(
+        True, description="Keep analyzer results across runs in the workspace cache (text digests, offsets and "
+        "entity types only), so re-curating appended logs analyses only the new texts.",
+    )

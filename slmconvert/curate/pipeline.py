@@ -13,6 +13,7 @@ from slmconvert.curate.filters import Filters
 from slmconvert.curate.params import CurateParams
 from slmconvert.curate.scrub import Scrubber, ScrubResult
 from slmconvert.curate.sft import sft_columns
+from slmconvert.curate.spanstore import SpanStore
 from slmconvert.curate.surrogates import Pseudonymiser
 
 # Columns that may hold free text or values from users; dropped from records that fail to scrub.
@@ -31,9 +32,10 @@ def _chunks(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[
 class Curator:
     """Turns collect's call records into curated rows; one instance per run (shared caches)."""
 
-    def __init__(self, params: CurateParams, key: bytes, analyzer: PiiAnalyzer | None = None) -> None:
+    def __init__(self, params: CurateParams, key: bytes, analyzer: PiiAnalyzer | None = None,
+                 store: SpanStore | None = None) -> None:
         self.params = params
-        self.analyzer = analyzer or PiiAnalyzer(params)
+        self.analyzer = analyzer or PiiAnalyzer(params, store=store)
         self.scrubber = Scrubber(self.analyzer, Pseudonymiser(key), params)
         self.filters = Filters(params)
         self.audit = Audit()

@@ -29,15 +29,21 @@ def run(ctx: StageContext) -> StageResult:
         JSON_COLUMNS,
         Curator,
     )
+    from slmconvert.curate.spanstore import open_store
 
     calls = ctx.inputs["collect"].file("calls.parquet")
     total = count_rows(calls)
     ctx.log(f"curate: loading Presidio with spaCy pipeline {ctx.params.spacy_model}")
-    curator = Curator(ctx.params, ctx.workspace.secret_key("curate"))
-    with ctx.progress("scrubbing calls", total) as advance, \
-            TableWriter(ctx.out_dir / "curated.parquet", json_columns=JSON_COLUMNS) as writer:
-        for row in curator.curate(iter_table(calls), advance):
-            writer.write(row)
+    store = open_store(ctx.workspace.cache_dir("curate-spans"), ctx.params) if ctx.params.span_store else None
+    curator = Curator(ctx.params, ctx.workspace.secret_key("curate"), store=store)
+    try:
+        with ctx.progress("scrubbing calls", total) as advance, \
+                TableWriter(ctx.out_dir / "curated.parquet", json_columns=JSON_COLUMNS) as writer:
+            for row in curator.curate(iter_table(calls), advance):
+                writer.write(row)
+    finally:
+        if store is not None:
+            store.close()
     summary = curator.summary()
     atomic_write_json(ctx.out_dir / "audit.json", summary)
     metrics = {key: summary[key] for key in ("records", "kept", "filtered", "entities_total", "records_per_second")}
@@ -75,5 +81,5 @@ def render(summary: dict[str, Any], console: Console) -> None:
         f"{summary.get('records', 0):,} calls in {summary.get('seconds', 0):.1f} s"
         + (f" ({rate:,.1f} calls/s)" if rate else "")
         + f"; {analyzer.get('texts', 0):,} distinct texts, {analyzer.get('cache_hits', 0):,} cache hits, "
-        f"{analyzer.get('ner', 0):,} through NER"
+        f"{analyzer.get('store_hits', 0):,} analysed in earlier runs, {analyzer.get('ner', 0):,} through NER"
     )
