@@ -130,8 +130,14 @@ def weekly(
                         f"{previous.ref} already covers these calls: nothing new to iterate on"]},
                     "metrics": previous.metrics, "report": str(previous.path / "report.html")}
         report = measure_drift(workspace, previous, prev_cluster, curate, iterate_params, generator, assigner)
+        unselected = sorted(set(report.retrain) - _selected_ids(prev_select))
+        if unselected:
+            report.retrain = {cid: why for cid, why in report.retrain.items() if cid not in unselected}
+            notes.append(f"cluster(s) {', '.join(map(str, unselected))} grew but have no model chosen by select "
+                         "(not conversion candidates): not retrained")
         extendable = bool(getattr(load_stage("cluster"), "SUPPORTS_EXTEND", False))
-        actions: dict[str, Any] = {"recluster": report.recluster, "retrain": dict(report.retrain), "notes": notes}
+        actions: dict[str, Any] = {"recluster": report.recluster, "notes": notes,
+                                   "retrain": {str(k): v for k, v in sorted(report.retrain.items())}}  # JSON keys
         if report.retrain and not report.recluster and not extendable:
             actions["recluster"] = True
             actions["notes"].append("retraining needs the new calls in the cluster splits; this cluster stage "
@@ -162,6 +168,13 @@ def weekly(
         "metrics": outcome.artifact.metrics,
         "report": str(outcome.artifact.path / "report.html"),
     }
+
+
+def _selected_ids(select: Artifact) -> set[int]:
+    """Clusters select chose a model for: the only ones finetune can (re)train."""
+    from slmconvert.select import chosen_models, read_selection
+
+    return {int(cid) for cid in chosen_models(read_selection(select))}
 
 
 def _already_collected(collect: Artifact, logs: list[str]) -> bool:

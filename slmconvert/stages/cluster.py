@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ SPLITS_FILE = "splits.parquet"
 MAP_FILE = "map.png"
 SEED_DIR = "router_seed"
 CLUSTERS_SCHEMA = "slmconvert.clusters/1"
+SUPPORTS_EXTEND = True  # extra["extend_from"]: grow a version with new calls, keeping its cluster ids
 # Only what signatures, statistics and splits read; prompt/completion would be decoded for nothing.
 _COLUMNS = ["call_id", "status", "workload_id", "messages", "tools", "tool_choice", "response_format",
             "output", "usage", "cost_usd"]
@@ -67,9 +69,12 @@ def _write_outputs(ctx: StageContext, records: list[dict], found: ClusterRun, pa
 
 
 def run(ctx: StageContext) -> StageResult:
-    """Cluster the kept calls of curate's output and write every cluster artifact."""
+    """Cluster the kept calls of curate's output and write every cluster artifact (or, with
+    extra["extend_from"], grow that cluster version with the new calls: see cluster.extend)."""
     params: ClusterParams = ctx.params  # type: ignore[assignment]
     records = _kept_calls(ctx)
+    if ctx.extra.get("extend_from") is not None:
+        return _run_extend(ctx, records, ctx.extra["extend_from"], params)
     ctx.log(f"clustering {len(records):,} kept calls")
     found = discover_tasks(records, params, cache_root=ctx.workspace.cache_dir("embeddings"), progress=ctx.progress)
     found.timings["map"] = _write_outputs(ctx, records, found, params)
@@ -99,6 +104,36 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(metrics=metrics, summary=summary)
 
 
+def _run_extend(ctx: StageContext, records: list[dict], previous: Any, params: ClusterParams) -> StageResult:
+    """The previous version's clusters, grown with the calls it never saw."""
+    from slmconvert.cluster.extend import extend
+    from slmconvert.cluster.pipeline import make_embedder
+
+    ctx.log(f"extending {previous.ref} with the calls it has not seen ({len(records):,} kept calls in all)")
+    grown = extend(records, previous, params, make_embedder(params))
+    write_table(ctx.out_dir / ASSIGNMENTS_FILE, grown.assignments)
+    write_table(ctx.out_dir / SPLITS_FILE, grown.splits)
+    atomic_write_json(ctx.out_dir / CLUSTERS_FILE, grown.document)
+    shutil.copytree(previous.path / SEED_DIR, ctx.out_dir / SEED_DIR)
+    if (previous.path / MAP_FILE).is_file():
+        shutil.copy2(previous.path / MAP_FILE, ctx.out_dir / MAP_FILE)
+    clusters = grown.document.get("clusters", [])
+    metrics = {
+        "calls": len(records),
+        "clusters": len(clusters),
+        "candidates": sum(1 for c in clusters if c.get("candidate")),
+        "noise_share": grown.document["noise"]["share"],
+        "new_calls": grown.new_calls,
+        "new_calls_assigned": grown.new_assigned,
+    }
+    summary = {**metrics, "extended_from": previous.ref, "clusters_table": [
+        {k: c.get(k) for k in ("id", "label", "size", "share_calls", "share_tokens", "share_cost",
+                               "output_type", "top_tools", "keywords", "candidate", "why_not")}
+        for c in clusters
+    ]}
+    return StageResult(metrics=metrics, summary=summary)
+
+
 def render(summary: dict[str, Any], console: Console) -> None:
     """The clusters table, then noise share, tag agreement and where the time went."""
     table = Table(title=f"Task clusters ({summary.get('calls', 0):,} calls)")
@@ -114,6 +149,11 @@ def render(summary: dict[str, Any], console: Console) -> None:
         table.add_row(str(c["id"]), c["label"], f"{c['size']:,}", f"{c['share_calls']:.1%}",
                       f"{c['share_tokens']:.1%}", f"{c['share_cost']:.1%}", c["output_type"], verdict)
     console.print(table)
+    if summary.get("extended_from"):
+        console.print(f"extended {summary['extended_from']}: {summary.get('new_calls', 0):,} new calls, "
+                      f"{summary.get('new_calls_assigned', 0):,} assigned to its clusters; noise (left on the LLM) "
+                      f"{summary.get('noise_share', 0):.1%}")
+        return
     line = (f"noise (left on the LLM): {summary.get('noise_share', 0):.1%} · "
             f"{summary.get('candidates', 0)} of {summary.get('clusters', 0)} clusters are conversion candidates · "
             f"{summary.get('distinct_signatures', 0):,} distinct signatures (min cluster size "

@@ -108,3 +108,36 @@ def test_route_reads_raw_logs_and_export_writes_a_bundle(e2e, tmp_path):
     assert router.adapter_path(promoted) == (out / "adapters" / f"cluster-{promoted.cluster_id}").resolve()
     code, _, err = invoke(["export", "--workdir", e2e["work"], "--out", out])
     assert code == 2 and "not empty" in err
+
+
+def test_a_week_that_grows_clusters_extends_them_and_retrains_only_those(e2e):
+    from datetime import date
+
+    from sample_logs.generate import generate
+
+    ws = Workspace(e2e["work"])
+    before = {stage: ws.latest_version(stage) for stage in STAGES}
+    week3 = generate(e2e["root"] / "week3", seed=23, n_calls=40, compress=False, formats=("openai_chat",),
+                     with_malformed=False, days=7, start=date(2026, 11, 16))
+    assert week3
+    args = ["iterate", "--workdir", e2e["work"], "--json",
+            *sets_args(["iterate.retrain_growth=0.05", "iterate.drift_threshold=1.0"])]
+    for log in sorted((e2e["root"] / "week3").glob("flywheel_*.jsonl")):
+        args += ["--logs", log]
+    code, weekly, err = invoke(args)
+    assert code == 0, err[-3000:]
+    actions = weekly["actions"]
+    assert actions["recluster"] is False and actions["retrain"], actions
+    cluster = ws.artifact("cluster")
+    assert cluster.version != before["cluster"]
+    assert read_json(cluster.path / "clusters.json")["extended_from"] == f"cluster@{before['cluster']}"
+    earlier = {a["call_id"]: a["cluster_id"] for a in read_table(ws.artifact("cluster", before["cluster"]).path
+                                                                  / "assignments.parquet")}
+    now = {a["call_id"]: a["cluster_id"] for a in read_table(cluster.path / "assignments.parquet")}
+    assert len(now) > len(earlier) and all(now[c] == cid for c, cid in earlier.items())  # ids are stable
+    finetune = ws.artifact("finetune")
+    trained = {int(c["cluster_id"]) for c in read_json(finetune.path / "finetune.json")["clusters"]}
+    assert trained == {int(c) for c in actions["retrain"]}
+    iterate = ws.artifact("iterate")
+    assert iterate.manifest["inputs"]["select"]["version"] == before["select"]
+    assert iterate.manifest["inputs"]["cluster"]["version"] == cluster.version
