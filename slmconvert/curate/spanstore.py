@@ -43,35 +43,70 @@ def store_fingerprint(params: CurateParams) -> str:
 
 
 class SpanStore:
-    """digest -> spans, in SQLite (each batch of puts is one transaction: a killed run loses nothing)."""
+    """digest -> spans, in SQLite (each batch of puts is one transaction: a killed run loses nothing).
+
+    A cache, never a source of truth: a store that cannot be read or written (a damaged file, a full
+    disk) is dropped for the rest of the run, and the analyzer simply analyses everything.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS spans (key BLOB PRIMARY KEY, spans BLOB NOT NULL)")
-        self._db.commit()
+        self.failed: str | None = None
+        self._db: sqlite3.Connection | None = None
+        try:
+            self._db = self._open(path)
+        except sqlite3.Error:
+            path.unlink(missing_ok=True)  # damaged: start again
+            try:
+                self._db = self._open(path)
+            except sqlite3.Error as exc:
+                self.failed = f"{type(exc).__name__}: {exc}"
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE IF NOT EXISTS spans (key BLOB PRIMARY KEY, spans BLOB NOT NULL)")
+        db.execute("SELECT count(*) FROM spans LIMIT 1").fetchone()
+        db.commit()
+        return db
 
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, tuple[Span, ...]]:
         """The stored spans of those keys that are in the store."""
         wanted = list(keys)
         found: dict[bytes, tuple[Span, ...]] = {}
-        for start in range(0, len(wanted), SQLITE_MAX_VARIABLES):
-            chunk = wanted[start:start + SQLITE_MAX_VARIABLES]
-            query = f"SELECT key, spans FROM spans WHERE key IN ({','.join('?' * len(chunk))})"
-            for key, blob in self._db.execute(query, chunk):
-                found[bytes(key)] = tuple(Span(*span) for span in orjson.loads(blob))
+        if self._db is None:
+            return found
+        try:
+            for start in range(0, len(wanted), SQLITE_MAX_VARIABLES):
+                chunk = wanted[start:start + SQLITE_MAX_VARIABLES]
+                query = f"SELECT key, spans FROM spans WHERE key IN ({','.join('?' * len(chunk))})"
+                for key, blob in self._db.execute(query, chunk):
+                    found[bytes(key)] = tuple(Span(*span) for span in orjson.loads(blob))
+        except (sqlite3.Error, orjson.JSONDecodeError, TypeError) as exc:
+            self._drop(exc)
+            return {}
         return found
 
     def put_many(self, items: Iterable[tuple[bytes, tuple[Span, ...]]]) -> None:
         """Store spans (one transaction)."""
         rows = [(key, orjson.dumps([list(span) for span in spans])) for key, spans in items]
-        if rows:
+        if not rows or self._db is None:
+            return
+        try:
             with self._db:
                 self._db.executemany("INSERT OR REPLACE INTO spans (key, spans) VALUES (?, ?)", rows)
+        except sqlite3.Error as exc:
+            self._drop(exc)
+
+    def _drop(self, exc: Exception) -> None:
+        self.failed = f"{type(exc).__name__}: {exc}"
+        self.close()
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 def open_store(directory: Path, params: CurateParams) -> SpanStore:

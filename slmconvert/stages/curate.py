@@ -45,6 +45,9 @@ def run(ctx: StageContext) -> StageResult:
         if store is not None:
             store.close()
     summary = curator.summary()
+    if store is not None and store.failed:
+        summary["span_store_error"] = store.failed
+        ctx.log(f"[yellow]curate: the span store was dropped ({store.failed}); every text was analysed[/yellow]")
     atomic_write_json(ctx.out_dir / "audit.json", summary)
     metrics = {key: summary[key] for key in ("records", "kept", "filtered", "entities_total", "records_per_second")}
     return StageResult(metrics=metrics, summary=summary)

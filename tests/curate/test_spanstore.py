@@ -64,3 +64,15 @@ def decoded_strings_of_sqlite(path) -> str:
 
     with sqlite3.connect(path) as db:
         return " ".join(f"{bytes(k).hex()} {bytes(v).decode()}" for k, v in db.execute("SELECT key, spans FROM spans"))
+
+
+def test_a_damaged_store_is_started_again_and_a_failing_one_is_dropped(tmp_path):
+    path = tmp_path / "spans-x.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    store = SpanStore(path)
+    assert store.failed is None and store.get_many([b"k" * 16]) == {}
+    store.put_many([(b"k" * 16, (Span(0, 1, "PERSON", 0.9),))])
+    assert store.get_many([b"k" * 16]) == {b"k" * 16: (Span(0, 1, "PERSON", 0.9),)}
+    store._db.execute("DROP TABLE spans")  # the file changed under us
+    assert store.get_many([b"k" * 16]) == {} and store.failed
+    store.put_many([(b"j" * 16, ())])  # dropped: nothing raises
