@@ -113,22 +113,27 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
         )
     stats = fdata.length_stats(prompt_ids, completion_ids)
     digest = fdata.data_hash({"train": train, "validation": validation}, fmt)
-    prepared = PreparedJob(fmt, base_fmt, train, validation, None, stats, digest, "", len(job.records.train))  # type: ignore[arg-type]
-    return with_plan(job, prepared, params, device, max_length)
+    plan, key = _plan_and_key(job, params, device, train, stats, digest, max_length)
+    return PreparedJob(fmt, base_fmt, train, validation, plan, stats, digest, key, len(job.records.train))
 
 
-def with_plan(job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, device: str,
-              max_length: int | None = None) -> PreparedJob:
+def with_plan(job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, device: str) -> PreparedJob:
     """The prepared job with its plan (and cache key) made for these params, e.g. a smaller CPU budget."""
-    train = prepared.train
+    plan, key = _plan_and_key(job, params, device, prepared.train, prepared.stats, prepared.data_hash,
+                              prepared.plan.max_length)
+    return dataclasses.replace(prepared, plan=plan, key=key)
+
+
+def _plan_and_key(job: ClusterJob, params: FinetuneParams, device: str, train: fdata.PreparedSet,
+                  stats: fdata.LengthStats, data_hash: str, max_length: int) -> tuple[TrainPlan, str]:
+    """The training plan for this data, and the cache key of model + data + plan."""
     plan = make_plan(
         params, device=device, n_params=job.n_params, n_train=len(train.examples),
-        mean_length=train.mean_length, max_length=max_length or prepared.plan.max_length,
-        completion_max=prepared.stats.completion_max, varlen_attention=False,
+        mean_length=train.mean_length, max_length=max_length,
+        completion_max=stats.completion_max, varlen_attention=False,
     )
     plan_key = {k: v for k, v in plan.to_dict().items() if k != "padding_free"}  # speed only, same result
-    key = sha256_json({"model": job.model_identity or job.model, "data": prepared.data_hash, "plan": plan_key})
-    return dataclasses.replace(prepared, plan=plan, key=key)
+    return plan, sha256_json({"model": job.model_identity or job.model, "data": data_hash, "plan": plan_key})
 
 
 def check_provable(records: ClusterRecords, params: FinetuneParams, device: str) -> None:

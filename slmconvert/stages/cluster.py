@@ -29,6 +29,8 @@ SPLITS_FILE = "splits.parquet"
 MAP_FILE = "map.png"
 SEED_DIR = "router_seed"
 CLUSTERS_SCHEMA = "slmconvert.clusters/1"
+TABLE_KEYS = ("id", "label", "size", "share_calls", "share_tokens", "share_cost", "output_type", "top_tools",
+              "keywords", "candidate", "why_not")
 SUPPORTS_EXTEND = True  # extra["extend_from"]: grow a version with new calls, keeping its cluster ids
 # Only what signatures, statistics and splits read; prompt/completion would be decoded for nothing.
 _COLUMNS = ["call_id", "status", "workload_id", "messages", "tools", "tool_choice", "response_format",
@@ -95,11 +97,7 @@ def run(ctx: StageContext) -> StageResult:
         "embedding_cache_hits": found.cache_hits,
         "agreement": found.agreement,
         "timings": found.timings,
-        "clusters_table": [
-            {k: c[k] for k in ("id", "label", "size", "share_calls", "share_tokens", "share_cost",
-                               "output_type", "top_tools", "keywords", "candidate", "why_not")}
-            for c in found.clusters
-        ],
+        "clusters_table": clusters_table(found.clusters),
     }
     return StageResult(metrics=metrics, summary=summary)
 
@@ -126,12 +124,13 @@ def _run_extend(ctx: StageContext, records: list[dict], previous: Any, params: C
         "new_calls": grown.new_calls,
         "new_calls_assigned": grown.new_assigned,
     }
-    summary = {**metrics, "extended_from": previous.ref, "clusters_table": [
-        {k: c.get(k) for k in ("id", "label", "size", "share_calls", "share_tokens", "share_cost",
-                               "output_type", "top_tools", "keywords", "candidate", "why_not")}
-        for c in clusters
-    ]}
+    summary = {**metrics, "extended_from": previous.ref, "clusters_table": clusters_table(clusters)}
     return StageResult(metrics=metrics, summary=summary)
+
+
+def clusters_table(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-cluster columns the summary (and the table) show."""
+    return [{k: c.get(k) for k in TABLE_KEYS} for c in clusters]
 
 
 def render(summary: dict[str, Any], console: Console) -> None:

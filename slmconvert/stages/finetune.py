@@ -39,14 +39,13 @@ def run(ctx: StageContext) -> StageResult:
     jobs, skipped = plan_jobs(selection, params, ctx.extra.get("clusters"), inputs)
     device = pick_device(params.device)
     records = load_cluster_records(curate, cluster, [job.cluster_id for job in jobs])
-    not_chosen = len(skipped)
-    prepared = prepare_jobs(jobs, records, params, device, skipped)
+    prepared, unfit = prepare_jobs(jobs, records, params, device)
     to_train, left_out = share_budget(prepared, params, device, lambda job, prep, tokens: _replan(
         job, prep, params, device, tokens))
-    skipped.extend(left_out)
+    skipped += unfit + left_out
     ctx.log(f"finetune: {len(to_train)} cluster(s) to train on {device}"
             + (f", {len(skipped)} skipped" if skipped else ""))
-    for s in skipped[not_chosen:]:
+    for s in unfit + left_out:
         ctx.log(f"[yellow]finetune: skipped cluster {s['cluster_id']}: {s['reason']}[/yellow]")
     cache_root = ctx.workspace.cache_dir("finetune")
     results: list[dict[str, Any]] = []
@@ -114,23 +113,23 @@ def plan_jobs(
     return jobs, skipped
 
 
-def prepare_jobs(jobs: list[Any], records: dict[int, Any], params: FinetuneParams, device: str,
-                 skipped: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
-    """(job, prepared) for every job whose data can be trained on; the others go to `skipped`."""
+def prepare_jobs(jobs: list[Any], records: dict[int, Any], params: FinetuneParams,
+                 device: str) -> tuple[list[tuple[Any, Any]], list[dict[str, Any]]]:
+    """(job, prepared) for every job whose data can be trained on, and the others with the reason."""
     from slmconvert.finetune.run import ClusterSkipped, prepare_job
     from slmconvert.models import load_tokenizer
 
     tokenizers: dict[str, Any] = {}
-    out = []
+    ready, unfit = [], []
     for job in jobs:
         job.records = records[job.cluster_id]
         if job.model not in tokenizers:
             tokenizers[job.model] = load_tokenizer(job.model)
         try:
-            out.append((job, prepare_job(job, params, device, tokenizers[job.model])))
+            ready.append((job, prepare_job(job, params, device, tokenizers[job.model])))
         except ClusterSkipped as exc:
-            skipped.append({"cluster_id": job.cluster_id, "reason": exc.message})
-    return out
+            unfit.append({"cluster_id": job.cluster_id, "reason": exc.message})
+    return ready, unfit
 
 
 def _replan(job: Any, prepared: Any, params: FinetuneParams, device: str, tokens: int) -> Any:
