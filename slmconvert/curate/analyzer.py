@@ -8,8 +8,8 @@ letter, numbers). Regex recognizers still run on every unique text.
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -33,7 +33,7 @@ from slmconvert.curate.recognizers import (
     UsernameRecognizer,
 )
 from slmconvert.curate.spans import Span, is_secret
-from slmconvert.curate.spanstore import SpanStore
+from slmconvert.curate.spanstore import SpanStore, text_digest
 from slmconvert.errors import ConfigError
 
 logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
@@ -126,11 +126,6 @@ def build_analyzer_engine(params: CurateParams) -> AnalyzerEngine:
                           default_score_threshold=0.0)
 
 
-def _digest(text: str, ner: bool) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16,
-                           person=b"ner" if ner else b"rx").digest()
-
-
 def _pieces(text: str) -> list[tuple[int, str]]:
     """Split very long texts at line breaks so spaCy's memory stays bounded."""
     if len(text) <= MAX_PIECE_CHARS:
@@ -171,6 +166,8 @@ class PiiAnalyzer:
         self.uses_ner = bool(NER_ENTITIES & wanted)
         self.thresholds = dict(params.score_thresholds)
         self.allow = {value.strip().lower() for value in params.allow_list}
+        # Keyed digests only, even in memory: with a store, the store's key; else one of this run.
+        self._digest_key = store.key if store is not None else secrets.token_bytes(32)
         self._cache: dict[bytes, tuple[Span, ...]] = {}
         self.stats: Counter[str] = Counter()
 
@@ -187,7 +184,7 @@ class PiiAnalyzer:
                 continue
             queued.add(unit)
             self.stats["texts"] += 1
-            key = _digest(text, ner)
+            key = text_digest(self._digest_key, text, ner)
             cached = self._cache.get(key)
             if cached is not None:
                 self.stats["cache_hits"] += 1

@@ -34,8 +34,9 @@ def run(ctx: StageContext) -> StageResult:
     calls = ctx.inputs["collect"].file("calls.parquet")
     total = count_rows(calls)
     ctx.log(f"curate: loading Presidio with spaCy pipeline {ctx.params.spacy_model}")
-    store = open_store(ctx.workspace.cache_dir("curate-spans"), ctx.params) if ctx.params.span_store else None
-    curator = Curator(ctx.params, ctx.workspace.secret_key("curate"), store=store)
+    secret = ctx.workspace.secret_key("curate")
+    store = open_store(ctx.workspace.cache_dir("curate-spans"), ctx.params, secret) if ctx.params.span_store else None
+    curator = Curator(ctx.params, secret, store=store)
     try:
         with ctx.progress("scrubbing calls", total) as advance, \
                 TableWriter(ctx.out_dir / "curated.parquet", json_columns=JSON_COLUMNS) as writer:
