@@ -19,7 +19,7 @@ from slmconvert.collect.formats.common import RecordRejected
 from slmconvert.collect.identity import FIELDS, call_id_of, digest_of, storage_row, tool_names
 from slmconvert.collect.parallel import WorkerPool, auto_workers
 from slmconvert.collect.pricing import PriceTable
-from slmconvert.collect.reader import LogFile, resolve_inputs
+from slmconvert.collect.reader import LogFile, scan_inputs
 from slmconvert.collect.records import calls_writer
 from slmconvert.collect.rejects import Reject, RejectLog, excerpt
 from slmconvert.collect.stats import CollectStats, FileStats
@@ -38,6 +38,7 @@ STATS_FILE = "stats.json"
 SPOOL_FILE = ".batch-join.sqlite"
 DIGEST_BYTES = 16  # 128 bits of sha256 are plenty to tell calls apart, at half the memory
 PROGRESS_EVERY = 256
+SKIPPED_LISTED = 1000  # paths passed over that stats.json names one by one (all are counted)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Collector:
         self.stats = CollectStats()
         self.seen: set[bytes] = set()
         self.pool: WorkerPool | None = None
+        self.skipped: list[dict[str, str]] = []  # paths passed over while expanding the inputs
         self._files: dict[str, FileStats] = {}
 
     # -- records ---------------------------------------------------------------------------
@@ -186,6 +188,8 @@ class Collector:
         summary = self.stats.summary()
         summary["rejects"] = self.rejects.count
         summary["reject_reasons"] = self.rejects.summary()
+        summary["skipped_files"] = self.skipped[:SKIPPED_LISTED]
+        summary["skipped_files_total"] = len(self.skipped)
         (self.out_dir / STATS_FILE).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
         return summary
 
@@ -210,10 +214,18 @@ def collect(
     carried: Iterable[dict] | None = None,
     progress: Callable[[int], None] | None = None,
     files: list[Path] | None = None,
+    skipped: list[dict[str, str]] | None = None,
 ) -> dict:
-    """Collect logs named by paths (files, dirs, globs) into out_dir; returns the summary."""
-    logs = [LogFile(p, options.max_line_bytes) for p in (files if files is not None else resolve_inputs(paths))]
+    """Collect logs named by paths (files, dirs, globs) into out_dir; returns the summary.
+
+    `files` (with the `skipped` paths passed over when listing them) replaces expanding `paths`.
+    """
+    if files is None:
+        inputs = scan_inputs(paths)
+        files, skipped = inputs.files, inputs.skipped
+    logs = [LogFile(p, options.max_line_bytes) for p in files]
     collector = Collector(out_dir, options, progress)
+    collector.skipped = list(skipped or [])
     try:
         workers = auto_workers(options.workers, sum(log.size for log in logs))
         if workers > 1:

@@ -1,30 +1,32 @@
-"""Stream raw records out of log files, directories and globs (plain or gzip), line by line.
+"""Stream raw records out of log files (plain or gzip, UTF-8/16/32), line by line.
 
 Memory is bounded by the longest line (capped by `max_line_bytes`), never by the file. Problems
-the reader itself sees (binary files, truncated gzip, oversized lines, truncated JSON arrays)
-come out as units with a `problem`, so the caller records them as rejects and carries on.
+the reader itself sees (a file it cannot open or that fails mid-read, binary files, truncated
+gzip, oversized lines, truncated JSON arrays) come out as units with a `problem`, so the caller
+records them as rejects (file, line, reason) and carries on with the next file.
 """
 
 from __future__ import annotations
 
-import glob
+import errno
 import gzip
 import io
-import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from slmconvert.collect import encoding
+from slmconvert.collect.inputs import LOG_SUFFIXES, file_size, resolve_inputs, scan_inputs
 from slmconvert.collect.jsonscan import split_json_stream
-from slmconvert.errors import BadInputError
 
-LOG_SUFFIXES = (".jsonl", ".json", ".ndjson", ".log", ".txt", ".gz")
+__all__ = ["LOG_SUFFIXES", "LogFile", "Unit", "resolve_inputs", "scan_inputs"]
+
 GZIP_MAGIC = b"\x1f\x8b"
-BOM = b"\xef\xbb\xbf"
 READ_CHUNK = 1 << 20
 SNIFF_BYTES = 1 << 16
 GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+FILE_LEVEL = 0  # the `line` of a problem with the whole file rather than one of its lines
 
 
 @dataclass(slots=True)
@@ -37,41 +39,11 @@ class Unit:
     index: int | None = None  # element index inside a JSON-array file
 
 
-def _is_log_file(path: Path) -> bool:
-    """Log-like names found by walking a directory; `.hidden` and `_private` files are skipped."""
-    name = path.name.lower()
-    return not name.startswith((".", "_")) and name.endswith(LOG_SUFFIXES)
-
-
-def resolve_inputs(specs: list[str]) -> list[Path]:
-    """Files named by paths, directories (recursively, log-like names) and glob patterns, in order."""
-    if not specs:
-        raise BadInputError("no input paths given", hint="pass log files, directories or globs")
-    found: list[Path] = []
-    for spec in specs:
-        path = Path(os.path.expanduser(spec))
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _is_log_file(p))
-            if not files:
-                raise BadInputError(
-                    f"directory {spec} holds no log files", hint=f"expected names ending in {', '.join(LOG_SUFFIXES)}"
-                )
-            found.extend(files)
-        elif glob.has_magic(spec):
-            matches = [Path(m) for m in sorted(glob.glob(os.path.expanduser(spec), recursive=True))]
-            files = [m for m in matches if m.is_file()]
-            files += [p for m in matches if m.is_dir() for p in sorted(m.rglob("*")) if p.is_file() and _is_log_file(p)]
-            if not files:
-                raise BadInputError(f"no files match {spec!r}", hint="check the pattern (quote it to let slmconvert expand it)")
-            found.extend(files)
-        else:
-            raise BadInputError(f"{spec}: no such file or directory")
-    unique: dict[Path, Path] = {}
-    for path in found:
-        unique.setdefault(path.resolve(), path)
-    return list(unique.values())
+def describe(exc: OSError) -> str:
+    """An OS error in words, with its errno name (`Permission denied (EACCES)`)."""
+    name = errno.errorcode.get(exc.errno or 0)
+    words = exc.strerror or str(exc) or type(exc).__name__
+    return f"{words} ({name})" if name else words
 
 
 class LogFile:
@@ -81,7 +53,7 @@ class LogFile:
         self.path = path
         self.name = str(path)
         self.max_line_bytes = max_line_bytes
-        self.size = path.stat().st_size
+        self.size = file_size(path)
         self.compressed = False
         self._raw: io.BufferedReader | None = None
 
@@ -94,32 +66,65 @@ class LogFile:
             return self.size
 
     def units(self) -> Iterator[Unit]:
-        """Every record of the file, with problems as units instead of exceptions."""
-        with open(self.path, "rb", buffering=READ_CHUNK) as raw:
+        """Every record of the file, with problems (I/O errors included) as units instead of exceptions."""
+        try:
+            raw = open(self.path, "rb", buffering=READ_CHUNK)
+        except OSError as exc:
+            gone = " (removed after it was listed?)" if isinstance(exc, FileNotFoundError) else ""
+            yield Unit(FILE_LEVEL, b"", ("unreadable file", f"cannot open: {describe(exc)}{gone}"))
+            return
+        with raw:
             self._raw = raw
-            self.compressed = raw.read(2) == GZIP_MAGIC
-            raw.seek(0)
-            # GzipFile keeps its own small buffer: wrapping it in a bigger BufferedReader would
-            # lose the lines decoded just before a truncation, inside the same big read.
-            stream = gzip.GzipFile(fileobj=raw) if self.compressed else raw
             try:
-                head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+                stream, head = self._text_stream(raw)
             except GZIP_ERRORS as exc:
-                yield Unit(1, b"", ("corrupt gzip", f"cannot decompress: {exc}"))
+                yield Unit(FILE_LEVEL, b"", ("corrupt gzip", f"cannot decompress: {exc}"))
                 return
-            if head.startswith(BOM):
-                stream.read(len(BOM))
-                head = head[len(BOM):]
-            if b"\x00" in head:
-                yield Unit(1, head[:500], ("binary file", "NUL bytes: not JSON Lines or JSON"))
+            except OSError as exc:
+                yield Unit(FILE_LEVEL, b"", ("read error", f"cannot read the start: {describe(exc)}"))
+                return
+            if encoding.looks_binary(head):
+                yield Unit(FILE_LEVEL, head[:500], ("binary file", "control bytes and no JSON record in the first "
+                                                                  f"{SNIFF_BYTES // 1024} KiB"))
                 return
             if _is_json_document(head):
-                yield from self._document_units(stream)
+                last = yield from self._document_units(stream)
             else:
-                yield from self._line_units(stream)
+                last = yield from self._line_units(stream)
+            if last is not None:
+                yield from self._shrunk(raw, last)
             self._raw = None
 
+    def _text_stream(self, raw: io.BufferedReader) -> tuple[io.BufferedIOBase, bytes]:
+        """The decompressed stream as UTF-8 bytes (after any byte-order mark) and its head."""
+        self.compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        # GzipFile keeps its own small buffer: wrapping it in a bigger BufferedReader would
+        # lose the lines decoded just before a truncation, inside the same big read.
+        stream = gzip.GzipFile(fileobj=raw) if self.compressed else raw
+        head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        source, mark = encoding.detect(head)
+        if mark:
+            stream.read(mark)
+        if source is None:
+            return stream, head[mark:]
+        stream = encoding.recoded(stream, source, READ_CHUNK)
+        return stream, stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+
+    def _shrunk(self, raw: io.BufferedReader, last: int) -> Iterator[Unit]:
+        """A plain file that ends before the size it had when listed lost its tail under us."""
+        if self.compressed:
+            return  # a cut gzip stream already says "truncated gzip"
+        try:
+            read = raw.tell()
+        except OSError:
+            return
+        if read < self.size:
+            yield Unit(last + 1, b"", ("file shrank while reading",
+                                       f"{self.size} bytes when listed, only {read} could be read"))
+
     def _line_units(self, stream: io.BufferedIOBase) -> Iterator[Unit]:
+        """Lines as units; returns the number of the last line read, None after a stream failure."""
         limit = self.max_line_bytes
         readline = stream.readline
         line_no = 0
@@ -128,9 +133,12 @@ class LogFile:
                 line = readline(limit + 1)
             except GZIP_ERRORS as exc:
                 yield Unit(line_no + 1, b"", ("truncated gzip", f"stream ends early after line {line_no}: {exc}"))
-                return
+                return None
+            except OSError as exc:
+                yield Unit(line_no + 1, b"", ("read error", f"{describe(exc)} after line {line_no}"))
+                return None
             if not line:
-                return
+                return line_no
             line_no += 1
             if len(line) > limit and line[-1:] != b"\n":
                 excerpt = line[:500]
@@ -139,19 +147,27 @@ class LogFile:
                         pass
                 except GZIP_ERRORS:
                     pass
+                except OSError as exc:
+                    yield Unit(line_no, excerpt, ("read error", f"{describe(exc)} inside an over-long line"))
+                    return None
                 yield Unit(line_no, excerpt, ("line too long", f"longer than {limit} bytes (max_line_mb)"))
                 continue
             yield Unit(line_no, line)
 
     def _document_units(self, stream: io.BufferedIOBase) -> Iterator[Unit]:
-        failure: list[str] = []
+        """Elements of a JSON array / pretty-printed objects; returns the last line, None after a failure."""
+        failure: list[tuple[str, str]] = []
 
         def chunks() -> Iterator[bytes]:
+            # read1: one read of the source at most, so a failing read loses no bytes read before it
             while True:
                 try:
-                    chunk = stream.read(READ_CHUNK)
+                    chunk = stream.read1(READ_CHUNK)
                 except GZIP_ERRORS as exc:
-                    failure.append(str(exc))
+                    failure.append(("truncated gzip", f"stream ends early: {exc}"))
+                    return
+                except OSError as exc:
+                    failure.append(("read error", describe(exc)))
                     return
                 if not chunk:
                     return
@@ -165,7 +181,9 @@ class LogFile:
                 problem = ("line too long", piece.problem)
             yield Unit(piece.line, piece.data, problem, piece.index)
         if failure:
-            yield Unit(last, b"", ("truncated gzip", f"stream ends early: {failure[0]}"))
+            yield Unit(last, b"", failure[0])
+            return None
+        return last
 
 
 def _is_json_document(head: bytes) -> bool:

@@ -1,4 +1,9 @@
-"""rejects.jsonl: every input record that could not become a call, with where and why."""
+"""rejects.jsonl: every input record that could not become a call, with where and why.
+
+`line` is where the record starts (0: the whole file, e.g. it could not be opened); records of a
+JSON array also carry `element`, their 0-based position in the array, since a minified array
+puts every element on line 1.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +35,13 @@ class Reject:
             "reason": self.reason, "detail": self.detail, "excerpt": self.excerpt,
         }
         if self.index is not None:
-            row["index"] = self.index
+            row["element"] = self.index
         return row
+
+    def at(self) -> str:
+        """Where, for people: `file:line`, plus the array element when there is one."""
+        where = f"{self.file}:{self.line}"
+        return where if self.index is None else f"{where} (element {self.index})"
 
 
 def excerpt(data: bytes) -> str:
@@ -54,7 +64,7 @@ class RejectLog:
         group = self.by_reason.setdefault(reject.reason, {"reason": reject.reason, "count": 0, "examples": []})
         group["count"] += 1
         if len(group["examples"]) < EXAMPLES_PER_REASON:
-            group["examples"].append({"at": f"{reject.file}:{reject.line}", "detail": reject.detail[:200]})
+            group["examples"].append({"at": reject.at(), "detail": reject.detail[:200]})
 
     def close(self) -> None:
         self._handle.close()

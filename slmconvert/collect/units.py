@@ -38,6 +38,9 @@ def parse_record(data: bytes) -> object:
         error = exc
     if data.startswith(BOM):  # files concatenated with their byte-order marks
         return parse_record(data[len(BOM):])
+    if b"\x00" in data:  # only on the failure path: the hot path pays nothing for it
+        raise RecordRejected("NUL bytes", f"{data.count(0)} NUL byte(s) from offset {data.index(0)} "
+                                          "(binary data or a torn write in a text log)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

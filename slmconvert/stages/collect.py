@@ -6,30 +6,38 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from slmconvert.collect.inputs import LOG_SUFFIXES, file_size, resolve_inputs, scan_inputs
 from slmconvert.collect.parallel import auto_workers
 from slmconvert.collect.params import CollectParams
-from slmconvert.collect.pipeline import CollectOptions, collect
+from slmconvert.collect.pipeline import STATS_FILE, CollectOptions, collect
 from slmconvert.collect.pricing import PriceTable
-from slmconvert.collect.reader import resolve_inputs
 from slmconvert.collect.records import CALLS_FILE
 from slmconvert.collect.rejects import REJECTS_FILE
 from slmconvert.errors import BadInputError
 from slmconvert.stages.base import StageContext, StageResult
+from slmconvert.util.jsonio import read_json
 from slmconvert.util.tables import iter_table
+from slmconvert.workspace import Artifact, Workspace
 
 NAME = "collect"
 UPSTREAM: tuple[str, ...] = ()
 Params = CollectParams
 MB = 1 << 20
+SKIPPED_SHOWN = 10
 
 
 def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
     """Inputs identified by path, size and mtime, so changed log files make a new version."""
     files = []
     for path in resolve_inputs(list(extra.get("paths") or [])):
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except OSError as exc:  # gone or unreadable: the run records it as a reject, it must not crash here
+            files.append({"path": str(path.resolve()), "error": exc.strerror or type(exc).__name__})
+            continue
         files.append({"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns})
     return {"paths": list(extra.get("paths") or []), "files": files, "append_from": extra.get("append_from")}
 
@@ -44,7 +52,7 @@ def _options(params: CollectParams) -> CollectOptions:
     )
 
 
-def _nothing_collected(summary: dict[str, Any]) -> BadInputError:
+def _nothing_collected(summary: dict[str, Any], where: str | None = None) -> BadInputError:
     files = ", ".join(f["file"] for f in summary["files"][:3])
     if not summary["rejects"]:
         return BadInputError(f"no LLM calls found: the inputs hold no records ({files})",
@@ -52,24 +60,36 @@ def _nothing_collected(summary: dict[str, Any]) -> BadInputError:
     reasons = "; ".join(
         f"{g['reason']} x{g['count']} (first at {g['examples'][0]['at']})" for g in summary["reject_reasons"][:3]
     )
+    kept = f"every reject is in {where}/{REJECTS_FILE}; " if where else ""
     return BadInputError(f"no LLM calls found: all {summary['rejects']} input records were rejected: {reasons}",
-                         hint="see the supported formats in the README; the first rejects name file:line and why")
+                         hint=f"{kept}see the supported formats in the README; each reject names file:line and why")
+
+
+def after_publish(workspace: Workspace, artifact: Artifact, params: CollectParams, inputs: dict[str, Artifact]) -> None:
+    """A version whose every input record was rejected is kept (its rejects must be inspectable) but is
+    bad input: exit 4, also when the same run is reused as unchanged."""
+    del workspace, params, inputs
+    if artifact.metrics.get("calls") == 0:
+        summary = read_json(artifact.file(STATS_FILE))
+        raise _nothing_collected(summary, str(artifact.path))
 
 
 def run(ctx: StageContext) -> StageResult:
     """Read every input, normalise, deduplicate (and union with --append's version), write outputs."""
-    files = resolve_inputs(list(ctx.extra.get("paths") or []))
+    inputs = scan_inputs(list(ctx.extra.get("paths") or []))
+    files = inputs.files
     append_from = ctx.extra.get("append_from")
     carried = iter_table(append_from.file(CALLS_FILE)) if append_from is not None else None
-    total = sum(p.stat().st_size for p in files)
+    total = sum(file_size(p) for p in files)
     options = _options(ctx.params)
     workers = auto_workers(options.workers, total)
     started = time.perf_counter()
     with ctx.progress(f"Collecting {len(files)} file(s)", total=total) as advance:
-        summary = collect([], ctx.out_dir, options, carried=carried, progress=advance, files=files)
+        summary = collect([], ctx.out_dir, options, carried=carried, progress=advance, files=files,
+                          skipped=inputs.skipped)
     seconds = time.perf_counter() - started
-    if summary["calls"] == 0:
-        raise _nothing_collected(summary)
+    if summary["calls"] == 0 and not summary["rejects"]:
+        raise _nothing_collected(summary)  # nothing to inspect: publish nothing
     summary["append_from"] = append_from.ref if append_from is not None else None
     ctx.log(f"read {total / MB:.1f} MB in {seconds:.1f} s with {workers} process(es) "
             f"({summary['new_calls'] / max(seconds, 1e-9):,.0f} calls/s, {total / MB / max(seconds, 1e-9):.1f} MB/s)")
@@ -88,6 +108,20 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(metrics=metrics, summary=summary)
 
 
+def _render_skipped(summary: dict[str, Any], console: Console) -> None:
+    """Paths passed over while expanding the inputs (README files, FIFOs, broken symlinks...), first few."""
+    skipped = summary.get("skipped_files") or []
+    total = summary.get("skipped_files_total", len(skipped))
+    if not total:
+        return
+    console.print(f"[yellow]passed over {total:,} path(s)[/yellow] while expanding the inputs "
+                  f"(log files end in {', '.join(LOG_SUFFIXES)}; all listed in stats.json, skipped_files):")
+    for item in skipped[:SKIPPED_SHOWN]:
+        console.print(f"  {escape(item['path'])}: {escape(item['reason'])}", highlight=False)
+    if total > SKIPPED_SHOWN:
+        console.print(f"  ... and {total - SKIPPED_SHOWN:,} more")
+
+
 def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:,.4f}"
 
@@ -104,6 +138,7 @@ def render(summary: dict[str, Any], console: Console) -> None:
         records = f["lines"] - f["blank_lines"]
         files.add_row(f["file"], formats or "-", f"{records:,}", f"{f['calls']:,}", f"{f['duplicates']:,}", f"{f['rejects']:,}")
     console.print(files)
+    _render_skipped(summary, console)
 
     if summary.get("reject_reasons"):
         rejects = Table(title=f"Rejected: {summary['rejects']:,} (see {REJECTS_FILE})", title_justify="left")

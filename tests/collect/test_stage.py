@@ -101,16 +101,32 @@ def test_stage_changed_file_is_not_skipped(tmp_path):
     assert not second.skipped and second.summary["calls"] == 2 and first.summary["calls"] == 1
 
 
-def test_stage_without_any_call_is_bad_input_and_publishes_nothing(tmp_path):
+def test_stage_with_every_record_rejected_keeps_its_rejects_and_is_bad_input(tmp_path):
     ws = Workspace(tmp_path / "work")
     junk = write(tmp_path / "junk.jsonl", [{"foo": 1}, {"bar": 2}])
-    with pytest.raises(BadInputError, match=r"all 2 input records were rejected: unknown format x2 \(first at .*junk.jsonl:1\)"):
+    with pytest.raises(BadInputError, match=r"all 2 input records were rejected: unknown format x2 \(first at .*junk.jsonl:1\)") as err:
         run_stage(ws, [junk])
+    (kept,) = ws.versions("collect")  # published, so the rejects can be inspected
+    assert f"{kept.path}/rejects.jsonl" in err.value.hint
+    rejects = [orjson.loads(line) for line in kept.file("rejects.jsonl").read_bytes().splitlines()]
+    assert [(r["line"], r["reason"]) for r in rejects] == [(1, "unknown format"), (2, "unknown format")]
+    assert kept.metrics["calls"] == 0 and kept.metrics["rejects"] == 2
+    with pytest.raises(BadInputError, match="all 2 input records were rejected"):  # reused, still exit 4
+        run_stage(ws, [junk])
+    assert len(ws.versions("collect")) == 1
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
-    with pytest.raises(BadInputError, match="hold no records"):
+    with pytest.raises(BadInputError, match="hold no records"):  # nothing to inspect: nothing published
         run_stage(ws, [str(empty)])
-    assert ws.versions("collect") == []
+    assert len(ws.versions("collect")) == 1
+
+
+def test_cli_all_rejected_exits_4_with_the_rejects_path(tmp_path):
+    junk = write(tmp_path / "junk.jsonl", [{"foo": 1}])
+    result = CliRunner().invoke(app, ["collect", junk, "--workdir", str(tmp_path / "w")])
+    assert result.exit_code == 4, result.output
+    (kept,) = Workspace(tmp_path / "w").versions("collect")
+    assert kept.file("rejects.jsonl").read_bytes().count(b"\n") == 1
 
 
 def test_render_shows_rejects_and_costs(tmp_path):

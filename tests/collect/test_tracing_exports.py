@@ -152,4 +152,5 @@ def test_llm_logs_pretty_printed_array_file(run_collect):
         assert f'"id": "{call["metadata"]["response_id"]}"' in "\n".join(lines[start - 1:start + 3])
     assert [c["metadata"]["array_index"] for c in out.calls] == [0, 1]
     (reject,) = out.rejects
-    assert reject["reason"] == "unknown format" and reject["index"] == 2
+    assert reject["reason"] == "unknown format" and reject["element"] == 2
+    assert lines[reject["line"] - 1].strip() == "{"  # where the rejected element starts
