@@ -39,15 +39,32 @@ def params_class(stage: str) -> type[StageParams]:
     return importlib.import_module(f"slmconvert.stages.{stage}").Params
 
 
+def _config_text(path: Path) -> str:
+    """The text of a --config file, or a ConfigError that says what the path is instead."""
+    hint = "pass a YAML file, e.g. one written by `slmconvert config > pipeline.yaml`"
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory, not a YAML file", hint=hint)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist", hint=hint)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}", hint=hint) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not a text file (not UTF-8)", hint=hint) from None
+    if "\x00" in text:
+        raise ConfigError(f"config file {path} is not a text file (it holds NUL bytes)", hint=hint)
+    return text
+
+
 def load_config_file(path: str | Path | None) -> dict[str, dict[str, Any]]:
     """Parse a YAML config whose top-level keys are stage names."""
     if path is None:
         return {}
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(_config_text(Path(path))) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class StageParams(BaseModel):
@@ -13,3 +15,11 @@ class StageParams(BaseModel):
     def describe(self) -> dict[str, str]:
         """Field name -> help text, for `slmconvert config` style listings."""
         return {name: field.description or "" for name, field in type(self).model_fields.items()}
+
+
+SEED_MAX = 2**32 - 1  # numpy and scikit-learn refuse seeds outside [0, 2**32)
+
+
+def seed_field(description: str) -> Any:
+    """A `seed` field every stage shares: an int that numpy, scikit-learn and torch all accept."""
+    return Field(0, ge=0, le=SEED_MAX, description=f"{description} (0 to {SEED_MAX}).")

@@ -9,19 +9,33 @@ import secrets
 import shutil
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from slmconvert.errors import MissingArtifactError, WorkspaceLockedError
-from slmconvert.util.jsonio import atomic_write_bytes, atomic_write_text, read_json, sha256_file
+from slmconvert.util.jsonio import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    private_dir,
+    read_json,
+    restrict_tree,
+    sha256_file,
+)
 
 DEFAULT_WORKDIR = "slmconvert-work"
 MANIFEST = "manifest.json"
 LATEST = "LATEST"
+PURGED = "purged.json"  # in a version whose files were deleted later by a retention setting
+PRIVATE_UMASK = 0o077  # what a writer creates is owner-only, whichever library writes it
 STAGES = ("collect", "curate", "cluster", "select", "finetune", "iterate")
 _TMP_PREFIX = ".tmp-"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def default_workdir(option: str | os.PathLike[str] | None = None) -> Path:
@@ -48,12 +62,25 @@ class Artifact:
     def file(self, rel: str) -> Path:
         """Path of a file inside this version; MissingArtifactError if it is absent."""
         target = self.path / rel
+        purged = self.purged
+        if not target.exists() and purged and rel in purged.get("files", []):
+            raise MissingArtifactError(
+                f"{rel} of {self.ref} is gone: {purged.get('reason', 'purged')}; recollect",
+                hint="collect the original logs again (`slmconvert collect LOGS --force`); to keep raw calls for "
+                "`collect --append` and `iterate --logs`, set curate.drop_raw=false or use `purge-raw --keep-latest`",
+            )
         if not target.exists():
             raise MissingArtifactError(
                 f"{self.stage}@{self.version} has no {rel}",
                 hint=f"rerun `slmconvert {self.stage} --force` to rebuild it",
             )
         return target
+
+    @property
+    def purged(self) -> dict[str, Any] | None:
+        """The retention marker of this version (which files were deleted, when and why), if any."""
+        marker = self.path / PURGED
+        return read_json(marker) if marker.is_file() else None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -134,19 +161,46 @@ class Workspace:
     # -- writing (callers hold the lock) ---------------------------------------------------
     def new_temp_dir(self, stage: str, version: str) -> Path:
         """A fresh hidden directory to build a version in."""
+        private_dir(self.stage_dir(stage))
         path = self.stage_dir(stage) / f"{_TMP_PREFIX}{version}"
-        path.mkdir(parents=True, exist_ok=False)
+        path.mkdir(mode=0o700, exist_ok=False)
         return path
 
     def publish(self, stage: str, version: str, temp_dir: Path) -> Artifact:
         """Rename a complete temp dir into place, then move LATEST to it."""
         final = self.stage_dir(stage) / version
+        restrict_tree(temp_dir)
         os.replace(temp_dir, final)
         self.set_latest(stage, version)
         return self._load(stage, version)
 
     def set_latest(self, stage: str, version: str) -> None:
         atomic_write_text(self.stage_dir(stage) / LATEST, version + "\n")
+
+    def purge_files(self, artifact: Artifact, files: list[str], reason: str, by: str) -> list[str]:
+        """Delete files of a published version (retention), recording them in its PURGED marker first.
+
+        The manifest keeps listing them (its hash is the version's identity downstream); readers get
+        the marker's reason instead of a missing-file crash. Callers hold the lock.
+        """
+        present = [rel for rel in files if (artifact.path / rel).exists()]
+        if not present:
+            return []
+        marker = artifact.purged or {"files": []}
+        marker.update(reason=reason, by=by, purged_at=_now())
+        marker["files"] = sorted(set(marker["files"]) | set(present))
+        atomic_write_json(artifact.path / PURGED, marker)
+        for rel in present:
+            (artifact.path / rel).unlink(missing_ok=True)
+        return present
+
+    def _make_private(self) -> None:
+        """Owner-only modes on the workspace's own directories (also fixes workspaces made before)."""
+        if not self.root.exists():
+            private_dir(self.root)
+        for name in (*STAGES, ".keys", ".cache"):
+            if (self.root / name).is_dir():
+                os.chmod(self.root / name, 0o700)
 
     def remove_stale_temp_dirs(self) -> list[Path]:
         """Delete leftovers of killed runs (only called while holding the lock)."""
@@ -171,23 +225,29 @@ class Workspace:
             finally:
                 self._lock_depth -= 1
             return
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / ".lock"
-        handle = open(path, "a+")
+        previous_umask = os.umask(PRIVATE_UMASK)
+        try:
+            self._make_private()
+            handle = open(self.root / ".lock", "a+", opener=lambda p, flags: os.open(p, flags, 0o600))
+            with suppress(PermissionError):  # a lock file made by an older version (or another user)
+                os.fchmod(handle.fileno(), 0o600)
+        except BaseException:
+            os.umask(previous_umask)
+            raise
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
+            os.umask(previous_umask)
             raise WorkspaceLockedError(
                 f"workspace {self.root} is locked by {holder}",
                 hint="wait for that run to finish (or stop it); the lock frees itself when it exits",
             ) from None
         handle.seek(0)
         handle.truncate()
-        started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {started})")
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {_now()})")
         handle.flush()
         self._lock_depth, self._lock_handle = 1, handle
         try:
@@ -199,6 +259,7 @@ class Workspace:
             handle.truncate()
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
             handle.close()
+            os.umask(previous_umask)
 
     # -- keys and caches -------------------------------------------------------------------
     def secret_key(self, name: str) -> bytes:
@@ -206,8 +267,7 @@ class Workspace:
         path = self.root / ".keys" / f"{name}.key"
         if path.is_file():
             return bytes.fromhex(path.read_text().strip())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
+        private_dir(path.parent)
         key = secrets.token_bytes(32)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -219,9 +279,8 @@ class Workspace:
 
     def cache_dir(self, name: str) -> Path:
         """A cache directory that survives versions (e.g. embeddings by content hash)."""
-        path = self.root / ".cache" / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        private_dir(self.root / ".cache")
+        return private_dir(self.root / ".cache" / name)
 
     def write_bytes_atomic(self, rel: str, data: bytes) -> Path:
         """Atomically write a workspace-level file (not an artifact), e.g. a history log."""

@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from slmconvert import __version__
-from slmconvert.cli.common import not_built
+from slmconvert.cli.common import Failure, not_built, print_json
+
+_ARGV = "slmconvert.argv"
+
+
+class JsonAwareGroup(TyperGroup):
+    """Usage errors (unknown option, bad value) still give --json callers their one JSON document."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGV] = list(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.TyperException as exc:  # typer's usage errors (its own click copy's ClickException)
+            if "--json" in ctx.meta.get(_ARGV, ()):
+                message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+                failure = Failure(message, "see `slmconvert COMMAND --help`", int(getattr(exc, "exit_code", 2)))
+                print_json(failure.to_json())
+            raise
+
 
 app = typer.Typer(
+    cls=JsonAwareGroup,
     name="slmconvert",
     help="Turn the repetitive part of an LLM agent's traffic into fine-tuned small language models.",
     no_args_is_help=True,
@@ -31,6 +55,7 @@ COMMANDS = [
     ("export", "export", "Export adapters, router config and a vLLM launch command."),
     ("models", "models", "List the model registry and cache."),
     ("status", "status", "Show each stage's versions, lineage and headline metrics."),
+    ("purge_raw", "purge-raw", "Delete the raw calls of collect versions already curated."),
     ("env", "env", "Print versions and device information for bug reports."),
     ("config", "config", "Show default or effective configuration."),
 ]

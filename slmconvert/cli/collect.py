@@ -22,11 +22,14 @@ def register(app: typer.Typer) -> None:
         extra: dict = {"paths": list(paths)}
         if append and workspace.latest_version("collect"):
             extra["append_from"] = workspace.artifact("collect")
-        payload = run_stage_command("collect", opts, extra=extra)
-        rejects = int(payload["summary"].get("rejects", 0))
-        if strict and rejects:
-            raise BadInputError(
-                f"{rejects} input record(s) were rejected (--strict)",
-                hint=f"see {payload['path']}/rejects.jsonl",
-            )
+
+        def no_rejects(payload: dict) -> None:
+            rejects = int(payload["summary"].get("rejects", 0))
+            if strict and rejects:
+                raise BadInputError(
+                    f"{rejects} input record(s) were rejected (--strict)",
+                    hint=f"see {payload['path']}/rejects.jsonl",
+                )
+
+        run_stage_command("collect", opts, extra=extra, check=no_rejects)
         return 0

@@ -17,7 +17,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from slmconvert.errors import SlmError
+from slmconvert.cli.safe import plain_text, safe_text, safe_tree
+from slmconvert.errors import SlmError, environment_problem
 from slmconvert.util.chatter import quiet_libraries
 from slmconvert.workspace import Workspace, default_workdir
 
@@ -94,32 +95,62 @@ _COMMON_PARAMETERS = [
 _COMMON_NAMES = {p.name for p in _COMMON_PARAMETERS}
 
 
-def handle_errors(verbose: bool, console: Console | None = None) -> Callable[[Callable[[], int | None]], int]:
-    """Run a body, turning library errors into one clean message and an exit code."""
-    err = console or Console(stderr=True)
+@dataclass
+class Failure:
+    """How a failed command ends: what went wrong, what to do next, and its exit code."""
+
+    message: str
+    hint: str | None
+    exit_code: int
+    unexpected: bool = False
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Failure:
+        """SlmError as it is; disk full / read-only / permission OSErrors as EnvironmentProblem; else a bug."""
+        if isinstance(exc, KeyboardInterrupt):
+            return cls("interrupted", None, EXIT_INTERRUPTED)
+        known = exc if isinstance(exc, SlmError) else environment_problem(exc)
+        if known is not None:
+            return cls(known.message, known.hint, known.exit_code)
+        return cls(f"{type(exc).__name__}: {exc}", "rerun with --verbose for the traceback, and report it", 1,
+                   unexpected=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": False, "error": self.message, "hint": self.hint, "exit_code": self.exit_code}
+
+
+def report_failure(failure: Failure, opts: CommonOptions, name: str) -> None:
+    """--json: the failure document on stdout; --quiet: exactly one line on stderr (cron mails it); else Rich."""
+    if opts.json:
+        print_json(failure.to_json())
+    if opts.quiet and not opts.verbose:
+        prefix = "unexpected " if failure.unexpected else ""
+        sys.stderr.write(f"slmconvert {name}: {prefix}{plain_text(failure.message)}\n")
+        return
+    err = opts.console  # not quiet here: stderr, wide off a terminal
+    label = "unexpected error" if failure.unexpected else "error"
+    if failure.exit_code == EXIT_INTERRUPTED:
+        err.print("[bold red]interrupted[/bold red]")
+        return
+    err.print(f"[bold red]{label}:[/bold red] {safe_text(failure.message, keep_newlines=True)}", highlight=False)
+    if failure.hint and not (opts.verbose and failure.unexpected):
+        err.print(f"  [yellow]hint:[/yellow] {safe_text(failure.hint, keep_newlines=True)}", highlight=False)
+
+
+def handle_errors(opts: CommonOptions, name: str) -> Callable[[Callable[[], int | None]], int]:
+    """Run a command body; any failure becomes one clean report (see report_failure) and an exit code."""
 
     def run(body: Callable[[], int | None]) -> int:
         try:
             return body() or 0
-        except SlmError as exc:
-            if verbose:
-                err.print(traceback.format_exc(), markup=False, highlight=False)
-            err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
-            if exc.hint:
-                err.print(f"  [yellow]hint:[/yellow] {exc.hint}", highlight=False)
-            return exc.exit_code
-        except KeyboardInterrupt:
-            err.print("[bold red]interrupted[/bold red]")
-            return EXIT_INTERRUPTED
         except (typer.Exit, typer.Abort):
             raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence for users
-            if verbose:
-                err.print(traceback.format_exc(), markup=False, highlight=False)
-            err.print(f"[bold red]unexpected error:[/bold red] {type(exc).__name__}: {exc}", highlight=False)
-            if not verbose:
-                err.print("  [yellow]hint:[/yellow] rerun with --verbose for the traceback, and report it")
-            return 1
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the last line of defence for users
+            if opts.verbose and not isinstance(exc, KeyboardInterrupt):
+                Console(stderr=True).print(traceback.format_exc(), markup=False, highlight=False)
+            failure = Failure.of(exc)
+            report_failure(failure, opts, name)
+            return failure.exit_code
 
     return run
 
@@ -151,7 +182,7 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
                 verbose=values.pop("verbose"),
             )
             quiet_libraries(opts.verbose)
-            code = handle_errors(opts.verbose)(lambda: fn(opts, **values))
+            code = handle_errors(opts, name)(lambda: fn(opts, **values))
             if code:
                 raise typer.Exit(code)
 
@@ -165,7 +196,9 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
 
 
 def print_json(payload: Any) -> None:
-    """The one machine-readable JSON document on stdout."""
+    """The one machine-readable JSON document on stdout (a dict gets "ok": true unless it says otherwise)."""
+    if isinstance(payload, dict):
+        payload = {"ok": True, **payload}
     sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
 
@@ -175,8 +208,13 @@ def run_stage_command(
     opts: CommonOptions,
     flags: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    check: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Resolve params, run (or reuse) the stage, print its summary; returns the JSON payload."""
+    """Resolve params, run (or reuse) the stage, print its summary; returns the JSON payload.
+
+    `check(payload)` may raise an SlmError after the summary is shown (e.g. --strict): with --json
+    the failure document then replaces the success one, so stdout stays one JSON document.
+    """
     from slmconvert.config import resolve_params
     from slmconvert.stages.runner import execute, load_stage, parse_pins
 
@@ -195,12 +233,14 @@ def run_stage_command(
         "metrics": outcome.artifact.metrics,
         "summary": outcome.summary,
     }
+    if not opts.json and not opts.quiet:
+        load_stage(stage).render(safe_tree(outcome.summary), console)
+        state = "unchanged" if outcome.skipped else "written"
+        console.print(f"[green]{stage}[/green] {outcome.artifact.version} {state}: {safe_text(outcome.artifact.path)}")
+    if check is not None:
+        check(payload)
     if opts.json:
         print_json(payload)
-    elif not opts.quiet:
-        load_stage(stage).render(outcome.summary, console)
-        state = "unchanged" if outcome.skipped else "written"
-        console.print(f"[green]{stage}[/green] {outcome.artifact.version} {state}: {outcome.artifact.path}")
     return payload
 
 

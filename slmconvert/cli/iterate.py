@@ -3,14 +3,13 @@
 No `from __future__ import annotations` here: the command helper reads option metadata from
 the live annotations."""
 
-import sys
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from slmconvert.cli.common import CommonOptions, command, print_json, run_stage_command
-from slmconvert.errors import SlmError
+from slmconvert.cli.safe import safe_tree
 
 
 def _pct(value: Any) -> str:
@@ -36,23 +35,6 @@ def render_weekly(summary: dict[str, Any], console: Console) -> None:
                   f"report: {summary['report']}")
 
 
-def _cron_safe(opts: CommonOptions, body: Any) -> int:
-    """With --quiet, a failure is exactly one line on stderr (cron mails it) and a non-zero exit."""
-    if not opts.quiet or opts.verbose:
-        return body()
-    try:
-        return body()
-    except SlmError as exc:
-        sys.stderr.write(f"slmconvert iterate: {exc.message}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("slmconvert iterate: interrupted\n")
-        return 130
-    except Exception as exc:  # noqa: BLE001 - cron wants one line, --verbose gives the traceback
-        sys.stderr.write(f"slmconvert iterate: unexpected {type(exc).__name__}: {exc}\n".replace("\n", " ").rstrip() + "\n")
-        return 1
-
-
 def register(app: typer.Typer) -> None:
     @command(app, "iterate", help="Evaluate specialists on held-out calls, promote clusters, build the router and "
              "report; with --logs, run the weekly loop on new logs.")
@@ -64,20 +46,17 @@ def register(app: typer.Typer) -> None:
                          "drift, re-cluster/retrain as needed, and write a new version."),
         ] = None,
     ) -> int:
-        def body() -> int:
-            if not logs:
-                run_stage_command("iterate", opts)
-                return 0
-            from slmconvert.config import resolve_all
-            from slmconvert.iterate.weekly import weekly
-
-            params = resolve_all(opts.config, opts.sets)
-            summary = weekly(opts.workspace, list(logs), params, console=opts.console,
-                             quiet=opts.silent, verbose=opts.verbose)
-            if opts.json:
-                print_json(summary)
-            elif not opts.quiet:
-                render_weekly(summary, opts.console)
+        if not logs:
+            run_stage_command("iterate", opts)
             return 0
+        from slmconvert.config import resolve_all
+        from slmconvert.iterate.weekly import weekly
 
-        return _cron_safe(opts, body)
+        params = resolve_all(opts.config, opts.sets)
+        summary = weekly(opts.workspace, list(logs), params, console=opts.console,
+                         quiet=opts.silent, verbose=opts.verbose)
+        if opts.json:
+            print_json(summary)
+        elif not opts.quiet:
+            render_weekly(safe_tree(summary), opts.console)
+        return 0

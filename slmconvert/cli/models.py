@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slmconvert.cli.common import CommonOptions, command, print_json
+from slmconvert.cli.safe import safe_tree
 
 
 def _gib(n: int | None) -> str:
@@ -30,7 +31,7 @@ def render_models(infos: list[dict[str, Any]], console: Console) -> None:
     table = Table(title=f"models (cache: {cache_root()})", show_edge=False)
     for column in ("name", "kind", "params", "context", "licence", "chat tmpl", "native tools", "cached", "disk GiB", "note"):
         table.add_column(column)
-    for info in infos:
+    for info in safe_tree(infos):
         note = "" if info["available"] else f"not installed: {info['install_hint'] or 'download it'}"
         table.add_row(
             info["name"], info["kind"], _millions(info["n_params"]), str(info["context_length"] or "-"),

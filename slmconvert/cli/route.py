@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from slmconvert.cli.common import CommonOptions, command, print_json
+from slmconvert.cli.safe import safe_text
 from slmconvert.errors import BadInputError, SlmError
 
 
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
             opts.console.print(table)
             if intake.rejects:
                 opts.console.print(f"[yellow]{intake.rejects} input line(s) could not be read as calls[/yellow]: "
-                                   + ", ".join(f"{k} x{v}" for k, v in intake.reject_reasons.items()))
+                                   + ", ".join(f"{safe_text(k)} x{v}" for k, v in intake.reject_reasons.items()))
         return 0
 
 

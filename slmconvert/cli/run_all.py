@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slmconvert.cli.common import CommonOptions, command, print_json
+from slmconvert.cli.safe import safe_tree
 
 
 def _pct(value: Any) -> str:
@@ -67,18 +68,18 @@ def register(app: typer.Typer) -> None:
             if opts.json:
                 print_json({"dry_run": True, "steps": steps})
             else:
-                render_plan(steps, opts.console)
+                render_plan(safe_tree(steps), opts.console)
             return 0
         console = opts.console
 
         def show(stage: str, outcome: Any) -> None:
             if not opts.silent:
-                load_stage(stage).render(outcome.summary, console)
+                load_stage(stage).render(safe_tree(outcome.summary), console)
 
         summary = run_pipeline(opts.workspace, params, extras, from_stage, opts.force,
                                console=console, quiet=opts.silent, verbose=opts.verbose, on_stage=show)
         if opts.json:
             print_json(summary)
         elif not opts.quiet:
-            render_summary(summary, console)
+            render_summary(safe_tree(summary), console)
         return 0

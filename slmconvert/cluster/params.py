@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from slmconvert.params import StageParams
+from slmconvert.params import StageParams, seed_field
 
 
 class ClusterParams(StageParams):
@@ -52,7 +52,7 @@ class ClusterParams(StageParams):
     max_cluster_points: int = Field(
         20000, ge=100, description="Distinct signatures HDBSCAN is fitted on; the rest are placed with approximate_predict."
     )
-    seed: int = Field(0, description="Seed for sampling and splits.")
+    seed: int = seed_field("Seed for sampling and splits")
     validation_fraction: float = Field(0.1, ge=0.0, lt=0.5, description="Share of each cluster's request groups for validation.")
     test_fraction: float = Field(0.1, ge=0.0, lt=0.5, description="Share of each cluster's request groups for test.")
     test_min_calls: int = Field(

@@ -76,3 +76,8 @@ class CurateParams(StageParams):
         True, description="Keep analyzer results across runs in the workspace cache (text digests, offsets and "
         "entity types only), so re-curating appended logs analyses only the new texts.",
     )
+    drop_raw: bool = Field(
+        False, description="Retention: once curate has published, delete the raw calls.parquet and rejects.jsonl of "
+        "the collect version it read (a purged.json marker records it). `collect --append` and `iterate --logs` "
+        "then need the logs collected again; `slmconvert purge-raw` does the same for existing workspaces.",
+    )

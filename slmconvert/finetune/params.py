@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from slmconvert.params import StageParams
+from slmconvert.params import StageParams, seed_field
 
 
 class FinetuneParams(StageParams):
@@ -118,7 +118,7 @@ class FinetuneParams(StageParams):
     reuse_cache: bool = Field(
         True, description="Reuse a finished training run from the workspace cache when cluster data and params are unchanged."
     )
-    seed: int = Field(0, description="Seed for sampling, adapter initialisation and data order.")
+    seed: int = seed_field("Seed for sampling, adapter initialisation and data order")
 
     @field_validator("context_distillation", "baseline", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from slmconvert.params import StageParams
+from slmconvert.params import StageParams, seed_field
 
 ConfidenceMeasure = Literal["tool_span_mean_logprob", "mean_logprob", "min_logprob", "none"]
 
@@ -65,7 +65,7 @@ class IterateParams(StageParams):
         256, ge=8, description="Upper bound on generated tokens; each cluster uses less when its logged "
         "outputs are shorter (p99 of reference length + 16).",
     )
-    seed: int = Field(0, description="Seed for the test/validation samples.")
+    seed: int = seed_field("Seed for the test/validation samples")
     # -- serve-time escalation -----------------------------------------------------------------
     escalate_on_parse_error: bool = Field(True, description="Escalate to the LLM when the SLM output does not parse.")
     escalate_on_unknown_tool: bool = Field(True, description="Escalate when the SLM calls a tool the request did not offer.")

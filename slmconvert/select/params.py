@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from slmconvert.models.registry import DEFAULT_CANDIDATES
-from slmconvert.params import StageParams
+from slmconvert.params import StageParams, seed_field
 
 
 class SelectParams(StageParams):
@@ -75,4 +75,4 @@ class SelectParams(StageParams):
     single_call_latency: bool = Field(
         False, description="Also time one prompt alone (batch size 1), the latency a single routed call sees (costs one more generation per cluster)."
     )
-    seed: int = Field(0, description="Seed for sampling validation and few-shot examples.")
+    seed: int = seed_field("Seed for sampling validation and few-shot examples")

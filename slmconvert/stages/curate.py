@@ -11,6 +11,7 @@ from slmconvert.curate.params import CurateParams
 from slmconvert.stages.base import StageContext, StageResult
 from slmconvert.util.jsonio import atomic_write_json
 from slmconvert.util.tables import TableWriter, count_rows, iter_table
+from slmconvert.workspace import Artifact, Workspace
 
 NAME = "curate"
 UPSTREAM = ("collect",)
@@ -52,6 +53,14 @@ def run(ctx: StageContext) -> StageResult:
     atomic_write_json(ctx.out_dir / "audit.json", summary)
     metrics = {key: summary[key] for key in ("records", "kept", "filtered", "entities_total", "records_per_second")}
     return StageResult(metrics=metrics, summary=summary)
+
+
+def after_publish(workspace: Workspace, artifact: Artifact, params: CurateParams, inputs: dict[str, Artifact]) -> None:
+    """curate.drop_raw: the collect version just curated loses its raw calls (collect.retention)."""
+    if params.drop_raw:
+        from slmconvert.collect.retention import purge_raw
+
+        purge_raw(workspace, inputs["collect"], artifact)
 
 
 def render(summary: dict[str, Any], console: Console) -> None:

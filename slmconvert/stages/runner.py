@@ -163,6 +163,7 @@ def execute(
                     workspace.set_latest(stage_name, existing.version)
                 summary_path = existing.path / SUMMARY_FILE
                 summary = read_json(summary_path) if summary_path.is_file() else {}
+                _after_publish(stage, workspace, existing, params, inputs)
                 return StageOutcome(existing, summary, skipped=True)
         version = new_version_id()
         temp_dir = workspace.new_temp_dir(stage_name, version)
@@ -181,7 +182,17 @@ def execute(
         except BaseException:
             _remove_tree(temp_dir)
             raise
+        _after_publish(stage, workspace, artifact, params, inputs)
         return StageOutcome(artifact, result.summary, skipped=False)
+
+
+def _after_publish(
+    stage: ModuleType, workspace: Workspace, artifact: Artifact, params: StageParams, inputs: dict[str, Artifact]
+) -> None:
+    """A stage's optional `after_publish` hook (e.g. curate's drop_raw retention), run under the lock."""
+    hook = getattr(stage, "after_publish", None)
+    if hook is not None:
+        hook(workspace, artifact, params, inputs)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -51,10 +51,39 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return HASH_PREFIX + digest.hexdigest()
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, then rename over it."""
+PRIVATE_DIR = 0o700  # owner only: raw calls, keys and caches live in these trees
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: str | os.PathLike[str], chmod_existing: bool = True) -> Path:
+    """Create `path` (and missing parents) owner-only (0700); an existing one is made 0700 too if asked."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    missing = [p for p in (target, *target.parents) if not p.exists()]
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:  # another process made it first
+            continue
+        os.chmod(directory, PRIVATE_DIR)
+    if chmod_existing and target not in missing:
+        os.chmod(target, PRIVATE_DIR)
+    return target
+
+
+def restrict_tree(root: str | os.PathLike[str]) -> None:
+    """Take every group/other permission off a tree (files libraries wrote with their own modes)."""
+    os.chmod(root, os.stat(root).st_mode & ~0o077)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode & ~0o077)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write to an owner-only temp file beside `path`, fsync, then rename over it."""
+    target = Path(path)
+    private_dir(target.parent, chmod_existing=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

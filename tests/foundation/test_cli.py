@@ -2,23 +2,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from slmconvert.cli.app import COMMANDS, app
-from slmconvert.stages import runner
 from tests.foundation import toy_stage
 
 cli = CliRunner()
-
-
-@pytest.fixture
-def toy(monkeypatch):
-    monkeypatch.setattr(runner, "load_stage", lambda name: toy_stage)
-    from slmconvert import config
-
-    monkeypatch.setattr(config, "params_class", lambda stage: toy_stage.ToyParams)
-    return toy_stage
 
 
 def _leaf_commands(group, prefix=()):
