@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
             run_stage_command("iterate", opts)
             return 0
         from slmconvert.config import resolve_all
-        from slmconvert.iterate.weekly import weekly
+        from slmconvert.pipeline.weekly import weekly
 
         params = resolve_all(opts.config, opts.sets)
         summary = weekly(opts.workspace, list(logs), params, console=opts.console,

@@ -57,8 +57,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> int:
         from slmconvert.config import resolve_all
-        from slmconvert.iterate.pipeline import plan, stage_extras
-        from slmconvert.iterate.pipeline import run_all as run_pipeline
+        from slmconvert.pipeline.run_all import plan, stage_extras
+        from slmconvert.pipeline.run_all import run_all as run_pipeline
         from slmconvert.stages.runner import load_stage
 
         params = resolve_all(opts.config, opts.sets)

@@ -1,60 +1,23 @@
-"""The iterate stage's work: evaluate specialists, promote, calibrate, build the router, replay
-held-out calls through it, price the result, and write evaluation, predictions, report and history."""
+"""Pieces of the iterate stage's work (the stage itself, in slmconvert.stages.iterate, runs them in order):
+what-if serving numbers of unpromoted clusters, serving plans, evaluation order and router routes."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from slmconvert.iterate import outputs
 from slmconvert.iterate.economics import (
-    DEFAULT_CURVE_THRESHOLDS,
-    Prices,
     ServingPlan,
-    cost_quality_curve,
-    project,
-    traffic_by_bucket,
 )
-from slmconvert.iterate.evaluate import (
-    Deadline,
-    calibrate,
-    evaluate_base,
-    evaluate_cluster,
-    seeded_sample,
-)
-from slmconvert.iterate.history import extend, make_entry, previous_history
 from slmconvert.iterate.params import IterateParams
-from slmconvert.iterate.promotion import decide_all
 from slmconvert.iterate.upstream import (
-    ClusterInfo,
     Specialist,
-    cluster_map,
-    finetune_skips,
-    lineage_curate,
-    load_assignments,
-    load_clusters,
-    load_curated,
-    load_specialists,
-    load_splits,
-    seed_dir,
-    traffic_rows,
 )
 from slmconvert.models.prompt import PromptFormat, parse_completion
 from slmconvert.router import escalation
-from slmconvert.router.config import ClusterRoute, EscalationRules, RouterConfig, relative_to_router
-from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
-from slmconvert.router.replay import replay, summarize_scores
-from slmconvert.router.router import Assigner, Router
-from slmconvert.stages.base import StageContext, StageResult
-from slmconvert.util.device import pick_device
+from slmconvert.router.config import ClusterRoute, EscalationRules, relative_to_router
+from slmconvert.router.replay import summarize_scores
 
 BASELINE_SAMPLE = 400
-TMP_PREFIX = ".tmp-"
-
-
-def version_of(ctx: StageContext) -> str:
-    """This run's version id (the runner builds it in `<stage>/.tmp-<version>`)."""
-    return ctx.out_dir.name.removeprefix(TMP_PREFIX)
 
 
 def rules_of(params: IterateParams) -> EscalationRules:
@@ -62,7 +25,7 @@ def rules_of(params: IterateParams) -> EscalationRules:
                            params.escalate_on_schema_error, params.confidence_measure)
 
 
-def _what_if(entry: dict[str, Any], rows: list[dict[str, Any]], records: list[dict[str, Any]],
+def what_if(entry: dict[str, Any], rows: list[dict[str, Any]], records: list[dict[str, Any]],
              rules: EscalationRules) -> dict[str, Any]:
     """Serving numbers a cluster would have if promoted (rule escalation only), from its test answers."""
     fmt = PromptFormat.from_dict(entry["prompt_format"])
@@ -78,7 +41,7 @@ def _what_if(entry: dict[str, Any], rows: list[dict[str, Any]], records: list[di
             "basis": "specialist test answers, rule checks only (cluster not promoted)"}
 
 
-def _plan(entry: dict[str, Any]) -> ServingPlan | None:
+def serving_plan(entry: dict[str, Any]) -> ServingPlan | None:
     routed, timing = entry.get("routed"), (entry.get("specialist") or {}).get("timing") or {}
     if not routed:
         return None
@@ -93,7 +56,7 @@ def _plan(entry: dict[str, Any]) -> ServingPlan | None:
     )
 
 
-def _promise(specialist: Specialist | None) -> tuple[int, float]:
+def promise(specialist: Specialist | None) -> tuple[int, float]:
     """Sort key: clusters whose specialist did best on finetune's validation are evaluated first."""
     if specialist is None:
         return (1, 0.0)
@@ -101,138 +64,7 @@ def _promise(specialist: Specialist | None) -> tuple[int, float]:
     return (0, -float(after)) if after is not None else (0, 1.0)
 
 
-def _specialists(ctx: StageContext) -> dict[int, Specialist]:
-    """Adapters of the finetune input, plus those the weekly loop carries over from older finetune
-    versions for clusters it did not retrain (extra["adapters_from"]: cluster id -> Artifact)."""
-    from slmconvert.select import chosen_models, read_selection
-
-    models = {cid: choice.model for cid, choice in chosen_models(read_selection(ctx.inputs["select"])).items()}
-    found = load_specialists(ctx.inputs["finetune"], models)
-    for cid, artifact in (ctx.extra.get("adapters_from") or {}).items():
-        if int(cid) not in found:
-            older = load_specialists(artifact, models)
-            if int(cid) in older:
-                found[int(cid)] = older[int(cid)]
-    return found
-
-
-def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigner | None = None) -> StageResult:
-    """Everything the iterate stage does (generator/assigner injectable for tests)."""
-    started = time.perf_counter()
-    params: IterateParams = ctx.params  # type: ignore[assignment]
-    ws = ctx.workspace
-    cluster_art = ctx.inputs["cluster"]
-    curate_art = lineage_curate(ws, cluster_art, ctx.inputs["curate"])
-    lineage = {name: art.version for name, art in sorted(ctx.inputs.items())}
-    clusters = load_clusters(cluster_art)
-    splits = load_splits(cluster_art)
-    assignments = load_assignments(cluster_art)
-    specialists = _specialists(ctx)
-    device = pick_device(params.device)
-    rules = rules_of(params)
-
-    ids: dict[tuple[int, str], list[str]] = {}
-    for call_id, (cid, split) in splits.items():
-        ids.setdefault((cid, split), []).append(call_id)
-    baseline_ids = [c for c in sorted(assignments)]
-    wanted = {c for (_, split), members in ids.items() if split in ("test", "validation") for c in members}
-    baseline_pick = seeded_sample([{"call_id": c} for c in baseline_ids], BASELINE_SAMPLE, params.seed, "baseline")
-    wanted |= {r["call_id"] for r in baseline_pick}
-    records = {r["call_id"]: r for r in load_curated(curate_art, wanted) if r.get("status", "kept") == "kept"}
-
-    def members(cid: int, split: str) -> list[dict[str, Any]]:
-        return [records[c] for c in ids.get((cid, split), []) if c in records]
-
-    test = {c.cluster_id: seeded_sample(members(c.cluster_id, "test"), params.cap("test", device), params.seed,
-                                        f"test-{c.cluster_id}") for c in clusters}
-    generator = generator or CachedGenerator(PeftGenerator(device, params.batch_size),
-                                             ws.cache_dir("iterate-generations"))
-    if not isinstance(generator, CachedGenerator):
-        generator = CachedGenerator(generator)
-    evaluated = [c for c in clusters if c.candidate and c.cluster_id in specialists and test[c.cluster_id]]
-    base_cap = params.cap("base", device)
-    total = sum(len(test[c.cluster_id]) + min(base_cap, len(test[c.cluster_id])) for c in evaluated)
-    ctx.log(f"iterate: evaluating {len(evaluated)} specialist(s) on {device} "
-            f"(test sample <= {params.cap('test', device)}/cluster, base <= {base_cap})")
-    evals = {}
-    deadline = Deadline(params.eval_seconds(device))
-    order = sorted(clusters, key=lambda c: _promise(specialists.get(c.cluster_id)))
-    with ctx.progress("evaluating specialists", total) as advance:
-        # specialists first (they decide promotion), then the base-model baselines with what time is left
-        for info in order:
-            evals[info.cluster_id] = evaluate_cluster(
-                info, specialists.get(info.cluster_id), test[info.cluster_id],
-                len(ids.get((info.cluster_id, "test"), [])), 0, generator, params, advance, deadline)
-        for info in order:
-            if evals[info.cluster_id].entry.get("specialist"):
-                evaluate_base(evals[info.cluster_id], specialists[info.cluster_id],
-                              test[info.cluster_id][:base_cap], generator, params, advance, deadline)
-    entries = [evals[c.cluster_id].entry for c in clusters]
-    untrained = finetune_skips(ctx.inputs["finetune"])
-    for entry in entries:
-        if entry["candidate"] and entry["specialist"] is None and entry["cluster_id"] in untrained:
-            entry["skipped"] = entry["skipped"] or f"not fine-tuned: {untrained[entry['cluster_id']]}"
-    for entry, decision in zip(entries, decide_all(entries, params.promotion_target, params.promotion_metric), strict=True):
-        entry["promotion"] = decision.to_dict()
-    promoted = [e for e in entries if e["promotion"]["promoted"]]
-
-    calibration_cap = params.cap("calibration", device)
-    validation = {e["cluster_id"]: seeded_sample(members(e["cluster_id"], "validation"), calibration_cap,
-                                                 params.seed, f"val-{e['cluster_id']}") for e in promoted}
-    budget = params.eval_seconds(device)
-    calibration_deadline = Deadline(budget / 3 if budget else None)
-    with ctx.progress("calibrating escalation", sum(len(v) for v in validation.values())) as advance:
-        for e in promoted:
-            e["calibration"] = calibrate(e, specialists[e["cluster_id"]], validation[e["cluster_id"]], generator,
-                                         rules, params.escalation_target, advance, calibration_deadline,
-                                         params.chunk(device))
-
-    router_dir = ctx.out_dir / "router"
-    config = RouterConfig(
-        routes=[_route(e, specialists.get(e["cluster_id"]), router_dir) for e in entries],
-        escalation=rules, lineage=lineage,
-    )
-    config.save(router_dir, seed_dir(cluster_art))
-    router = Router(config, router_dir, assigner, ws.cache_dir("embeddings"))
-    baseline_records = [records[r["call_id"]] for r in baseline_pick if r["call_id"] in records]
-    assigned = router.assigner.assign(baseline_records) if baseline_records else []
-    config.baseline_ood_share = (sum(1 for cid, _ in assigned if cid < 0) / len(assigned)) if assigned else None
-    config.save(router_dir)
-
-    held_out = [r for c in clusters for r in test[c.cluster_id]]
-    true_cluster = {r["call_id"]: splits[r["call_id"]][0] for r in held_out}
-    with ctx.progress("replaying held-out calls", len(held_out)) as advance:
-        result = replay(router, held_out, generator, true_cluster, advance)
-    for e in entries:
-        if e["promotion"]["promoted"]:
-            e["routed"] = result.per_cluster.get(e["cluster_id"]) or {}
-        elif e.get("specialist"):
-            spec_rows = evals[e["cluster_id"]].specialist_rows
-            e["routed"] = _what_if(e, spec_rows, test[e["cluster_id"]], rules)
-
-    traffic = traffic_by_bucket(traffic_rows(curate_art), assignments)
-    prices = Prices(params.slm_input_price_per_1m, params.slm_output_price_per_1m)
-    plans = {p.cluster_id: p for e in entries if (p := _plan(e)) is not None}
-    economics = project(traffic, {k: v for k, v in plans.items() if v.promoted}, prices)
-    curve = cost_quality_curve(entries, traffic, plans, prices, DEFAULT_CURVE_THRESHOLDS, params.promotion_metric)
-    version = version_of(ctx)
-    weekly = ctx.extra.get("weekly")
-    summary = outputs.summary(entries, result.overall, economics, device, generator, time.perf_counter() - started)
-    earlier = previous_history(ws)
-    history = extend(earlier, make_entry(version, lineage, summary, weekly, len(earlier)))
-    outputs.write_all(
-        ctx.out_dir, version=version, lineage=lineage, entries=entries, replay_result=result,
-        base_rows={e["cluster_id"]: evals[e["cluster_id"]].base_rows for e in entries}, test=test,
-        economics=economics, curve=curve, history=history, params=params, device=device,
-        traffic=traffic, cluster_map_png=cluster_map(cluster_art), weekly=weekly, summary=summary,
-        workspace_root=ws.root,
-    )
-    ctx.log(f"iterate: promoted {len(promoted)}/{len(entries)} cluster(s); "
-            f"report at {ctx.out_dir.name}/report.html")
-    return StageResult(metrics=outputs.metrics(summary), summary=summary)
-
-
-def _route(entry: dict[str, Any], specialist: Specialist | None, router_dir: Any) -> ClusterRoute:
+def route(entry: dict[str, Any], specialist: Specialist | None, router_dir: Any) -> ClusterRoute:
     promotion = entry["promotion"]
     return ClusterRoute(
         cluster_id=entry["cluster_id"], label=entry["label"], promoted=bool(promotion["promoted"]),
@@ -246,4 +78,3 @@ def _route(entry: dict[str, Any], specialist: Specialist | None, router_dir: Any
     )
 
 
-__all__ = ["ClusterInfo", "run", "version_of"]

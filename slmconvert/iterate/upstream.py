@@ -117,14 +117,6 @@ def _first_file(directory: Path, names: tuple[str, ...]) -> Path | None:
     return next((directory / n for n in names if (directory / n).is_file()), None)
 
 
-def lineage_curate(workspace: Any, cluster: Artifact, current: Artifact) -> Artifact:
-    """The curate version the cluster version was built from (its splits name those call ids)."""
-    pinned = (cluster.manifest.get("inputs") or {}).get("curate", {}).get("version")
-    if pinned and pinned != current.version and pinned in {a.version for a in workspace.versions("curate")}:
-        return workspace.artifact("curate", pinned)
-    return current
-
-
 def load_specialists(finetune: Artifact, models: dict[int, str] | None = None) -> dict[int, Specialist]:
     """Adapters in a finetune version: `<cluster_id>/adapter/` plus its prompt format and metrics.
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slmconvert.errors import ConfigError
+from slmconvert.errors import ConfigError, SlmError
 from slmconvert.models import cache
 from slmconvert.models.registry import ModelSpec, ResolvedModel, resolve_model
 from slmconvert.util.device import pick_device
@@ -54,6 +54,20 @@ def cache_key(resolved: ResolvedModel) -> str | None:
         digest = hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
         return f"gguf-{path.stem}-{digest}"
     return None
+
+
+def model_identity(name: str) -> str:
+    """What identifies a model's weights in fingerprints: its cache key, or a stamp of a local path's
+    files (so a local directory changes identity when its files change), else the name itself."""
+    path = Path(name).expanduser()
+    if not path.exists():
+        try:
+            return cache_key(resolve_model(name)) or name
+        except SlmError:
+            return name
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    return "files:" + hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 
 def is_cached(resolved: ResolvedModel) -> bool:

@@ -43,6 +43,7 @@ class StageContext:
     console: Console = field(default_factory=lambda: Console(stderr=True))
     quiet: bool = False
     verbose: bool = False
+    version: str = ""  # the version id this run will publish as
 
     def log(self, message: str) -> None:
         """One human line on stderr (suppressed by --quiet / --json)."""

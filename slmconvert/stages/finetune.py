@@ -14,9 +14,9 @@ from rich.table import Table
 
 from slmconvert.errors import UsageError
 from slmconvert.finetune.params import FinetuneParams
+from slmconvert.models.loading import model_identity
 from slmconvert.stages.base import StageContext, StageResult
 from slmconvert.util.jsonio import atomic_write_json, read_json
-from slmconvert.workspace import Artifact
 
 NAME = "finetune"
 UPSTREAM = ("select", "cluster", "curate")
@@ -34,7 +34,7 @@ def run(ctx: StageContext) -> StageResult:
     params: FinetuneParams = ctx.params  # type: ignore[assignment]
     selection = read_json(ctx.inputs["select"].file("selection.json"))
     cluster = ctx.inputs["cluster"]
-    curate = _lineage_curate(ctx, cluster)
+    curate = ctx.inputs["curate"]  # the version this cluster was built from (runner follows lineage)
     inputs = {"select": ctx.inputs["select"].ref, "cluster": cluster.ref, "curate": curate.ref}
     jobs, skipped = plan_jobs(selection, params, ctx.extra.get("clusters"), inputs)
     device = pick_device(params.device)
@@ -146,20 +146,6 @@ def _select_baseline(entry: dict[str, Any]) -> dict[str, Any] | None:
         return None
     return {"metric": entry.get("primary_metric"), "value": primary["value"],
             "interval": [primary.get("low"), primary.get("high")], "n": primary.get("n"), "source": "select"}
-
-
-def _lineage_curate(ctx: StageContext, cluster: Artifact) -> Artifact:
-    """The curate version the cluster version was built from (its splits name those call ids)."""
-    from slmconvert.iterate.upstream import lineage_curate
-
-    return lineage_curate(ctx.workspace, cluster, ctx.inputs["curate"])
-
-
-def model_identity(name: str) -> str:
-    """What identifies a model's weights (a local directory changes identity when its files change)."""
-    from slmconvert.stages.select import _identity
-
-    return _identity(name)
 
 
 def _hf_id(name: str) -> str | None:

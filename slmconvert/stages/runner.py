@@ -17,6 +17,7 @@ from slmconvert import __version__
 from slmconvert.errors import UsageError
 from slmconvert.params import StageParams
 from slmconvert.stages.base import StageContext, StageResult
+from slmconvert.stages.lineage import resolve_inputs
 from slmconvert.util.device import env_info
 from slmconvert.util.jsonio import (
     atomic_write_text,
@@ -151,7 +152,7 @@ def execute(
     extra = extra or {}
     pins = pins or {}
     with workspace.lock(f"slmconvert {stage_name}"):
-        inputs = {up: workspace.artifact(up, pins.get(up)) for up in stage.UPSTREAM}
+        inputs = {up: r.artifact for up, r in resolve_inputs(workspace, stage_name, stage.UPSTREAM, pins).items()}
         extra_fp = fingerprint_extra(stage, extra)
         run_fingerprint = fingerprint(stage_name, params, inputs, extra_fp)
         if not force:
@@ -168,7 +169,7 @@ def execute(
         version = new_version_id()
         temp_dir = workspace.new_temp_dir(stage_name, version)
         try:
-            ctx = StageContext(workspace, temp_dir, params, inputs, extra, console, quiet, verbose)
+            ctx = StageContext(workspace, temp_dir, params, inputs, extra, console, quiet, verbose, version)
             started = time.perf_counter()
             result = stage.run(ctx)
             seconds = time.perf_counter() - started

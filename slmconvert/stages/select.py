@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from slmconvert.errors import SlmError
+from slmconvert.models.loading import model_identity
 from slmconvert.select.data import build_tasks
 from slmconvert.select.params import SelectParams
 from slmconvert.stages.base import StageContext, StageResult
 from slmconvert.util.jsonio import atomic_write_json
-from slmconvert.workspace import Artifact
 
 NAME = "select"
 UPSTREAM = ("cluster", "curate")
@@ -28,7 +25,7 @@ def run(ctx: StageContext) -> StageResult:
     params: SelectParams = ctx.params  # type: ignore[assignment]
     candidates = list(ctx.extra.get("candidates") or params.candidates)
     cluster = ctx.inputs["cluster"]
-    curate = _curate_of(ctx, cluster)
+    curate = ctx.inputs["curate"]  # the version this cluster was built from (runner follows lineage)
     tasks, skipped = build_tasks(
         cluster, curate, sample_size=params.sample_size, few_shot=params.few_shot,
         context_sample=params.context_sample, include_non_candidates=params.include_non_candidates, seed=params.seed,
@@ -49,41 +46,12 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(metrics=metrics, summary=summary)
 
 
-def _curate_of(ctx: StageContext, cluster: Artifact) -> Artifact:
-    """The curate version the cluster version was built from (its splits name those call ids)."""
-    pinned = (cluster.manifest.get("inputs") or {}).get("curate", {}).get("version")
-    current = ctx.inputs["curate"]
-    if pinned and pinned != current.version:
-        try:
-            lineage = ctx.workspace.artifact("curate", pinned)
-        except SlmError:
-            return current
-        ctx.log(f"select: using {lineage.ref}, the curate version {cluster.ref} was built from")
-        return lineage
-    return current
-
-
 def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
     """Candidates by identity: a local model dir changes the fingerprint when its files change."""
     out = dict(extra)
     if extra.get("candidates"):
-        out["candidates"] = [{"name": name, "identity": _identity(name)} for name in extra["candidates"]]
+        out["candidates"] = [{"name": name, "identity": model_identity(name)} for name in extra["candidates"]]
     return out
-
-
-def _identity(name: str) -> str:
-    from slmconvert.models.loading import cache_key
-    from slmconvert.models.registry import resolve_model
-
-    path = Path(name).expanduser()
-    if not path.exists():
-        try:
-            return cache_key(resolve_model(name)) or name
-        except SlmError:
-            return name
-    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-    stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
-    return "files:" + hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 
 def summarize(selection: dict[str, Any]) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from slmconvert.iterate import build
 from slmconvert.iterate.params import IterateParams
 from slmconvert.router.router import Router
+from slmconvert.stages import iterate as iterate_stage
 from slmconvert.stages.base import StageContext
 from slmconvert.util.jsonio import read_json
 from slmconvert.util.tables import read_table
@@ -18,8 +18,8 @@ def _run(ws, params, generator, assigner, version="v-iterate"):
     out = ws.stage_dir("iterate") / f".tmp-{version}"
     out.mkdir(parents=True)
     inputs = {name: ws.artifact(name) for name in ("finetune", "select", "cluster", "curate")}
-    ctx = StageContext(ws, out, params, inputs, quiet=True)
-    result = build.run(ctx, generator=generator, assigner=assigner)
+    ctx = StageContext(ws, out, params, inputs, quiet=True, version=version)
+    result = iterate_stage.run(ctx, generator=generator, assigner=assigner)
     return out, result
 
 

@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from slmconvert.cli.app import app
 from slmconvert.errors import MissingArtifactError
-from slmconvert.iterate import drift, weekly
+from slmconvert.iterate import drift
 from slmconvert.iterate.params import IterateParams
+from slmconvert.pipeline import weekly
 from slmconvert.workspace import Workspace
 from tests.iterate.fake_workspace import build as build_workspace
 
@@ -76,7 +77,8 @@ def test_quiet_week_reuses_clusters_and_adapters(ws, monkeypatch):
     assert rec.stages == ["collect", "curate", "iterate"]
     assert rec.calls[0][2]["paths"] == ["new.jsonl"] and rec.calls[0][2]["append_from"].version == "v-collect"
     stage, pins, extra = rec.calls[-1]
-    assert pins == {"cluster": "v-cluster", "select": "v-select", "finetune": "v-finetune"}
+    # the new curate version (old and new calls) is pinned: lineage alone would give the cluster's older one
+    assert pins == {"cluster": "v-cluster", "select": "v-select", "finetune": "v-finetune", "curate": "v-curate"}
     assert extra["weekly"]["actions"] == {"recluster": False, "retrain": {}, "notes": []}
 
 

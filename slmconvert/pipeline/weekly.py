@@ -158,7 +158,7 @@ def weekly(
                           extra={"weekly": weekly_info, "adapters_from": carried})
         else:
             outcome = run("iterate", pins={"cluster": prev_cluster.version, "select": prev_select.version,
-                                           "finetune": prev_finetune.version},
+                                           "finetune": prev_finetune.version, "curate": curate.version},
                           extra={"weekly": weekly_info})
     return {
         "previous": previous.version,
