@@ -176,6 +176,8 @@ def cluster_signatures(
     n = len(vectors)
     weights = np.asarray(weights, dtype=np.int64)
     m_samples = int(min_samples or 3)
+    if weights.sum() < min_cluster_size:  # no cluster can reach the size: every call is noise
+        return Clustering(np.full(n, -1, dtype=np.int64), np.zeros(n), m_samples, 0)
     fit_rows = np.arange(n)
     if n > max_points:
         rng = np.random.default_rng(seed)

@@ -54,6 +54,19 @@ class ClusterRun:
     cache_hits: int
     agreement: dict[str, Any] | None
     timings: dict[str, float] = field(default_factory=dict)
+    why_no_clusters: str | None = None  # set when every call is noise
+
+
+def why_no_clusters(calls: int, min_size: int, clusters: int) -> str | None:
+    """Why a run found no cluster at all (every call stays on the LLM), in words; None when it found some."""
+    if clusters:
+        return None
+    if calls < min_size:
+        return (f"only {calls:,} kept call(s), fewer than min_cluster_size={min_size}: no task can reach the size of "
+                "a cluster, so every call is noise (stays on the LLM); collect more calls or lower "
+                "cluster.min_cluster_size")
+    return (f"no group of at least min_cluster_size={min_size} similar calls: every call is noise (stays on the LLM); "
+            "lower cluster.min_cluster_size to find smaller tasks")
 
 
 def signature_options(params: ClusterParams) -> SignatureOptions:
@@ -151,7 +164,8 @@ def discover_tasks(
     else:
         totals["router_self_agreement"] = None
     return ClusterRun(sigs, vectors, clustering, call_labels, clustering.probabilities[sigs.call_signature],
-                      clusters, totals, seed, splits, min_size, hits, tag_agreement(records, call_labels), timings)
+                      clusters, totals, seed, splits, min_size, hits, tag_agreement(records, call_labels), timings,
+                      why_no_clusters(len(records), min_size, len(clusters)))
 
 
 def _describe(records: Sequence[dict], sigs: SignatureSet, space: SignatureSpace, parts: list[np.ndarray],

@@ -104,7 +104,8 @@ class RouterSeed:
     def save(self, directory: Path) -> None:
         """Write config.json and arrays.safetensors into `directory`."""
         directory.mkdir(parents=True, exist_ok=True)
-        centroids = np.ascontiguousarray(self.centroids.reshape(len(self.gates), -1), np.float32)
+        width = sum(self.space.widths)  # explicit: with no cluster there are 0 rows and -1 cannot be inferred
+        centroids = np.ascontiguousarray(self.centroids.reshape(len(self.gates), width), np.float32)
         save_file({"centroids": centroids}, str(directory / ARRAYS_FILE))
         atomic_write_json(directory / CONFIG_FILE, {
             "schema": SEED_SCHEMA,

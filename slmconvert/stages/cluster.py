@@ -61,6 +61,7 @@ def _write_outputs(ctx: StageContext, records: list[dict], found: ClusterRun, pa
         "distinct_signatures": len(found.sigs),
         "embedding_model": found.seed.embedder_id,
         "agreement": found.agreement,
+        "why_no_clusters": found.why_no_clusters,
     })
     found.seed.save(ctx.out_dir / SEED_DIR)
     started = time.perf_counter()
@@ -80,6 +81,8 @@ def run(ctx: StageContext) -> StageResult:
     ctx.log(f"clustering {len(records):,} kept calls")
     found = discover_tasks(records, params, cache_root=ctx.workspace.cache_dir("embeddings"), progress=ctx.progress)
     found.timings["map"] = _write_outputs(ctx, records, found, params)
+    if found.why_no_clusters:
+        ctx.log(f"[yellow]no cluster found[/yellow]: {found.why_no_clusters}")
     candidates = [c["id"] for c in found.clusters if c["candidate"]]
     metrics = {
         "calls": len(records),
@@ -98,6 +101,7 @@ def run(ctx: StageContext) -> StageResult:
         "agreement": found.agreement,
         "timings": found.timings,
         "clusters_table": clusters_table(found.clusters),
+        "why_no_clusters": found.why_no_clusters,
     }
     return StageResult(metrics=metrics, summary=summary)
 
@@ -158,6 +162,8 @@ def render(summary: dict[str, Any], console: Console) -> None:
             f"{summary.get('distinct_signatures', 0):,} distinct signatures (min cluster size "
             f"{summary.get('min_cluster_size')} calls)")
     console.print(line)
+    if summary.get("why_no_clusters"):
+        console.print(f"[yellow]no cluster found[/yellow]: {summary['why_no_clusters']}")
     agreement = summary.get("agreement")
     if agreement:
         console.print(f"agreement with workload tags: ARI {agreement['ari']:.3f} over {agreement['tagged_calls']:,} "
