@@ -249,5 +249,4 @@ def not_built(app: typer.Typer, name: str, help_text: str) -> None:
 
     @command(app, name, help=f"{help_text} (not available in this build)")
     def _missing(opts: CommonOptions) -> int:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] `slmconvert {name}` is not built in this version")
-        return 1
+        raise SlmError(f"`slmconvert {name}` is not built in this version")

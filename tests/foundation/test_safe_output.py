@@ -50,3 +50,15 @@ def test_hostile_log_fields_print_literally(tmp_path):
     shown = result.stderr
     assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
     assert "[bold red]x[/]" in shown and "[red]gpt-4o[/red]" in shown and "[blink]logs.jsonl" in shown
+
+
+def test_hostile_cluster_label_in_the_cluster_table():
+    from slmconvert.stages import cluster
+
+    row = {"id": 0, "label": HOSTILE, "size": 5, "share_calls": 1.0, "share_tokens": 1.0, "share_cost": 1.0,
+           "output_type": "text", "candidate": False, "why_not": ["[red]too few calls[/red] (5)"]}
+    console = Console(record=True, width=250, file=open("/dev/null", "w"))  # noqa: SIM115
+    cluster.render(safe_tree({"calls": 5, "clusters_table": [row]}), console)
+    shown = console.export_text()
+    assert "[bold red]x[/]" in shown and "[red]too few calls[/red]" in shown
+    assert "\x1b" not in shown and "\x07" not in shown
