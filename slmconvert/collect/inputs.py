@@ -99,6 +99,8 @@ def _explicit_reason(path: Path) -> str | None:
 def _add_directory(spec: str, path: Path, inputs: Inputs) -> list[Path]:
     before = len(inputs.skipped)
     files = _walk(path, inputs)
+    if not files and inputs.skipped[before:] and inputs.skipped[before]["path"] == str(path):
+        return []  # the directory itself cannot be read: listed as passed over, the other inputs go on
     if not files:
         passed = len(inputs.skipped) - before
         raise BadInputError(

@@ -127,3 +127,23 @@ def test_explicit_fifo_is_passed_over_not_opened(tmp_path):
     inputs = scan_inputs([str(tmp_path / "pipe.jsonl"), str(tmp_path / "a.jsonl")])
     assert [p.name for p in inputs.files] == ["a.jsonl"]
     assert inputs.skipped[0]["reason"] == "named pipe (FIFO), not opened"
+
+
+def test_unreadable_directory_is_passed_over_and_the_rest_read(tmp_path, monkeypatch):
+    from slmconvert.collect import inputs as inputs_module
+
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "x.jsonl").write_bytes(b"{}\n")
+    (tmp_path / "open").mkdir()
+    (tmp_path / "open" / "a.jsonl").write_bytes(b"{}\n")
+    real = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(inputs_module.os, "scandir", scandir)
+    found = scan_inputs([str(tmp_path / "locked"), str(tmp_path / "open")])
+    assert [p.name for p in found.files] == ["a.jsonl"]
+    assert found.skipped == [{"path": str(tmp_path / "locked"), "reason": "unreadable directory: Permission denied"}]
