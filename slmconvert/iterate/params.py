@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from slmconvert.params import StageParams, seed_field
 
@@ -108,6 +108,16 @@ class IterateParams(StageParams):
         "agreement drift (0 skips the replay).",
     )
     max_drift_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
+
+    @field_validator("promotion_metric")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        """A misspelt metric would silently promote nothing: refuse it up front."""
+        from slmconvert.evaluation.metrics import METRICS
+
+        if value is not None and value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}; one of: {', '.join(METRICS)}")
+        return value
 
     def cap(self, name: str, device: str) -> int:
         """A per-device sample cap, e.g. cap("test", "cpu") -> max_test_calls_cpu."""

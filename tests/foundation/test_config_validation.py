@@ -64,3 +64,10 @@ def test_utf8_config_with_bom_is_read(tmp_path):
     result = cli.invoke(app, ["config", "--effective", "--json", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["cluster"]["seed"] == 7
+
+
+def test_unknown_promotion_metric_is_refused():
+    payload = _config_error(["--set", "iterate.promotion_metric=rouge"])
+    assert "unknown metric 'rouge'" in payload["error"] and "rouge_l" in payload["error"]
+    ok = cli.invoke(app, ["config", "--effective", "--json", "--set", "iterate.promotion_metric=rouge_l"])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["iterate"]["promotion_metric"] == "rouge_l"
