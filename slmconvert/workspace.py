@@ -200,7 +200,8 @@ class Workspace:
             private_dir(self.root)
         for name in (*STAGES, ".keys", ".cache"):
             if (self.root / name).is_dir():
-                os.chmod(self.root / name, 0o700)
+                with suppress(PermissionError):  # another user's directory: theirs to lock down
+                    os.chmod(self.root / name, 0o700)
 
     def remove_stale_temp_dirs(self) -> list[Path]:
         """Delete leftovers of killed runs (only called while holding the lock)."""
