@@ -19,7 +19,9 @@ from slmconvert.stages.runner import (
     fingerprint,
     fingerprint_extra,
     load_stage,
+    run_device,
 )
+from slmconvert.util.source import package_digest
 from slmconvert.workspace import STAGES, Artifact, Workspace
 
 
@@ -51,6 +53,10 @@ def _why_changed(latest: Artifact | None, params: StageParams, inputs: dict[str,
     manifest = latest.manifest
     if manifest.get("slmconvert_version") != __version__:
         return f"slmconvert version changed ({manifest.get('slmconvert_version')} -> {__version__})"
+    if manifest.get("code") != package_digest():
+        return "slmconvert's code changed since that version was built"
+    if manifest.get("device") != run_device(params):
+        return f"device changed ({manifest.get('device')} -> {run_device(params)})"
     old_params, new_params = manifest.get("params", {}), params.model_dump(mode="json")
     changed = sorted(k for k in set(old_params) | set(new_params) if old_params.get(k) != new_params.get(k))
     if changed:

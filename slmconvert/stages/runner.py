@@ -18,7 +18,7 @@ from slmconvert.errors import UsageError
 from slmconvert.params import StageParams
 from slmconvert.stages.base import StageContext, StageResult
 from slmconvert.stages.lineage import resolve_inputs
-from slmconvert.util.device import env_info
+from slmconvert.util.device import env_info, pick_device
 from slmconvert.util.jsonio import (
     atomic_write_text,
     pretty_json,
@@ -26,6 +26,7 @@ from slmconvert.util.jsonio import (
     sha256_file,
     sha256_json,
 )
+from slmconvert.util.source import package_digest
 from slmconvert.workspace import MANIFEST, STAGES, Artifact, Workspace, new_version_id
 
 MANIFEST_SCHEMA = "slmconvert.manifest/1"
@@ -80,12 +81,21 @@ def fingerprint_extra(stage: ModuleType, extra: dict[str, Any]) -> Any:
     return _jsonable(hook(extra) if hook else extra)
 
 
+def run_device(params: StageParams) -> str | None:
+    """The device a stage with a `device` param resolves to here (an adapter trained under a CPU budget
+    is not the one a GPU run would build); None for stages that run no model."""
+    preferred = getattr(params, "device", None)
+    return pick_device(preferred) if preferred is not None else None
+
+
 def fingerprint(stage_name: str, params: StageParams, inputs: dict[str, Artifact], extra_fp: Any) -> str:
-    """What identifies a stage run: code version, params, upstream manifests and extra inputs."""
+    """What identifies a stage run: the code that runs, params, device, upstream manifests, extra inputs."""
     return sha256_json(
         {
             "stage": stage_name,
             "slmconvert_version": __version__,
+            "code": package_digest(),
+            "device": run_device(params),
             "params": params.model_dump(mode="json"),
             "inputs": {k: v.manifest_hash for k, v in sorted(inputs.items())},
             "extra": extra_fp,
@@ -120,6 +130,8 @@ def build_manifest(
         "version": version,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "slmconvert_version": __version__,
+        "code": package_digest(),
+        "device": run_device(params),
         "params": params_dict,
         "params_hash": sha256_json(params_dict),
         "inputs": {
