@@ -170,6 +170,7 @@ class PiiAnalyzer:
         self._digest_key = store.key if store is not None else secrets.token_bytes(32)
         self._cache: dict[bytes, tuple[Span, ...]] = {}
         self.stats: Counter[str] = Counter()
+        self.first_error: BaseException | None = None  # kept for the audit's first-error line (curate.audit)
 
     # ---- public -----------------------------------------------------------------------------
     def analyze(self, units: Iterable[tuple[str, bool]]) -> dict[tuple[str, bool], tuple[Span, ...] | None]:
@@ -262,8 +263,9 @@ class PiiAnalyzer:
                                             nlp_artifacts=artifacts)
                 spans.extend(Span(r.start + offset, r.end + offset, r.entity_type, float(r.score)) for r in found)
             return tuple(self._postprocess(text, spans))
-        except Exception:  # noqa: BLE001 - any analyzer failure must fail closed, never pass text through
+        except Exception as exc:  # noqa: BLE001 - any analyzer failure must fail closed, never pass text through
             self.stats["errors"] += 1
+            self.first_error = self.first_error or exc
             return None
 
     def _postprocess(self, text: str, spans: Sequence[Span]) -> list[Span]:

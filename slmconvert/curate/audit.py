@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import regex as re
+
+from slmconvert.curate.fields import DROPPED_FIELDS, SCANNED_FIELDS
+
+# In an error message only plain lowercase words survive (the first may be capitalised); any other
+# token (quoted literals, numbers, names, addresses, tokens) may be a record value and is masked.
+_PLAIN_WORD = re.compile(r"[a-z]{1,15}[.,;:!?]?")
+_MAX_MESSAGE = 160
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """Type, place and gist of an exception with anything value-like masked (never a record value)."""
+    if exc is None:
+        return "the analyzer reported a failed text (no exception kept)"
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        where = f" in {last.name} ({Path(last.filename).name}:{last.lineno})"
+    text = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)  # KeyError quotes
+    words = text.split()
+    message = " ".join(w if _PLAIN_WORD.fullmatch(w[:1].lower() + w[1:] if i == 0 else w) else "…"
+                       for i, w in enumerate(words))[:_MAX_MESSAGE]
+    return f"{type(exc).__name__}{where}" + (f": {message}" if message.strip() else "")
 
 
 @dataclass
@@ -18,7 +45,17 @@ class Audit:
     by_field: Counter = field(default_factory=Counter)  # field kind -> occurrences
     by_entity_field: Counter = field(default_factory=Counter)  # "TYPE/kind" -> occurrences
     filtered: Counter = field(default_factory=Counter)  # reason -> records
+    scrub_errors: Counter = field(default_factory=Counter)  # error type -> records
+    first_scrub_error: str | None = None
+    dropped: Counter = field(default_factory=Counter)  # field path -> values dropped
     seconds: float = 0.0
+
+    def add_error(self, error: str, exc: BaseException | None) -> None:
+        """Account for one record that could not be scrubbed (it is filtered as scrub_error)."""
+        self.add(Counter(), "scrub_error")
+        self.scrub_errors[error] += 1
+        if self.first_scrub_error is None:
+            self.first_scrub_error = describe_error(exc)
 
     def add(self, counts: Counter, reason: str | None) -> None:
         """Account for one record's entity counts and its fate."""
@@ -47,6 +84,12 @@ class Audit:
             "entities_by_field": dict(sorted(self.by_field.items())),
             "entities_by_type_and_field": dict(sorted(self.by_entity_field.items())),
             "entities_total": sum(self.entities.values()),
+            "scrub_errors": sum(self.scrub_errors.values()),
+            "scrub_errors_by_type": dict(sorted(self.scrub_errors.items())),
+            "first_scrub_error": self.first_scrub_error,
+            "fields_scanned": list(SCANNED_FIELDS),
+            "fields_dropped": list(DROPPED_FIELDS),
+            "dropped_values_by_field": dict(sorted(self.dropped.items())),
             "analyzer": dict(sorted((analyzer_stats or {}).items())),
             "seconds": round(self.seconds, 3),
             "records_per_second": round(rate, 2) if rate else None,

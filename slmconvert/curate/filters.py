@@ -32,14 +32,19 @@ def error_reason(record: dict[str, Any]) -> str | None:
     return None
 
 
-def estimated_tokens(record: dict[str, Any]) -> int:
-    """Prompt + completion tokens: from usage when logged, else ~4 characters per token."""
-    usage = record.get("usage") or {}
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if isinstance(prompt, int) and isinstance(completion, int):
-        return prompt + completion
+def measured_tokens(record: dict[str, Any]) -> int:
+    """Tokens estimated from the call's own text (~4 UTF-8 bytes of its JSON per token)."""
     size = len(orjson.dumps([record.get("messages"), record.get("tools"), record.get("output")]))
     return size // CHARS_PER_TOKEN + 1
+
+
+def estimated_tokens(record: dict[str, Any]) -> int:
+    """Prompt + completion tokens: the larger of the logged usage and the measured text, since a
+    logger may under-report (a 10 MB message logged as 283 tokens is still 10 MB)."""
+    usage = record.get("usage") or {}
+    logged = sum(n for n in (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+                 if isinstance(n, int) and not isinstance(n, bool)) if isinstance(usage, dict) else 0
+    return max(logged, measured_tokens(record))
 
 
 class ToolCallChecker:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -19,6 +19,8 @@ DEFAULT_THRESHOLDS = {
     "PERSON": 0.6, "PHONE_NUMBER": 0.4, "US_DRIVER_LICENSE": 0.4, "US_BANK_NUMBER": 0.4,
     "US_PASSPORT": 0.4, "US_SSN": 0.5, "US_ITIN": 0.5, "MEDICAL_LICENSE": 0.5, "CRYPTO": 0.6,
 }
+# A detection score: Presidio scores lie in [0, 1]; a threshold above 1 would turn scrubbing off.
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
 FILTERS = ["error_response", "empty_output", "truncated", "invalid_tool_call", "too_long", "near_duplicate"]
 
 
@@ -40,11 +42,11 @@ class CurateParams(StageParams):
         "add LOCATION, URL or DATE_TIME to scrub those too.",
     )
     scrub_secrets: bool = Field(True, description="Detect API keys, tokens, private keys and passwords.")
-    default_score_threshold: float = Field(0.5, description="Minimum detection score for entity types "
+    default_score_threshold: Score = Field(0.5, description="Minimum detection score (0-1) for entity types "
                                            "without their own threshold.")
-    score_thresholds: dict[str, float] = Field(
+    score_thresholds: dict[str, Score] = Field(
         default_factory=lambda: dict(DEFAULT_THRESHOLDS),
-        description="Per-entity minimum detection score (overrides the default threshold).",
+        description="Per-entity minimum detection score, 0-1 (overrides the default threshold).",
     )
     allow_list: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "::1", "0.0.0.0", "localhost"],
@@ -59,18 +61,23 @@ class CurateParams(StageParams):
                               "hints when scanning the values under them; keys themselves are never changed.")
     propagate: bool = Field(True, description="Scrub every other occurrence, within the same call, of a "
                             "value detected anywhere in it.")
-    scan_metadata: bool = Field(True, description="Also scrub string values inside the `metadata` column.")
+    scan_metadata: bool = Field(True, description="Scrub string values inside the `metadata` column; when off, "
+                                "metadata is dropped from curated.parquet instead.")
     filters: list[Literal["error_response", "empty_output", "truncated", "invalid_tool_call", "too_long",
                           "near_duplicate"]] = Field(
         default_factory=lambda: list(FILTERS), description="Filters to apply; each filtered call is counted "
         "with its reason and kept in curated.parquet with status=filtered.",
     )
-    max_tokens: int = Field(16384, ge=16, description="Calls longer than this (prompt + completion tokens, "
-                            "from usage or estimated at 4 characters per token) are filtered as too_long.")
+    max_tokens: int = Field(16384, ge=16, description="Calls longer than this (prompt + completion tokens: "
+                            "the larger of the logged usage and ~4 bytes of text per token) are filtered as too_long.")
     chunk_records: int = Field(256, ge=1, description="Calls analysed together (unique texts batched "
                                "through spaCy per chunk).")
     nlp_batch_size: int = Field(64, ge=1, description="spaCy nlp.pipe batch size.")
     n_process: int = Field(1, ge=1, description="spaCy worker processes for NER (pays only with spare cores).")
+    max_scrub_error_rate: float = Field(
+        0.01, ge=0.0, le=1.0, description="Share of calls that may fail to scrub (each is filtered as "
+        "scrub_error, never passed through) before the stage fails: more failures mean a bug or a broken install.",
+    )
     cache_size: int = Field(200_000, ge=0, description="Unique texts whose analysis is cached during a run.")
     span_store: bool = Field(
         True, description="Keep analyzer results across runs in the workspace cache (text digests, offsets and "

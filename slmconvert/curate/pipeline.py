@@ -11,16 +11,23 @@ from slmconvert.curate.analyzer import PiiAnalyzer
 from slmconvert.curate.audit import Audit
 from slmconvert.curate.filters import Filters
 from slmconvert.curate.params import CurateParams
+from slmconvert.curate.recall import recall_lowering_settings
 from slmconvert.curate.scrub import Scrubber, ScrubResult
 from slmconvert.curate.sft import sft_columns
 from slmconvert.curate.spanstore import SpanStore
 from slmconvert.curate.surrogates import Pseudonymiser
+from slmconvert.errors import SlmError
 
-# Columns that may hold free text or values from users; dropped from records that fail to scrub.
-TEXT_COLUMNS = ("messages", "output", "metadata")
+# What a call that failed to scrub keeps: its hash and numbers (every string column is emptied).
+ERROR_ROW_COLUMNS = ("call_id", "latency_ms", "cost_usd")
 JSON_COLUMNS = ("source", "messages", "tools", "tool_choice", "response_format", "output", "usage", "metadata",
                 "prompt", "completion")
 ADDED_COLUMNS = ("status", "reason", "prompt", "completion")
+
+
+def _safe(key: str, value: Any) -> bool:
+    """call_id (collect's hash) or a number: nothing a person wrote."""
+    return key == "call_id" or isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _chunks(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -40,28 +47,48 @@ class Curator:
         self.filters = Filters(params)
         self.audit = Audit()
 
-    def curate(self, records: Iterable[dict[str, Any]],
-               advance: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
-        """One output row per input record, in input order."""
+    def curate(self, records: Iterable[dict[str, Any]], advance: Callable[[int], None] | None = None,
+               total: int | None = None) -> Iterator[dict[str, Any]]:
+        """One output row per input record, in input order. Raises once scrub errors pass
+        max_scrub_error_rate (of `total` when given, so a broken run stops early)."""
         for chunk in _chunks(records, self.params.chunk_records):
             started = time.perf_counter()
             results = self.scrubber.scrub(chunk)
             rows = [self._row(original, result) for original, result in zip(chunk, results, strict=True)]
             self.audit.seconds += time.perf_counter() - started
+            if total is not None:
+                self._check_errors(total)
             yield from rows
             if advance is not None:
                 advance(len(chunk))
+        self._check_errors(self.audit.records)
 
     def summary(self) -> dict[str, Any]:
-        """audit.json content: counts only."""
-        return self.audit.to_dict(dict(self.analyzer.stats))
+        """audit.json content: counts and setting names only."""
+        summary = self.audit.to_dict(dict(self.analyzer.stats))
+        summary["recall_lowering_settings"] = recall_lowering_settings(self.params)
+        return summary
+
+    def _check_errors(self, total: int) -> None:
+        errors = sum(self.audit.scrub_errors.values())
+        limit = self.params.max_scrub_error_rate
+        if errors and errors > limit * total:
+            raise SlmError(
+                f"curate could not scrub {errors:,} of {total:,} calls (more than curate.max_scrub_error_rate="
+                f"{limit:g}); first error: {self.audit.first_scrub_error}; by type: "
+                + ", ".join(f"{k}={v}" for k, v in sorted(self.audit.scrub_errors.items())),
+                hint="this is a bug or a broken install (spaCy/Presidio), not a property of the logs: report it; "
+                "to publish anyway with those calls filtered, raise curate.max_scrub_error_rate",
+            )
 
     def _row(self, original: dict[str, Any], result: ScrubResult) -> dict[str, Any]:
         if result.record is None:
-            row = {k: (None if k in TEXT_COLUMNS else v) for k, v in original.items()}
-            self.audit.add(result.counts, "scrub_error")
+            row: dict[str, Any] = {k: (original[k] if k in ERROR_ROW_COLUMNS and _safe(k, original[k]) else None)
+                                   for k in original}
+            self.audit.add_error(result.error or "unknown", result.exception)
             row.update(status="filtered", reason="scrub_error", prompt=None, completion=None)
             return row
+        self.audit.dropped.update(result.dropped)
         row = dict(result.record)
         reason = self.filters.reason(original, result.record, result.request_key)
         self.audit.add(result.counts, reason)

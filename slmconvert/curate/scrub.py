@@ -31,12 +31,22 @@ _SPACES = re.compile(r"\s+")
 
 @dataclass
 class ScrubResult:
-    """One record after scrubbing: the scrubbed copy, entity counts, and its near-duplicate key."""
+    """One record after scrubbing: the scrubbed copy, entity counts, and its near-duplicate key.
+
+    On failure `record` is None, `error` names the exception type (or "analyzer_failed" when the
+    analyzer reported a failed text) and `exception` keeps it for the audit's first-error line.
+    """
 
     record: dict[str, Any] | None
     counts: Counter = field(default_factory=Counter)  # (entity, field kind) -> occurrences
     request_key: str | None = None
     error: str | None = None
+    exception: BaseException | None = None
+    dropped: Counter = field(default_factory=Counter)  # field path -> values dropped
+
+
+def _failed(exc: BaseException | None, label: str | None = None) -> ScrubResult:
+    return ScrubResult(None, error=label or type(exc).__name__, exception=exc)
 
 
 def _copy(record: dict[str, Any]) -> dict[str, Any]:
@@ -72,25 +82,27 @@ class Scrubber:
 
     def scrub(self, records: list[dict[str, Any]]) -> list[ScrubResult]:
         """Scrub a chunk; unique texts across the whole chunk are analysed in one batch."""
-        prepared: list[RecordFields | None] = []
+        prepared: list[RecordFields | BaseException] = []
         for record in records:
             try:
                 prepared.append(RecordFields(_copy(record), self.params.scan_metadata))
-            except Exception:  # noqa: BLE001 - an unreadable record must not pass through
-                prepared.append(None)
-        units = [(u.text, u.ner) for fields in prepared if fields is not None for u in fields.units]
+            except Exception as exc:  # noqa: BLE001 - an unreadable record must not pass through
+                prepared.append(exc)
+        readable = [fields for fields in prepared if isinstance(fields, RecordFields)]
+        units = [(u.text, u.ner) for fields in readable for u in fields.units]
+        failures: dict[int, BaseException] = {}
         try:
             found = self.analyzer.analyze(units)
         except Exception:  # noqa: BLE001 - isolate the failing records one by one
             found = {}
-            for fields in prepared:
-                if fields is None:
-                    continue
+            for fields in readable:
                 try:
                     found.update(self.analyzer.analyze([(u.text, u.ner) for u in fields.units]))
-                except Exception:  # noqa: BLE001
-                    found.update({(u.text, u.ner): None for u in fields.units})
-        return [self._finish(fields, found) for fields in prepared]
+                except Exception as exc:  # noqa: BLE001
+                    failures[id(fields)] = exc
+        return [_failed(fields) if isinstance(fields, BaseException)
+                else _failed(failures[id(fields)]) if id(fields) in failures
+                else self._finish(fields, found) for fields in prepared]
 
     # ---- per record -------------------------------------------------------------------------
     def detect(self, fields: RecordFields, found: dict) -> list[list[Span]] | None:
@@ -119,16 +131,16 @@ class Scrubber:
             self._propagate(fields.units, per_unit)
         return [resolve_overlaps(spans) for spans in per_unit]
 
-    def _finish(self, fields: RecordFields | None, found: dict) -> ScrubResult:
-        if fields is None:
-            return ScrubResult(None, error="record could not be read")
+    def _finish(self, fields: RecordFields, found: dict) -> ScrubResult:
         try:
             per_unit = self.detect(fields, found)
             if per_unit is None:
-                return ScrubResult(None, error="analyzer failed")
-            return self._replace(fields, per_unit)
+                return _failed(getattr(self.analyzer, "first_error", None), "analyzer_failed")
+            result = self._replace(fields, per_unit)
         except Exception as exc:  # noqa: BLE001 - fail closed
-            return ScrubResult(None, error=f"scrubbing failed: {type(exc).__name__}")
+            return _failed(exc)
+        result.dropped = fields.dropped
+        return result
 
     def text_spans(self, text: str, kind: str = "user") -> list[Span]:
         """Spans in one message text's own coordinates (JSON leaves mapped back into the text),

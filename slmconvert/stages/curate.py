@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from slmconvert.curate.params import CurateParams
+from slmconvert.curate.recall import describe, recall_lowering_settings
 from slmconvert.stages.base import StageContext, StageResult
 from slmconvert.util.jsonio import atomic_write_json
 from slmconvert.util.tables import TableWriter, count_rows, iter_table
@@ -20,7 +22,7 @@ Params = CurateParams
 FIELD_LABELS = {
     "system": "system messages", "user": "user messages", "assistant": "assistant history",
     "tool": "tool results", "tool_arguments": "tool-call arguments", "output": "assistant outputs",
-    "metadata": "metadata",
+    "metadata": "metadata", "identifiers": "ids, names and tags", "tool_schemas": "tool schemas",
 }
 
 
@@ -34,6 +36,10 @@ def run(ctx: StageContext) -> StageResult:
 
     calls = ctx.inputs["collect"].file("calls.parquet")
     total = count_rows(calls)
+    lowering = recall_lowering_settings(ctx.params)
+    if lowering:
+        ctx.log(f"[yellow]curate: these settings make scrubbing find less than the defaults (see audit.json "
+                f"recall_lowering_settings): {escape(describe(lowering))}[/yellow]")
     ctx.log(f"curate: loading Presidio with spaCy pipeline {ctx.params.spacy_model}")
     secret = ctx.workspace.secret_key("curate")
     store = open_store(ctx.workspace.cache_dir("curate-spans"), ctx.params, secret) if ctx.params.span_store else None
@@ -41,7 +47,7 @@ def run(ctx: StageContext) -> StageResult:
     try:
         with ctx.progress("scrubbing calls", total) as advance, \
                 TableWriter(ctx.out_dir / "curated.parquet", json_columns=JSON_COLUMNS) as writer:
-            for row in curator.curate(iter_table(calls), advance):
+            for row in curator.curate(iter_table(calls), advance, total):
                 writer.write(row)
     finally:
         if store is not None:
@@ -50,6 +56,9 @@ def run(ctx: StageContext) -> StageResult:
     if store is not None and store.failed:
         summary["span_store_error"] = store.failed
         ctx.log(f"[yellow]curate: the span store was dropped ({store.failed}); every text was analysed[/yellow]")
+    if summary["scrub_errors"]:
+        ctx.log(f"[yellow]curate: {summary['scrub_errors']:,} calls could not be scrubbed and were filtered "
+                f"(scrub_error); first error: {escape(summary['first_scrub_error'] or '')}[/yellow]")
     atomic_write_json(ctx.out_dir / "audit.json", summary)
     metrics = {key: summary[key] for key in ("records", "kept", "filtered", "entities_total", "records_per_second")}
     return StageResult(metrics=metrics, summary=summary)

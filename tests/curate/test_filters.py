@@ -55,6 +55,14 @@ def test_too_long_uses_usage_or_an_estimate():
     assert reason(no_usage, max_tokens=100) == "too_long"
 
 
+def test_too_long_measures_the_text_when_usage_under_reports():
+    huge = variant(usage={"prompt_tokens": 283, "completion_tokens": 12})
+    huge["messages"][-1]["content"] = "lorem ipsum dolor " * 600_000  # ~10 MB logged as 283 tokens
+    assert estimated_tokens(huge) > 2_000_000
+    assert reason(huge) == "too_long"
+    assert estimated_tokens(variant(usage={"prompt_tokens": 9000, "completion_tokens": 10})) == 9010  # usage wins
+
+
 def test_near_duplicates_after_the_first():
     filters = Filters(CurateParams())
     assert filters.reason(BASE, BASE, "same") is None

@@ -8,7 +8,7 @@ import json
 import jsonschema
 import pytest
 
-from slmconvert.curate.fields import RecordFields, json_leaves
+from slmconvert.curate.fields import SCANNED_FIELDS, RecordFields, json_leaves
 from slmconvert.curate.params import CurateParams
 from slmconvert.curate.pipeline import Curator
 from slmconvert.curate.scrub import Scrubber
@@ -26,14 +26,18 @@ def test_json_leaves_keep_keys_and_formatting():
     assert json_leaves("plain text") is None and json_leaves("{broken") is None
 
 
-def test_keys_tool_names_ids_and_schemas_are_never_scanned():
+def test_keys_are_hints_and_every_string_value_is_scanned():
     record = synthetic_calls(1, seed=2)[1]
-    units = RecordFields(copy.deepcopy(record)).units
-    texts = {u.text for u in units}
-    assert "lookup_order" not in texts and "update_address" not in texts
-    assert not any(t.startswith("call_") for t in texts)
-    assert "customer" not in texts and "order_id" not in texts
-    assert {u.kind for u in units} == {"system", "user", "tool", "tool_arguments", "metadata"}
+    fields = RecordFields(copy.deepcopy(record))
+    texts = {u.text for u in fields.units}
+    assert not {"customer", "properties", "additionalProperties"} & texts  # JSON keys: hints, never changed
+    assert {"lookup_order", "update_address", "Change an order's delivery address.", "support", "web",
+            "gpt-4.1", "synthetic.jsonl"} <= texts
+    assert any(t.startswith("call_") for t in texts)
+    assert {u.kind for u in fields.units} == {"system", "user", "tool", "tool_arguments", "metadata", "identifiers",
+                                              "tool_schemas"}
+    assert {u.path for u in fields.units} <= set(SCANNED_FIELDS)
+    assert not fields.dropped
 
 
 def test_same_value_same_surrogate_across_fields(scrubber):
@@ -78,14 +82,19 @@ def test_secrets_in_json_text_become_placeholders(scrubber):
 
 
 def test_fail_closed_when_the_analyzer_breaks(analyzer, monkeypatch):
-    params = CurateParams()
+    params = CurateParams(max_scrub_error_rate=1.0)
     curator = Curator(params, KEY, analyzer=type(analyzer)(params, engine=analyzer.engine))
     monkeypatch.setattr(curator.analyzer.engine, "analyze", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
     calls = synthetic_calls(1, seed=8)
     rows = list(curator.curate(calls))
     assert [r["reason"] for r in rows] == ["scrub_error"] * 3
-    assert all(r["messages"] is None and r["output"] is None and r["metadata"] is None for r in rows)
-    assert curator.summary()["filtered_by_reason"] == {"scrub_error": 3}
+    assert [r["call_id"] for r in rows] == [c["call_id"] for c in calls]
+    assert all(r[k] is None for r in rows for k in r if k not in ("call_id", "latency_ms", "cost_usd", "status",
+                                                                   "reason"))
+    summary = curator.summary()
+    assert summary["filtered_by_reason"] == {"scrub_error": 3}
+    assert summary["scrub_errors_by_type"] == {"analyzer_failed": 3}
+    assert summary["first_scrub_error"].startswith("RuntimeError in ")
 
 
 @pytest.mark.parametrize("style", ["surrogate", "typed"])

@@ -43,7 +43,8 @@ def flywheel_lines() -> list[dict]:
             {"id": "call_1", "type": "function", "function": {"name": "find_customer", "arguments": json.dumps(tool_args)}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": tool_result},
     ]
-    ok = {"timestamp": 1760000000, "workload_id": "support", "request": {"model": "gpt-4o-mini", "messages": messages,
+    ok = {"timestamp": 1760000000, "workload_id": "support", "client_id": "ghp_Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8",
+          "request": {"model": "gpt-4o-mini", "messages": messages,
           "tools": tools},
           "response": {"id": "r1", "created": 1760000000, "model": "gpt-4o-mini", "choices": [{"index": 0,
                        "message": {"role": "assistant", "content": f"Thanks {FIRST_NAME}, I found your account; "
@@ -133,3 +134,21 @@ def test_cli_json(workspace):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["stage"] == "curate" and payload["summary"]["records"] == 3
+
+
+def test_out_of_range_threshold_exits_3(workspace):
+    result = CliRunner().invoke(app, ["curate", "--workdir", str(workspace.root),
+                                      "--set", "curate.default_score_threshold=7"])
+    assert result.exit_code == 3, result.output
+    assert "default_score_threshold" in result.output
+
+
+def test_recall_lowering_settings_warn_and_are_audited(workspace):
+    result = CliRunner().invoke(app, ["curate", "--workdir", str(workspace.root), "--set", "curate.propagate=false",
+                                      "--set", "curate.allow_list=[\"zephyrine.q@gmail.com\"]"])
+    assert result.exit_code == 0, result.output
+    assert "find less than the defaults" in result.stderr and "propagate=False" in result.stderr
+    assert "zephyrine" not in result.output.lower()
+    audit = json.loads(workspace.artifact("curate").file("audit.json").read_text())
+    assert {s["setting"] for s in audit["recall_lowering_settings"]} == {"propagate", "allow_list"}
+    assert "zephyrine" not in json.dumps(audit).lower()
