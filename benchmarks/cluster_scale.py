@@ -28,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from slmconvert.cluster.embed import SentenceEmbedder  # noqa: E402
 from slmconvert.cluster.hdb import default_min_cluster_size  # noqa: E402
 from slmconvert.cluster.params import ClusterParams  # noqa: E402
 from slmconvert.cluster.pipeline import discover_tasks  # noqa: E402
 from slmconvert.cluster.signature import content_text, tool_names  # noqa: E402
 from slmconvert.cluster.synthetic import agent_task, synthetic_calls  # noqa: E402
+from slmconvert.models.embedder import SentenceEmbedder  # noqa: E402
 
 
 def raw_request(record: dict) -> str:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from slmconvert.cluster.embed import Embedder, SentenceEmbedder
 from slmconvert.cluster.featurize import signature_set
 from slmconvert.cluster.reduce import one_hot
 from slmconvert.cluster.seed import RouterSeed, gate_decisions
 from slmconvert.errors import ConfigError
+from slmconvert.models.embedder import Embedder, SentenceEmbedder
 
 MEMO_LIMIT = 50000
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slmconvert.cluster.assign import ClusterAssigner
-from slmconvert.cluster.embed import Embedder
 from slmconvert.cluster.params import ClusterParams
 from slmconvert.cluster.signature import request_key
 from slmconvert.cluster.splits import split_cluster, test_share
+from slmconvert.models.embedder import Embedder
 from slmconvert.util.jsonio import read_json
 from slmconvert.util.tables import iter_table
 from slmconvert.workspace import Artifact

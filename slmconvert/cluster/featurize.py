@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from slmconvert.cluster.embed import Embedder, embed_unique
+from slmconvert.cluster.embed import embed_unique
 from slmconvert.cluster.reduce import one_hot
 from slmconvert.cluster.signature import SignatureOptions, TaskSignature, task_signature
+from slmconvert.models.embedder import Embedder
 
 
 @dataclass

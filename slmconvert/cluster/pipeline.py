@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from slmconvert.cluster.embed import Embedder, SentenceEmbedder
 from slmconvert.cluster.featurize import SignatureSet, part_vectors, signature_set
 from slmconvert.cluster.hdb import (
     Clustering,
@@ -33,6 +32,7 @@ from slmconvert.cluster.seed import (
 from slmconvert.cluster.signature import SignatureOptions
 from slmconvert.cluster.splits import split_calls
 from slmconvert.errors import BadInputError
+from slmconvert.models.embedder import Embedder, SentenceEmbedder
 
 Progress = Callable[[str, int | None], AbstractContextManager[Callable[[int], None]]]
 

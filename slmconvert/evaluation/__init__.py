@@ -8,7 +8,7 @@ Public API (stable; import from here):
     reference_calls, add_cosine                                     (metrics; definitions in metrics.py)
     MetricSummary, wilson_interval, bootstrap_interval              (statistics)
     calls_match, validate_tool_calls, schema_errors, field_f1, extract_json   (matching)
-    Embedder, rouge_l                                               (free text)
+    rouge_l                                                         (free text; embeddings: models.embedder)
 """
 
 from slmconvert.evaluation.generation import GenerationResult, GenerationRun, generate
@@ -31,10 +31,10 @@ from slmconvert.evaluation.metrics import (
     score_example,
 )
 from slmconvert.evaluation.stats import MetricSummary, bootstrap_interval, wilson_interval
-from slmconvert.evaluation.text import Embedder, rouge_l
+from slmconvert.evaluation.text import rouge_l
 
 __all__ = [
-    "METRICS", "PRIMARY_METRIC", "Embedder", "EvalExample", "EvaluationResult", "GenerationResult",
+    "METRICS", "PRIMARY_METRIC", "EvalExample", "EvaluationResult", "GenerationResult",
     "GenerationRun", "MetricSummary", "add_cosine", "aggregate", "bootstrap_interval", "calls_match",
     "evaluate", "extract_json", "field_f1", "generate", "output_type", "primary_metric",
     "reference_calls", "rouge_l", "schema_errors", "score_example", "score_outputs",

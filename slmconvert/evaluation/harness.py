@@ -26,7 +26,7 @@ from slmconvert.evaluation.metrics import (
     primary_metric,
     score_example,
 )
-from slmconvert.evaluation.text import Embedder
+from slmconvert.models.embedder import Embedder
 from slmconvert.models.prompt import PromptFormat, parse_completion, record_output, render_prompt
 
 

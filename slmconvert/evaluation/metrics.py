@@ -30,7 +30,8 @@ from typing import Any, Literal
 
 from slmconvert.evaluation import matching
 from slmconvert.evaluation.stats import MetricSummary, summarize_mean, summarize_rate
-from slmconvert.evaluation.text import Embedder, rouge_l
+from slmconvert.evaluation.text import rouge_l
+from slmconvert.models.embedder import Embedder, pairwise_cosine
 from slmconvert.models.prompt import ParsedOutput
 
 OutputType = Literal["tool_call", "json", "text"]
@@ -131,7 +132,7 @@ def add_cosine(
     targets = [i for i, row in enumerate(rows) if row.get("rouge_l") is not None]
     if not targets:
         return
-    sims = embedder.cosine([predicted[i] or "" for i in targets], [references[i] or "" for i in targets])
+    sims = pairwise_cosine(embedder, [predicted[i] or "" for i in targets], [references[i] or "" for i in targets])
     for index, value in zip(targets, sims):
         rows[index]["cosine"] = value
 

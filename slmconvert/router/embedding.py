@@ -26,8 +26,8 @@ class CachedEmbedder:
 def cached_assigner(seed_dir: Path, cache_root: Path | None) -> Any:
     """A ClusterAssigner for `seed_dir`, with the embedding cache when `cache_root` is given."""
     from slmconvert.cluster.assign import ClusterAssigner
-    from slmconvert.cluster.embed import SentenceEmbedder
     from slmconvert.cluster.seed import RouterSeed
+    from slmconvert.models.embedder import SentenceEmbedder
 
     seed = RouterSeed.load(Path(seed_dir))
     if cache_root is None:

@@ -17,7 +17,7 @@ from slmconvert.errors import ConfigError, SlmError
 from slmconvert.evaluation.generation import generate
 from slmconvert.evaluation.harness import evaluate
 from slmconvert.evaluation.metrics import primary_metric
-from slmconvert.evaluation.text import Embedder
+from slmconvert.models.embedder import Embedder, SentenceEmbedder
 from slmconvert.models.info import ModelInfo, model_info
 from slmconvert.models.loading import load_model, load_tokenizer, resolve_dtype
 from slmconvert.models.prompt import PromptFormat, render_completion, render_prompt
@@ -58,7 +58,8 @@ def select_models(
     if not resolved:
         raise ConfigError("no candidate models given", hint="pass --candidate NAME or set select.candidates")
     device = pick_device(params.device)
-    embedder = Embedder() if params.text_cosine else None
+    # 256 tokens: the model's own limit, so long answers are compared whole
+    embedder = SentenceEmbedder(max_seq_length=256) if params.text_cosine else None
     entries, results = [], {task.cluster_id: [] for task in tasks}
     registry_gates = {c.name: _compute_gate(c, device, params) for c in resolved}
     sole = (device == "cpu" and not params.cpu_measure_single

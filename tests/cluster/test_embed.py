@@ -6,13 +6,9 @@ import numpy as np
 import pytest
 
 from slmconvert.cluster.cache import COMPACT_AFTER_SHARDS, EmbeddingCache, cache_key
-from slmconvert.cluster.embed import (
-    SentenceEmbedder,
-    embed_unique,
-    packaged_model_dir,
-    resolve_model,
-)
+from slmconvert.cluster.embed import embed_unique
 from slmconvert.errors import ConfigError
+from slmconvert.models.embedder import SentenceEmbedder, packaged_model_dir, resolve_embedding_model
 
 
 def test_cache_serves_repeats_without_encoding(tmp_path, embedder):
@@ -48,7 +44,7 @@ def test_cache_files_are_plain_npy_and_compact(tmp_path):
 
 
 def test_unknown_model_reference_is_a_config_error(tmp_path):
-    assert resolve_model(str(tmp_path)) [1].startswith("path:")
+    assert resolve_embedding_model(str(tmp_path)) [1].startswith("path:")
     embedder = SentenceEmbedder(str(tmp_path / "no-such-model"))
     with pytest.raises(ConfigError):
         embedder.encode(["x"])

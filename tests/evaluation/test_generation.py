@@ -6,7 +6,6 @@ import math
 
 from slmconvert.evaluation import EvalExample, evaluate, generate, score_outputs
 from slmconvert.evaluation.generation import MIN_SHARED_PREFIX, shared_prefix_length
-from slmconvert.evaluation.text import Embedder
 from slmconvert.models import PromptFormat, render_record_completion
 
 TOOLS = [{"type": "function", "function": {"name": "lookup_order", "parameters": {
@@ -89,18 +88,16 @@ def test_score_outputs_with_reference_texts_is_perfect(tiny_loaded):
     assert rows[0]["prediction"]["tool_calls"][0]["function"]["arguments"] == {"order_id": "0"}
 
 
-class FakeEmbedder(Embedder):
+class FakeEmbedder:
     """Bag-of-letters embedding, to check cosine wiring without loading MiniLM."""
 
-    def _load(self):
+    model_id = "bag-of-letters"
+
+    def encode(self, texts):
         import numpy as np
 
-        class Model:
-            def encode(self, texts, **kwargs):
-                vecs = np.array([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], dtype=float)
-                return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-
-        return Model()
+        vecs = np.array([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], dtype=float)
+        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
 
 
 def test_cosine_is_filled_for_text_references():
