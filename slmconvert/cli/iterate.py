@@ -51,10 +51,11 @@ def register(app: typer.Typer) -> None:
             return 0
         from slmconvert.config import resolve_all
         from slmconvert.pipeline.weekly import weekly
+        from slmconvert.stages.runner import parse_pins
 
         params = resolve_all(opts.config, opts.sets)
-        summary = weekly(opts.workspace, list(logs), params, console=opts.console,
-                         quiet=opts.silent, verbose=opts.verbose)
+        summary = weekly(opts.workspace, list(logs), params, console=opts.console, quiet=opts.silent,
+                         verbose=opts.verbose, force=opts.force, pins=parse_pins(opts.inputs))
         if opts.json:
             print_json(summary)
         elif not opts.quiet:

@@ -59,12 +59,13 @@ def register(app: typer.Typer) -> None:
         from slmconvert.config import resolve_all
         from slmconvert.pipeline.run_all import plan, stage_extras
         from slmconvert.pipeline.run_all import run_all as run_pipeline
-        from slmconvert.stages.runner import load_stage
+        from slmconvert.stages.runner import load_stage, parse_pins
 
         params = resolve_all(opts.config, opts.sets)
         extras = stage_extras(list(paths or []), candidates)
+        pins = parse_pins(opts.inputs)
         if dry_run:
-            steps = [s.to_dict() for s in plan(opts.workspace, params, extras, from_stage, opts.force)]
+            steps = [s.to_dict() for s in plan(opts.workspace, params, extras, from_stage, opts.force, pins)]
             if opts.json:
                 print_json({"dry_run": True, "steps": steps})
             else:
@@ -77,7 +78,7 @@ def register(app: typer.Typer) -> None:
                 load_stage(stage).render(safe_tree(outcome.summary), console)
 
         summary = run_pipeline(opts.workspace, params, extras, from_stage, opts.force,
-                               console=console, quiet=opts.silent, verbose=opts.verbose, on_stage=show)
+                               console=console, quiet=opts.silent, verbose=opts.verbose, on_stage=show, pins=pins)
         if opts.json:
             print_json(summary)
         elif not opts.quiet:

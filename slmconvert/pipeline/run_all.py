@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from types import ModuleType
 from typing import Any
 
 from rich.console import Console
@@ -70,13 +71,25 @@ def _why_changed(latest: Artifact | None, params: StageParams, inputs: dict[str,
     return "inputs differ from every existing version"
 
 
-def check_from(from_stage: str | None) -> int:
-    """Index of the first stage to run (UsageError for an unknown name)."""
-    if from_stage is None:
-        return 0
-    if from_stage not in STAGES:
-        raise UsageError(f"--from {from_stage!r} is not a stage", hint=f"stages: {', '.join(STAGES)}")
-    return STAGES.index(from_stage)
+def check_from(from_stage: str | None, pins: dict[str, str] | None = None) -> int:
+    """Index of the first stage to run (UsageError for an unknown name, or for a pin on a stage that
+    run-all rebuilds: its new version would be ignored)."""
+    start = 0
+    if from_stage is not None:
+        if from_stage not in STAGES:
+            raise UsageError(f"--from {from_stage!r} is not a stage", hint=f"stages: {', '.join(STAGES)}")
+        start = STAGES.index(from_stage)
+    rebuilt = sorted((pins or {}).keys() & set(STAGES[start:]), key=STAGES.index)
+    if rebuilt:
+        raise UsageError(
+            f"--input pins {', '.join(rebuilt)}, which this run-all rebuilds",
+            hint="pin only stages before --from (e.g. --from curate --input collect@VERSION)",
+        )
+    return start
+
+
+def _pins_for(module: ModuleType, pins: dict[str, str]) -> dict[str, str]:
+    return {up: version for up, version in pins.items() if up in module.UPSTREAM}
 
 
 def plan(
@@ -85,17 +98,20 @@ def plan(
     extras: dict[str, dict[str, Any]],
     from_stage: str | None = None,
     force: bool = False,
+    pins: dict[str, str] | None = None,
 ) -> list[StepPlan]:
     """What run-all would run and why, without running anything."""
-    start = check_from(from_stage)
+    pins = pins or {}
+    start = check_from(from_stage, pins)
     steps: list[StepPlan] = []
     produced: dict[str, Artifact | None] = {}  # None = would be rebuilt (unknown yet)
     for index, stage in enumerate(STAGES):
         module = load_stage(stage)
         if index < start:
-            latest = workspace.latest_version(stage)
-            produced[stage] = workspace.artifact(stage) if latest else None
-            steps.append(StepPlan(stage, "not run (before --from)", f"uses LATEST {latest or '(none)'}", latest))
+            used = pins.get(stage) or workspace.latest_version(stage)
+            produced[stage] = workspace.artifact(stage, used) if used else None
+            how = "pinned" if stage in pins else "uses LATEST"
+            steps.append(StepPlan(stage, "not run (before --from)", f"{how} {used or '(none)'}", used))
             continue
         pending = [up for up in module.UPSTREAM if produced.get(up) is None]
         if pending:
@@ -131,9 +147,12 @@ def run_all(
     quiet: bool = False,
     verbose: bool = False,
     on_stage: Callable[[str, StageOutcome], None] | None = None,
+    pins: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run the stages from `from_stage` on, in order, under one workspace lock; returns the summary."""
-    start = check_from(from_stage)
+    """Run the stages from `from_stage` on, in order, under one workspace lock; returns the summary.
+    `pins` (`--input STAGE@VERSION`) fix stages before `from_stage` for the stages that read them."""
+    pins = pins or {}
+    start = check_from(from_stage, pins)
     if start == 0 and not extras.get("collect", {}).get("paths"):
         raise UsageError("run-all needs log paths when it starts at collect", hint="slmconvert run-all LOGS... "
                          "(or --from curate to start from the collected calls)")
@@ -142,8 +161,9 @@ def run_all(
     with workspace.lock("slmconvert run-all"):
         for stage in STAGES[start:]:
             started = time.perf_counter()
-            outcome = execute(stage, workspace, params[stage], extra=extras.get(stage, {}), force=force,
-                              console=console, quiet=quiet, verbose=verbose)
+            outcome = execute(stage, workspace, params[stage], pins=_pins_for(load_stage(stage), pins),
+                              extra=extras.get(stage, {}), force=force, console=console, quiet=quiet,
+                              verbose=verbose)
             steps.append({"stage": stage, "version": outcome.artifact.version, "skipped": outcome.skipped,
                           "seconds": round(time.perf_counter() - started, 2)})
             if on_stage is not None:

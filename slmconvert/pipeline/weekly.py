@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from slmconvert.errors import MissingArtifactError
+from slmconvert.errors import MissingArtifactError, UsageError
 from slmconvert.iterate import drift
 from slmconvert.iterate.evaluate import seeded_sample
 from slmconvert.iterate.params import IterateParams
@@ -29,14 +29,16 @@ from slmconvert.util.jsonio import read_json
 from slmconvert.util.tables import iter_table
 from slmconvert.workspace import Artifact, Workspace
 
+WEEKLY_PINS = ("iterate", "collect")
 
-def _previous(workspace: Workspace) -> tuple[Artifact, dict[str, Artifact]]:
-    if workspace.latest_version("iterate") is None:
+
+def _previous(workspace: Workspace, version: str | None = None) -> tuple[Artifact, dict[str, Artifact]]:
+    if version is None and workspace.latest_version("iterate") is None:
         raise MissingArtifactError(
             f"workspace {workspace.root} has no iterate version to improve on",
             hint="run `slmconvert run-all LOGS --workdir ...` once before the weekly loop",
         )
-    previous = workspace.artifact("iterate")
+    previous = workspace.artifact("iterate", version)
     lineage = {name: workspace.artifact(name, info["version"])
                for name, info in previous.manifest.get("inputs", {}).items()}
     return previous, lineage
@@ -105,21 +107,33 @@ def weekly(
     verbose: bool = False,
     generator: Generator | None = None,
     assigner: Assigner | None = None,
+    force: bool = False,
+    pins: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One iteration of the loop; returns a summary of what was measured and done."""
+    """One iteration of the loop; returns a summary of what was measured and done.
+
+    `force` reruns every stage and appends the logs even when they were collected already; `pins`
+    may name the iteration to improve on (iterate@V) and the collect version to append to (collect@V).
+    """
     console = console or Console(stderr=True)
+    pins = pins or {}
+    unsupported = sorted(set(pins) - set(WEEKLY_PINS))
+    if unsupported:
+        raise UsageError(f"iterate --logs cannot pin {', '.join(unsupported)}",
+                         hint="pin the iteration to improve on (--input iterate@V) or the calls to append to "
+                         "(--input collect@V); the loop builds the other stages itself")
 
     def run(stage: str, pins: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> StageOutcome:
-        return execute(stage, workspace, params[stage], pins=pins, extra=extra, console=console,
+        return execute(stage, workspace, params[stage], pins=pins, extra=extra, force=force, console=console,
                        quiet=quiet, verbose=verbose)
 
     iterate_params: IterateParams = params["iterate"]  # type: ignore[assignment]
     with workspace.lock("slmconvert iterate --logs"):
-        previous, lineage = _previous(workspace)
+        previous, lineage = _previous(workspace, pins.get("iterate"))
         prev_cluster, prev_select, prev_finetune = lineage["cluster"], lineage["select"], lineage["finetune"]
         notes: list[str] = []
-        latest_collect = workspace.artifact("collect")
-        if _already_collected(latest_collect, logs):
+        latest_collect = workspace.artifact("collect", pins.get("collect"))
+        if not force and _already_collected(latest_collect, logs):
             notes.append(f"these logs were already collected in {latest_collect.ref}; not appended again")
         else:
             run("collect", extra={"paths": list(logs), "append_from": latest_collect})
@@ -135,13 +149,8 @@ def weekly(
             report.retrain = {cid: why for cid, why in report.retrain.items() if cid not in unselected}
             notes.append(f"cluster(s) {', '.join(map(str, unselected))} grew but have no model chosen by select "
                          "(not conversion candidates): not retrained")
-        extendable = bool(getattr(load_stage("cluster"), "SUPPORTS_EXTEND", False))
         actions: dict[str, Any] = {"recluster": report.recluster, "notes": notes,
                                    "retrain": {str(k): v for k, v in sorted(report.retrain.items())}}  # JSON keys
-        if report.retrain and not report.recluster and not extendable:
-            actions["recluster"] = True
-            actions["notes"].append("retraining needs the new calls in the cluster splits; this cluster stage "
-                                    "cannot extend splits, so the loop re-clusters")
         weekly_info = {"logs": list(logs), "drift": report.to_dict(), "actions": actions}
         if actions["recluster"]:
             for stage in ("cluster", "select", "finetune"):

@@ -31,7 +31,6 @@ SEED_DIR = "router_seed"
 CLUSTERS_SCHEMA = "slmconvert.clusters/1"
 TABLE_KEYS = ("id", "label", "size", "share_calls", "share_tokens", "share_cost", "output_type", "top_tools",
               "keywords", "candidate", "why_not")
-SUPPORTS_EXTEND = True  # extra["extend_from"]: grow a version with new calls, keeping its cluster ids
 # Only what signatures, statistics and splits read; prompt/completion would be decoded for nothing.
 _COLUMNS = ["call_id", "status", "workload_id", "messages", "tools", "tool_choice", "response_format",
             "output", "usage", "cost_usd"]

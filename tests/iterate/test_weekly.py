@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from slmconvert.cli.app import app
-from slmconvert.errors import MissingArtifactError
+from slmconvert.errors import MissingArtifactError, UsageError
 from slmconvert.iterate import drift
 from slmconvert.iterate.params import IterateParams
 from slmconvert.pipeline import weekly
@@ -23,9 +23,11 @@ class Recorder:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.calls: list[tuple[str, dict, dict]] = []
+        self.forced: list[bool] = []
 
-    def __call__(self, stage, workspace, params, pins=None, extra=None, **kwargs):
+    def __call__(self, stage, workspace, params, pins=None, extra=None, force=False, **kwargs):
         self.calls.append((stage, dict(pins or {}), dict(extra or {})))
+        self.forced.append(force)
         if workspace.latest_version(stage) is None or stage in ("iterate", "collect"):
             path = workspace.stage_dir(stage) / f"new-{stage}-{len(self.calls)}"
             path.mkdir(parents=True, exist_ok=True)
@@ -56,15 +58,14 @@ def ws(tmp_path, monkeypatch):
     return ws
 
 
-def _run(ws, monkeypatch, report: drift.DriftReport, extendable: bool = False) -> Recorder:
+def _run(ws, monkeypatch, report: drift.DriftReport, **kwargs) -> Recorder:
     recorder = Recorder(ws)
     monkeypatch.setattr(weekly, "execute", recorder)
     monkeypatch.setattr(weekly, "measure_drift", lambda *a, **k: report)
-    cluster_stage = types.SimpleNamespace(SUPPORTS_EXTEND=extendable)
-    monkeypatch.setattr(weekly, "load_stage", lambda name: cluster_stage)
+    monkeypatch.setattr(weekly, "_already_collected", lambda collect, logs: False)  # e2e tests the real one
     from slmconvert.config import resolve_all
 
-    weekly.weekly(ws, ["new.jsonl"], resolve_all(), quiet=True)
+    weekly.weekly(ws, ["new.jsonl"], resolve_all(), quiet=True, **kwargs)
     return recorder
 
 
@@ -88,15 +89,32 @@ def test_drift_reclusters_and_rebuilds(ws, monkeypatch):
     assert all(pins == {} for _, pins, _ in rec.calls)
 
 
-def test_retrain_without_extendable_clusters_falls_back_to_reclustering(ws, monkeypatch):
-    rec = _run(ws, monkeypatch, _report(retrain={0: "data grew by 40%"}))
-    assert rec.stages == ["collect", "curate", "cluster", "select", "finetune", "iterate"]
-    actions = rec.calls[-1][2]["weekly"]["actions"]
-    assert actions["recluster"] and "cannot extend splits" in actions["notes"][0]
+def test_force_reaches_every_stage_and_appends_again(ws, monkeypatch):
+    recorder = Recorder(ws)
+    monkeypatch.setattr(weekly, "execute", recorder)
+    monkeypatch.setattr(weekly, "measure_drift", lambda *a, **k: _report())
+    monkeypatch.setattr(weekly, "_already_collected", lambda collect, logs: True)
+    from slmconvert.config import resolve_all
+
+    weekly.weekly(ws, ["new.jsonl"], resolve_all(), quiet=True, force=True)
+    assert recorder.stages == ["collect", "curate", "iterate"] and all(recorder.forced)
 
 
-def test_retrain_with_extendable_clusters_trains_only_those(ws, monkeypatch):
-    rec = _run(ws, monkeypatch, _report(retrain={0: "agreement fell"}), extendable=True)
+def test_pins_choose_the_iteration_and_the_calls_to_append_to(ws, monkeypatch):
+    older = ws.stage_dir("collect") / "v-older"
+    older.mkdir(parents=True)
+    (older / "manifest.json").write_text("{}")
+    rec = _run(ws, monkeypatch, _report(), pins={"collect": "v-older", "iterate": "v-iterate"})
+    assert rec.calls[0][2]["append_from"].version == "v-older"
+
+
+def test_a_pin_the_loop_cannot_honour_is_a_usage_error(ws, monkeypatch):
+    with pytest.raises(UsageError, match="cannot pin cluster"):
+        _run(ws, monkeypatch, _report(), pins={"cluster": "v-cluster"})
+
+
+def test_retrain_trains_only_those_clusters_on_extended_clusters(ws, monkeypatch):
+    rec = _run(ws, monkeypatch, _report(retrain={0: "agreement fell"}))
     assert rec.stages == ["collect", "curate", "cluster", "finetune", "iterate"]
     assert rec.calls[2][2]["extend_from"].version == "v-cluster"
     _, pins, extra = rec.calls[3]
