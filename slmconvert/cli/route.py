@@ -63,10 +63,10 @@ def register(app: typer.Typer) -> None:
         if not usable and not intake.rejects:
             raise BadInputError("no calls in the input", hint="pipe JSON lines of logged calls into `slmconvert route`")
         if generate:
-            from slmconvert.iterate.params import IterateParams
+            from slmconvert.config import resolve_params
             from slmconvert.router.generator import PeftGenerator
 
-            params = IterateParams()
+            params = resolve_params("iterate", opts.config, opts.sets)  # --config/--set: device, batch size
             served = loaded.serve(usable, PeftGenerator(params.device, params.batch_size))
             rows = [s.to_dict() for s in served]
         else:

@@ -141,3 +141,22 @@ def test_a_week_that_grows_clusters_extends_them_and_retrains_only_those(e2e):
     iterate = ws.artifact("iterate")
     assert iterate.manifest["inputs"]["select"]["version"] == before["select"]
     assert iterate.manifest["inputs"]["cluster"]["version"] == cluster.version
+
+
+def test_route_generate_takes_its_params_from_config_and_set(e2e, tmp_path, monkeypatch):
+    from slmconvert.router import generator as generator_module
+
+    made = []
+
+    class Recording(generator_module.PeftGenerator):
+        def __init__(self, device, batch_size):
+            made.append((device, batch_size))
+            super().__init__(device, batch_size)
+
+    monkeypatch.setattr(generator_module, "PeftGenerator", Recording)
+    raw = tmp_path / "calls.jsonl"
+    raw.write_text(open(e2e["week2"][0]).read().splitlines()[0] + "\n")
+    code, routed, err = invoke(["route", raw, "--workdir", e2e["work"], "--json", "--generate",
+                                "--set", "iterate.batch_size=3", "--set", "iterate.device=cpu"])
+    assert code == 0, err
+    assert made == [("cpu", 3)]
