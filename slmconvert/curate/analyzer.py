@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from slmconvert.curate.recognizers import (
 )
 from slmconvert.curate.spans import Span, is_secret
 from slmconvert.curate.spanstore import SpanStore, text_digest
+from slmconvert.curate.windows import WINDOW_CHARS, ValueAcrossCut, Windowing, merge_window_spans
 from slmconvert.errors import ConfigError
 
 logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
@@ -50,7 +52,9 @@ _CAPITALISED_WORD = re.compile(r"(?<!\p{L})\p{Lu}\p{Ll}")
 # Texts no recognizer can match: lowercase words and plain punctuation only.
 _TRIVIAL = re.compile(r"[\p{Ll}\s.,;!?'\"()]*")
 _PERSON_BAD = re.compile(r"[\d_@/{}=<>\[\]|\\#$%^*+~`]")
-MAX_PIECE_CHARS = 50_000
+# Pure-regex recognizers that read no spaCy tokens or context: they scan a whole text in one pass, so
+# their matches (private-key blocks, tokens, addresses) have no window length to fit in.
+WHOLE_TEXT_RECOGNIZERS = (SecretRecognizer, StreetAddressRecognizer, UsernameRecognizer)
 
 
 class LeanSpacyNlpEngine(SpacyNlpEngine):
@@ -76,7 +80,7 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
         for name in list(nlp.pipe_names):
             if name not in _NEEDED_PIPES:
                 nlp.remove_pipe(name)
-        nlp.max_length = max(nlp.max_length, MAX_PIECE_CHARS * 2)
+        nlp.max_length = max(nlp.max_length, WINDOW_CHARS * 2)
         self.nlp = {self.language: nlp}
 
     def _doc_to_nlp_artifact(self, doc, language: str) -> NlpArtifacts:  # noqa: D102
@@ -126,21 +130,6 @@ def build_analyzer_engine(params: CurateParams) -> AnalyzerEngine:
                           default_score_threshold=0.0)
 
 
-def _pieces(text: str) -> list[tuple[int, str]]:
-    """Split very long texts at line breaks so spaCy's memory stays bounded."""
-    if len(text) <= MAX_PIECE_CHARS:
-        return [(0, text)]
-    pieces, start = [], 0
-    while start < len(text):
-        end = min(len(text), start + MAX_PIECE_CHARS)
-        if end < len(text):
-            cut = text.rfind("\n", start + MAX_PIECE_CHARS // 2, end)
-            end = cut + 1 if cut > 0 else end
-        pieces.append((start, text[start:end]))
-        start = end
-    return pieces
-
-
 class PiiAnalyzer:
     """Finds entity spans in many texts at once, each unique text analysed once per run.
 
@@ -149,8 +138,9 @@ class PiiAnalyzer:
     """
 
     def __init__(self, params: CurateParams, engine: AnalyzerEngine | None = None,
-                 store: SpanStore | None = None) -> None:
+                 store: SpanStore | None = None, windowing: Windowing | None = None) -> None:
         self.params = params
+        self.windowing = windowing or Windowing()
         self.store = store
         self.engine = engine or build_analyzer_engine(params)
         self.nlp = self.engine.nlp_engine.nlp[params.language]
@@ -163,6 +153,13 @@ class PiiAnalyzer:
                 hint=f"valid types: {', '.join(sorted(supported))}",
             )
         self.entities = sorted(wanted)
+        whole = {entity for entity in wanted if all(
+            isinstance(r, WHOLE_TEXT_RECOGNIZERS)
+            for r in self.engine.registry.get_recognizers(params.language, entities=[entity]))}
+        self.whole_text_entities = sorted(whole)
+        self.window_entities = sorted(wanted - whole)
+        self._no_tokens = NlpArtifacts(entities=[], tokens=self.nlp.make_doc(""), tokens_indices=[], lemmas=[],
+                                       nlp_engine=self.engine.nlp_engine, language=params.language)
         self.uses_ner = bool(NER_ENTITIES & wanted)
         self.thresholds = dict(params.score_thresholds)
         self.allow = {value.strip().lower() for value in params.allow_list}
@@ -228,45 +225,60 @@ class PiiAnalyzer:
         return self.uses_ner and ner and _CAPITALISED_WORD.search(text) is not None
 
     def _analyze_pending(self, pending: dict[bytes, tuple[str, bool]]):
-        """Yields (key, unit, spans|None); NER texts go through nlp.pipe in batches."""
-        ner_items: list[tuple[bytes, tuple[str, bool], int, str]] = []
+        """Yields (key, unit, spans|None); NER texts go through nlp.pipe in batches, one window at
+        a time (a text's windows are analysed as their docs arrive, so few docs live at once)."""
+        ner_windows: list[tuple[bytes, int, int]] = []
         for key, unit in pending.items():
             text, ner = unit
-            pieces = _pieces(text)
+            cuts = self.windowing.cuts(text)
             if self._needs_ner(text, ner):
-                ner_items.extend((key, unit, offset, piece) for offset, piece in pieces)
+                ner_windows.extend((key, start, end) for start, end in cuts)
                 continue
             self.stats["regex_only"] += 1
-            yield key, unit, self._run_pieces(text, [(o, p, self.nlp.make_doc(p)) for o, p in pieces])
-        if not ner_items:
+            yield key, unit, self._spans(text, ((s, e, self.nlp.make_doc(text[s:e])) for s, e in cuts))
+        if not ner_windows:
             return
-        self.stats["ner"] += len({item[0] for item in ner_items})
-        docs = self.nlp.pipe((item[3] for item in ner_items), batch_size=self.params.nlp_batch_size,
-                             n_process=self.params.n_process)
-        current: tuple[bytes, tuple[str, bool]] | None = None
-        collected: list[tuple[int, str, Any]] = []
-        for (key, unit, offset, piece), doc in zip(ner_items, docs, strict=True):
-            if current is not None and current[0] != key:
-                yield current[0], current[1], self._run_pieces(current[1][0], collected)
-                collected = []
-            current = (key, unit)
-            collected.append((offset, piece, doc))
-        if current is not None:
-            yield current[0], current[1], self._run_pieces(current[1][0], collected)
+        self.stats["ner"] += len({key for key, _, _ in ner_windows})
+        docs = self.nlp.pipe((pending[key][0][s:e] for key, s, e in ner_windows),
+                             batch_size=self.params.nlp_batch_size, n_process=self.params.n_process)
+        for key, group in groupby(zip(ner_windows, docs, strict=True), key=lambda pair: pair[0][0]):
+            unit = pending[key]
+            yield key, unit, self._spans(unit[0], ((s, e, doc) for (_, s, e), doc in group))
 
-    def _run_pieces(self, text: str, pieces: list[tuple[int, str, Any]]) -> tuple[Span, ...] | None:
+    def _spans(self, text: str, windows: Iterable[tuple[int, int, Any]]) -> tuple[Span, ...] | None:
+        """All spans of one text: whole-text recognizers in one pass, the rest window by window."""
         try:
-            spans: list[Span] = []
-            for offset, piece, doc in pieces:
-                artifacts = self.engine.nlp_engine._doc_to_nlp_artifact(doc, self.params.language)
-                found = self.engine.analyze(piece, language=self.params.language, entities=self.entities,
-                                            nlp_artifacts=artifacts)
-                spans.extend(Span(r.start + offset, r.end + offset, r.entity_type, float(r.score)) for r in found)
-            return tuple(self._postprocess(text, spans))
+            spans = self._whole_text_spans(text)
+            several = False
+            for start, end, doc in windows:
+                several = several or (start, end) != (0, len(text))
+                spans.extend(self._window_spans(text, start, end, doc))
+            return tuple(self._postprocess(text, merge_window_spans(spans) if several else spans))
+        except ValueAcrossCut:
+            self.stats["value_across_cut"] += 1  # fail closed: the record is filtered, not leaked
+            return None
         except Exception as exc:  # noqa: BLE001 - any analyzer failure must fail closed, never pass text through
             self.stats["errors"] += 1
             self.first_error = self.first_error or exc
             return None
+
+    def _whole_text_spans(self, text: str) -> list[Span]:
+        if not self.whole_text_entities:
+            return []
+        found = self.engine.analyze(text, language=self.params.language, entities=self.whole_text_entities,
+                                    nlp_artifacts=self._no_tokens)
+        return [Span(r.start, r.end, r.entity_type, float(r.score)) for r in found]
+
+    def _window_spans(self, text: str, start: int, end: int, doc: Any) -> list[Span]:
+        if not self.window_entities:
+            return []
+        artifacts = self.engine.nlp_engine._doc_to_nlp_artifact(doc, self.params.language)
+        found = self.engine.analyze(text[start:end], language=self.params.language, entities=self.window_entities,
+                                    nlp_artifacts=artifacts)
+        # Settled (thresholds, name trimming) before judging what touches a cut: raw NER spans run on.
+        spans = self._postprocess(text, [Span(r.start + start, r.end + start, r.entity_type, float(r.score))
+                                         for r in found])
+        return [span for span in spans if self.windowing.keep(span, (start, end), len(text))]
 
     def _postprocess(self, text: str, spans: Sequence[Span]) -> list[Span]:
         """Per-entity thresholds, allow-list, PERSON sanity, and nothing nested inside an e-mail."""
