@@ -53,6 +53,7 @@ COMMANDS = [
     ("run_all", "run-all", "Run every stage in order on new logs."),
     ("route", "route", "Show where calls would be routed, and why."),
     ("export", "export", "Export adapters, router config and a vLLM launch command."),
+    ("serve", "serve", "Serve an OpenAI-compatible gateway that routes live traffic."),
     ("models", "models", "List the model registry and cache."),
     ("status", "status", "Show each stage's versions, lineage and headline metrics."),
     ("purge_raw", "purge-raw", "Delete the raw calls of collect versions already curated."),
