@@ -199,6 +199,9 @@ def train_cluster(
     if params.reuse_cache and (final / RESULT).is_file():
         result = read_json(final / RESULT)
         result["metrics"]["reused_from_cache"] = True
+        # the adapter is the same; the lineage is this run's (metrics.json and the model card say it)
+        result["metrics"]["data"]["inputs"] = job.inputs
+        result["metrics"]["label"] = job.label
         if not quiet:
             console.print(f"[dim]cluster {job.cluster_id}: unchanged data and plan, reusing the trained adapter[/dim]")
     else:

@@ -125,9 +125,12 @@ def test_resume_after_interruption_continues_from_the_checkpoint(tmp_path, tiny_
 
 
 def test_finished_runs_are_reused_and_changed_params_retrain(tmp_path, tiny_model):
-    first = train(tmp_path, tiny_model, fast_params(max_steps=4))
-    again = train(tmp_path, tiny_model, fast_params(max_steps=4), out="out2")
+    first = train(tmp_path, tiny_model, fast_params(max_steps=4), inputs={"select": "select@v1"})
+    again = train(tmp_path, tiny_model, fast_params(max_steps=4), out="out2", inputs={"select": "select@v2"})
     assert not first["reused_from_cache"] and again["reused_from_cache"]
+    # a reused adapter carries this run's lineage, in metrics.json and in the model card
+    assert again["data"]["inputs"] == {"select": "select@v2"}
+    assert "select@v2" in (tmp_path / "out2/0/README.md").read_text()
     assert adapter_tensors(tmp_path / "out/0").keys() == adapter_tensors(tmp_path / "out2/0").keys()
     other = train(tmp_path, tiny_model, fast_params(max_steps=4, lora_rank=4), out="out3")
     assert not other["reused_from_cache"] and other["plan"]["lora_rank"] == 4
