@@ -33,8 +33,6 @@ from slmconvert.finetune.records import ClusterRecords, sample
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.util.jsonio import atomic_write_json, read_json, sha256_json
 
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
 FINAL = "final"
 RESULT = "result.json"
 BASELINE = "baseline.json"

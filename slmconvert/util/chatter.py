@@ -17,7 +17,9 @@ _LIBRARY_MODULES = r"(?:" + "|".join(LIBRARIES) + r")(?:\..*)?\Z"
 
 
 def quiet_libraries(verbose: bool = False) -> None:
-    """Silence library deprecation warnings, progress bars and notices below ERROR (not with verbose)."""
+    """Silence library deprecation warnings, progress bars and notices below ERROR (not with verbose).
+    Hub telemetry is off either way: slmconvert never talks to the Hub at run time."""
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     if verbose:
         return
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when transformers/datasets load
