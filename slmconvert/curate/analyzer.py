@@ -254,8 +254,9 @@ class PiiAnalyzer:
                 several = several or (start, end) != (0, len(text))
                 spans.extend(self._window_spans(text, start, end, doc))
             return tuple(self._postprocess(text, merge_window_spans(spans) if several else spans))
-        except ValueAcrossCut:
+        except ValueAcrossCut as exc:
             self.stats["value_across_cut"] += 1  # fail closed: the record is filtered, not leaked
+            self.first_error = self.first_error or exc
             return None
         except Exception as exc:  # noqa: BLE001 - any analyzer failure must fail closed, never pass text through
             self.stats["errors"] += 1

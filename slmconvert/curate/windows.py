@@ -87,7 +87,8 @@ class Windowing:
         if not at_cut:
             return True
         if span.end - span.start > self.max_entity:
-            raise ValueAcrossCut(span.entity)
+            raise ValueAcrossCut(f"a {span.entity} value longer than {self.max_entity} characters crosses "
+                                 "a window cut; its call is filtered rather than half scrubbed")
         return False
 
 
