@@ -231,3 +231,43 @@ def json_equal(predicted: Any, reference: Any) -> bool:
     if isinstance(reference, bool) or isinstance(predicted, bool):
         return predicted is reference
     return _leaf_text(predicted) == _leaf_text(reference)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict agreement (what promotion and the router's replay count)
+#
+# Canonical JSON: object keys sorted; numbers compared by value, so 1 and 1.0 are the same number
+# (JSON has one number type, and clients render it either way) while true/false never equal 1/0;
+# strings exact (no case or whitespace folding); list order kept; null differs from a missing key.
+
+
+def canonical(value: Any) -> Any:
+    """A value in canonical form (see above); dict keys become strings."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        number = float(value)
+        return int(number) if number.is_integer() and abs(number) < 2**63 else number
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return str(value)
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON text of a value: equal texts iff strictly equal values."""
+    return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def calls_equal_strict(predicted: list[dict[str, Any]], reference: list[dict[str, Any]]) -> bool:
+    """Same tool calls as a multiset (parallel calls in any order): equal names and canonical arguments."""
+
+    def key(call: dict[str, Any]) -> str:
+        arguments = call.get("arguments")
+        if isinstance(arguments, str):
+            parsed, ok = extract_json(arguments)
+            arguments = parsed if ok else arguments
+        return canonical_json([call.get("name"), arguments if arguments is not None else {}])
+
+    return Counter(map(key, predicted)) == Counter(map(key, reference))

@@ -14,6 +14,7 @@ Per-example values carry the same names as the aggregated metrics (None = not ap
 | exact_match | rate | text references | equal after case and whitespace folding |
 | rouge_l | mean | text references | ROUGE-L F-measure |
 | cosine | mean | text references (when an embedder is given) | cosine of all-MiniLM-L6-v2 embeddings |
+| strict_agreement | rate | every example | same tool calls (names, canonical arguments, parallel calls as a multiset); same JSON after canonicalisation; same text after trimming outer whitespace (see `matching.canonical`) |
 
 Rates get Wilson 95% intervals, means a seeded bootstrap (see `stats`).
 
@@ -21,6 +22,7 @@ One primary metric per output type (what promotion and model choice look at):
 tool_call -> function_name_and_args_accuracy (strict, and a rate over the whole cluster);
 json -> field_f1 (partial credit per field, robust to key order);
 text -> rouge_l (deterministic and cheap; cosine is reported beside it).
+Promotion and the router's replay count `strict_agreement` (AGREEMENT_METRIC) whatever the type.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ OutputType = Literal["tool_call", "json", "text"]
 
 RATE_METRICS = (
     "parse_rate", "schema_valid", "decision_accuracy", "function_name_accuracy",
-    "function_name_and_args_accuracy", "json_exact_match", "exact_match",
+    "function_name_and_args_accuracy", "json_exact_match", "exact_match", "strict_agreement",
 )
 MEAN_METRICS = ("field_f1", "rouge_l", "cosine")
 METRICS = RATE_METRICS + MEAN_METRICS
@@ -47,6 +49,7 @@ PRIMARY_METRIC: dict[str, str] = {
     "json": "field_f1",
     "text": "rouge_l",
 }
+AGREEMENT_METRIC = "strict_agreement"
 
 
 def primary_metric(output_type: str) -> str:
@@ -95,6 +98,7 @@ def score_example(
     ref_calls = reference_calls(reference)
     scores: dict[str, float | None] = dict.fromkeys(METRICS)
     scores["parse_rate"] = float(parsed.parse_ok)
+    scores["strict_agreement"] = float(strictly_agrees(parsed, reference, kind, ref_calls))
     if parsed.tool_calls:
         scores["schema_valid"] = float(not matching.validate_tool_calls(parsed.tool_calls, tools))
     if tools or ref_calls:
@@ -119,6 +123,20 @@ def score_example(
         scores["exact_match"] = float(_fold(predicted) == _fold(reference.get("content")))
         scores["rouge_l"] = rouge_l(predicted, reference.get("content"))
     return scores
+
+
+def strictly_agrees(parsed: ParsedOutput, reference: dict[str, Any], kind: str,
+                    ref_calls: list[dict[str, Any]]) -> bool:
+    """The 0/1 agreement promotion counts: tool calls, JSON or text equal to the LLM's (strict)."""
+    if not parsed.parse_ok:
+        return False
+    if ref_calls or parsed.tool_calls:
+        return bool(ref_calls) and matching.calls_equal_strict(parsed.tool_calls, ref_calls)
+    if kind == "json":
+        ref_value, ref_ok = matching.extract_json(reference.get("content"))
+        value, ok = matching.extract_json(parsed.content)
+        return ok and ref_ok and matching.canonical_json(value) == matching.canonical_json(ref_value)
+    return (parsed.content or "").strip() == (reference.get("content") or "").strip()
 
 
 def _fold(text: str | None) -> str:

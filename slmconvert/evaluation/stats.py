@@ -82,3 +82,22 @@ def summarize_mean(scores: Sequence[float | None], seed: int = 0) -> MetricSumma
         return MetricSummary(None, None, None, 0, "mean")
     low, high = bootstrap_interval(kept, seed=seed)
     return MetricSummary(sum(kept) / len(kept), low, high, len(kept), "mean")
+
+
+def z_value(level: float = 0.95, comparisons: int = 1) -> float:
+    """Two-sided normal quantile of a `level` interval, Bonferroni-corrected for `comparisons` tests."""
+    from statistics import NormalDist
+
+    alpha = (1.0 - level) / max(1, comparisons)
+    return NormalDist().inv_cdf(1.0 - alpha / 2)
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """Area under the ROC curve of `scores` separating True from False labels (ties count half);
+    None when one class is missing."""
+    positives = [s for s, y in zip(scores, labels, strict=True) if y]
+    negatives = [s for s, y in zip(scores, labels, strict=True) if not y]
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))

@@ -3,14 +3,16 @@
 Cost model, stated in the report: every call of a promoted cluster is first served by the SLM
 (priced per token at the configured serving price, with the SLM's own token counts measured on
 the test sample when known, else the logged LLM counts); the escalated share is then also paid
-at its logged LLM cost. Calls of other clusters, noise and curate-filtered calls stay on the LLM.
-Quality is agreement with the LLM: escalated calls get the LLM's answer, so they agree.
+at its logged LLM cost. Only the share a promoted cluster's SLM keeps (its coverage at its
+threshold, by calls and by logged cost of its held-out test calls) counts as moved. Calls of other
+clusters, noise and curate-filtered calls stay on the LLM. Quality is agreement with the LLM:
+escalated calls get the LLM's answer, so they agree.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -88,6 +90,7 @@ class ServingPlan:
     slm_prompt_tokens_per_call: float | None = None
     slm_completion_tokens_per_call: float | None = None
     slm_latency_ms: float | None = None
+    kept_cost_share: float | None = None  # logged LLM cost share of the calls the SLM keeps (None: by calls)
 
 
 def _slm_cost(plan: ServingPlan, traffic: Traffic, prices: Prices) -> float:
@@ -116,17 +119,19 @@ def project(traffic: dict[int | str, Traffic], plans: dict[int, ServingPlan], pr
             weighted_quality += t.calls
             continue
         kept = 1.0 - plan.escalation_rate
+        kept_cost = plan.kept_cost_share if plan.kept_cost_share is not None else kept
         cluster_slm = _slm_cost(plan, t, prices)
         moved_calls += kept * t.calls
         moved_tokens += kept * t.tokens
-        moved_cost += kept * t.cost_usd
+        moved_cost += kept_cost * t.cost_usd
         slm_cost += cluster_slm
-        escalated_cost += plan.escalation_rate * t.cost_usd
+        escalated_cost += (1.0 - kept_cost) * t.cost_usd
         weighted_quality += plan.served_quality * t.calls
         per_cluster.append({
             "cluster_id": key, "calls": t.calls, "calls_moved": kept * t.calls,
             "llm_cost_usd": t.cost_usd, "slm_cost_usd": cluster_slm,
-            "cost_after_usd": cluster_slm + plan.escalation_rate * t.cost_usd,
+            "llm_cost_moved_usd": kept_cost * t.cost_usd,
+            "cost_after_usd": cluster_slm + (1.0 - kept_cost) * t.cost_usd,
             "llm_median_latency_ms": t.median_latency_ms, "slm_latency_ms": plan.slm_latency_ms,
         })
     after = total.cost_usd - moved_cost + slm_cost
@@ -154,24 +159,20 @@ def _share(part: float, whole: float) -> float | None:
 
 
 def cost_quality_curve(
-    clusters: list[dict[str, Any]],
+    plans_at: Callable[[float], dict[int, ServingPlan]],
     traffic: dict[int | str, Traffic],
-    plans: dict[int, ServingPlan],
     prices: Prices,
-    thresholds: Iterable[float],
-    metric: str | None = None,
+    targets: Iterable[float],
 ) -> list[dict[str, Any]]:
-    """Projected cost cut and quality for each promotion threshold (clusters re-decided per threshold)."""
-    from slmconvert.iterate.promotion import promoted_ids
-
+    """Projected cost cut and quality for each promotion target (`plans_at(target)`: every cluster
+    re-decided at that target, with its threshold and coverage)."""
     curve = []
-    for t in thresholds:
-        chosen = promoted_ids(clusters, t, metric)
-        variant = {cid: ServingPlan(**{**asdict(p), "promoted": cid in chosen}) for cid, p in plans.items()}
-        projected = project(traffic, variant, prices)
+    for t in targets:
+        plans = plans_at(float(t))
+        projected = project(traffic, plans, prices)
         curve.append({
             "threshold": round(float(t), 4),
-            "promoted": sorted(chosen),
+            "promoted": sorted(cid for cid, p in plans.items() if p.promoted),
             "cost_cut": projected["cost_cut"],
             "share_calls_moved": projected["share_calls_moved"],
             "share_cost_moved": projected["share_cost_moved"],

@@ -1,8 +1,9 @@
-"""Held-out evaluation of each cluster's specialist (and its base model zero-shot) and the
-calibration of its confidence threshold on validation calls.
+"""Held-out evaluation of each cluster's specialist on its validation and test samples (the evidence
+of the cascade promotion, see iterate.cascade) and of its base model zero-shot (the baseline).
 
 Samples are seeded and capped per device (see IterateParams); every metric carries its sample
-size and 95% interval, so a small CPU sample shows up as a wide interval, not a confident number.
+size and 95% interval. The specialist's samples are never cut by a timer; only the base-model
+baseline is (max_eval_seconds_*).
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slmconvert.evaluation import EvalExample, score_outputs
-from slmconvert.evaluation.metrics import aggregate, primary_metric
-from slmconvert.evaluation.stats import wilson_interval
+from slmconvert.evaluation.metrics import AGREEMENT_METRIC, aggregate, primary_metric
+from slmconvert.iterate.cascade import ClusterCascade, can_still_pass, choose_signal, score_calls
 from slmconvert.iterate.params import IterateParams
 from slmconvert.iterate.upstream import ClusterInfo, Specialist
 from slmconvert.models.prompt import PromptFormat, assistant_text, record_output
-from slmconvert.router import escalation
-from slmconvert.router.confidence import calibrate_threshold, confidence
 from slmconvert.router.config import EscalationRules
 from slmconvert.router.generator import Generation, Generator, base_format
 from slmconvert.util.device import pick_device
@@ -102,6 +101,7 @@ class ClusterEvaluation:
     entry: dict[str, Any]
     specialist_rows: list[dict[str, Any]] = field(default_factory=list)
     base_rows: list[dict[str, Any]] = field(default_factory=list)
+    cascade: ClusterCascade | None = None
 
 
 class Deadline:
@@ -116,24 +116,19 @@ class Deadline:
         return self.end is not None and time.monotonic() >= self.end
 
 
-def can_still_reach(scores: Sequence[float], n_max: int, target: float) -> bool:
-    """Whether perfect answers on the remaining calls could still lift the Wilson lower bound to target."""
-    if n_max <= 0:
-        return False
-    best = min(1.0, (sum(scores) + max(0, n_max - len(scores))) / n_max)
-    return wilson_interval(best * n_max, n_max)[0] >= target
-
-
 def _summary(rows: list[dict[str, Any]], generations: list[Generation], seed: int) -> dict[str, Any]:
     metrics = aggregate(rows, seed=seed)
     return {"metrics": {k: m.to_dict() for k, m in metrics.items() if m.n > 0}, "n": len(rows),
             "timing": timing(generations)}
 
 
+Stop = Callable[[list[dict[str, Any]], list[Generation]], bool]
+
+
 def _measure(
     generator: Generator, model: str, adapter: Any, fmt: PromptFormat, records: list[dict[str, Any]],
     budget: int, kind: str, chunk: int, deadline: Deadline, progress: Callable[[int], None] | None,
-    stop: Callable[[list[dict[str, Any]]], bool] | None = None,
+    stop: Stop | None = None,
 ) -> tuple[list[dict[str, Any]], list[Generation], str | None]:
     """Generate and score in chunks; returns rows, generations and why it stopped early (if it did)."""
     rows: list[dict[str, Any]] = []
@@ -150,61 +145,74 @@ def _measure(
         rows += scored
         generations += made
         done += len(part)
-        if stop is not None and done < len(records) and stop(rows):
+        if stop is not None and done < len(records) and stop(rows, generations):
             if progress is not None:
                 progress(len(records) - done)
-            return rows, generations, "decided early: even perfect answers on the rest could not reach the target"
+            return rows, generations, ("decided early: even if every remaining test call were kept and agreed, "
+                                       "no candidate threshold could reach the target")
     return rows, generations, None
 
 
 def evaluate_cluster(
     info: ClusterInfo,
     specialist: Specialist | None,
+    validation: list[dict[str, Any]],
     test: list[dict[str, Any]],
     test_available: int,
-    base_n: int,
     generator: Generator,
     params: IterateParams,
+    rules: EscalationRules,
     progress: Callable[[int], None] | None = None,
-    deadline: Deadline | None = None,
 ) -> ClusterEvaluation:
-    """Specialist and base model on the cluster's test sample (the base on its first `base_n` calls)."""
-    deadline = deadline or Deadline(None)
+    """The specialist on its validation calls (signal and candidate thresholds), then on its whole test
+    sample (the promotion check, see iterate.cascade). Neither is cut by a timer: the test sample
+    stops early only once no candidate can pass whatever the remaining answers are."""
     kind = info.output_type
-    metric = params.promotion_metric or primary_metric(kind)
+    metric = params.promotion_metric or AGREEMENT_METRIC
     entry: dict[str, Any] = {
         "cluster_id": info.cluster_id, "label": info.label, "output_type": kind, "size": info.size,
         "share_calls": info.share_calls, "candidate": info.candidate, "candidate_reason": info.why_not,
-        "primary_metric": metric, "test_calls_available": test_available, "model": None, "adapter": None,
-        "prompt_format": None, "specialist": None, "base": None, "calibration": None, "skipped": None,
-        "stopped_early": None,
+        "primary_metric": primary_metric(kind), "agreement_metric": metric, "test_calls_available": test_available,
+        "model": None, "adapter": None, "prompt_format": None, "specialist": None, "base": None,
+        "cascade": None, "skipped": None, "stopped_early": None,
     }
     result = ClusterEvaluation(entry)
     if specialist is None or not info.candidate or not test:
         return result
-    if deadline.passed:
-        entry["skipped"] = f"not evaluated: the evaluation time budget ({deadline.seconds:.0f} s) was used up"
-        if progress is not None:
-            progress(len(test) + base_n)
-        return result
     fmt = PromptFormat.from_dict(specialist.prompt_format) if specialist.prompt_format else PromptFormat()
-    budget = token_budget(test, params.max_new_tokens)
+    budget = token_budget([*validation, *test], params.max_new_tokens)
     entry.update(model=specialist.model, prompt_format=fmt.to_dict(), max_new_tokens=budget,
                  finetune_version=specialist.finetune_version)
-
-    def hopeless(rows: list[dict[str, Any]]) -> bool:
-        values = [float(r[metric]) for r in rows if r.get(metric) is not None]
-        return params.stop_when_decided and not can_still_reach(values, len(test), params.promotion_target)
-
     chunk = params.chunk(pick_device(params.device))
-    rows, generations, stopped = _measure(generator, specialist.model, specialist.adapter, fmt, test, budget, kind,
-                                          chunk, deadline, progress, hopeless)
-    result.specialist_rows = rows
-    entry["stopped_early"] = stopped
+    no_timer = Deadline(None)
+    val_rows, val_generations, _ = _measure(generator, specialist.model, specialist.adapter, fmt, validation,
+                                            budget, kind, chunk, no_timer, progress)
+    val_calls = score_calls(validation, val_rows, val_generations, fmt, rules, metric)
+    signal, aurocs = choose_signal(val_calls, params.confidence_measure)
+    cascade = ClusterCascade(val_calls, [], len(test), signal, aurocs, tuple(params.threshold_levels))
+    chosen = cascade.candidates(params.promotion_target)
+
+    def decided(rows: list[dict[str, Any]], generations: list[Generation]) -> bool:
+        partial = score_calls(test, rows, generations, fmt, rules, metric)
+        return params.stop_when_decided and not can_still_pass(partial, len(test), signal, chosen,
+                                                               params.promotion_target)
+
+    if params.stop_when_decided and not chosen:
+        entry["stopped_early"] = "decided on validation: no confidence threshold keeps calls that agree often enough"
+        rows, generations = [], []
+        if progress is not None:
+            progress(len(test))
+    else:
+        rows, generations, entry["stopped_early"] = _measure(
+            generator, specialist.model, specialist.adapter, fmt, test, budget, kind, chunk, no_timer, progress,
+            decided)
+    cascade.test = score_calls(test, rows, generations, fmt, rules, metric)
+    result.specialist_rows, result.cascade = rows, cascade
+    if val_rows:
+        entry["validation"] = _summary(val_rows, val_generations, params.seed)
     if rows:
         entry["specialist"] = _summary(rows, generations, params.seed)
-    if base_n:
-        evaluate_base(result, specialist, test[:base_n], generator, params, progress, deadline)
+    entry["cascade"] = cascade.to_dict(params.promotion_target)
     return result
 
 
@@ -238,36 +246,3 @@ def evaluate_base(
     result.base_rows = rows
     if rows:
         entry["base"] = {**_summary(rows, generations, params.seed), "stopped_early": stopped}
-
-
-def calibrate(
-    entry: dict[str, Any],
-    specialist: Specialist,
-    validation: list[dict[str, Any]],
-    generator: Generator,
-    rules: EscalationRules,
-    target: float,
-    progress: Callable[[int], None] | None = None,
-    deadline: Deadline | None = None,
-    chunk: int = 8,
-) -> dict[str, Any]:
-    """Confidence threshold from the specialist's answers on validation calls (see router.confidence)."""
-    if not validation or rules.confidence_measure == "none":
-        return {"threshold": None, "n": 0, "why": "no validation calls" if not validation else "confidence off"}
-    from slmconvert.models.prompt import parse_completion
-
-    fmt = PromptFormat.from_dict(entry["prompt_format"])
-    rows, generations, stopped = _measure(generator, specialist.model, specialist.adapter, fmt, validation,
-                                          entry["max_new_tokens"], entry["output_type"], chunk,
-                                          deadline or Deadline(None), progress)
-    scores, agreement, rule_escalated = [], [], 0
-    for record, g, row in zip(validation, generations, rows, strict=False):
-        parsed = parse_completion(g.text, fmt)
-        if escalation.rule_violation(parsed, record, rules) is not None:
-            rule_escalated += 1
-            continue
-        scores.append(confidence(g.text, g.logprobs, g.ends, rules.confidence_measure, bool(parsed.tool_calls)))
-        agreement.append(float(row.get(entry["primary_metric"]) or 0.0))
-    result = calibrate_threshold(scores, agreement, target)
-    return {**result, "validation_calls": len(generations), "rule_escalated": rule_escalated,
-            "measure": rules.confidence_measure, "stopped_early": stopped}

@@ -21,7 +21,8 @@ EVALUATION_SCHEMA = "slmconvert.evaluation/1"
 
 def _primary(entry: dict[str, Any], key: str) -> dict[str, Any] | None:
     block = entry.get(key) or {}
-    return (block.get("metrics") or {}).get(entry.get("primary_metric") or "")
+    metric = entry.get("agreement_metric") or entry.get("primary_metric") or ""
+    return (block.get("metrics") or {}).get(metric)
 
 
 def summary(entries: list[dict[str, Any]], overall: dict[str, Any], economics: dict[str, Any], device: str,
@@ -37,9 +38,10 @@ def summary(entries: list[dict[str, Any]], overall: dict[str, Any], economics: d
             "primary_metric": e.get("primary_metric"),
             "specialist": _primary(e, "specialist"), "base": _primary(e, "base"),
             "promoted": e["promotion"]["promoted"], "reason": e["promotion"]["reason"],
+            "agreement_metric": e.get("agreement_metric"),
             "escalation_rate": ((e.get("routed") or {}).get("escalation_rate") or {}).get("value"),
             "agreement": ((e.get("routed") or {}).get("agreement") or {}).get("value"),
-            "confidence_threshold": (e.get("calibration") or {}).get("threshold"),
+            **_cascade_summary(e.get("cascade")),
         } for e in entries],
         "replay": {
             "calls": overall.get("calls"),
@@ -57,6 +59,14 @@ def summary(entries: list[dict[str, Any]], overall: dict[str, Any], economics: d
         "seconds": round(seconds, 2),
         "report": "report.html",
     }
+
+
+def _cascade_summary(cascade: dict[str, Any] | None) -> dict[str, Any]:
+    c = cascade or {}
+    kept = c.get("agreement") or {}
+    return {"signal": c.get("signal"), "signal_auroc": c.get("signal_auroc"),
+            "confidence_threshold": c.get("threshold"), "coverage": c.get("coverage"),
+            "kept_agreement": {k: kept.get(k) for k in ("value", "low", "n")} if kept else None}
 
 
 def metrics(summary_: dict[str, Any]) -> dict[str, Any]:
@@ -109,15 +119,23 @@ def _prediction_rows(result: ReplayResult, base_rows: dict[int, list[dict[str, A
 
 
 METHOD = (
-    "Quality is agreement with the LLM's logged output (the reference), on each cluster's held-out test "
-    "split, with the evaluation harness's primary metric per output type; every number carries its "
-    "sample size and a 95% interval (Wilson for rates, bootstrap for mean scores).",
-    "A cluster is promoted only when the Wilson lower bound of its primary metric reaches the promotion "
-    "target; non-candidate clusters (open-ended, mixed or too small) stay on the LLM.",
+    "Quality is strict agreement with the LLM's logged output (the reference): the same tool calls (names, "
+    "arguments after JSON canonicalisation, parallel calls in any order), the same JSON after "
+    "canonicalisation, the same text after trimming; every number carries its sample size and a 95% "
+    "interval (Wilson for rates, bootstrap for mean scores).",
+    "Per-call routing (a cascade): on each trained cluster's validation calls the confidence signal with the "
+    "best AUROC against agreement is chosen, and candidate thresholds (the lowest keeping validation calls "
+    "that agree at each level of threshold_levels); on the held-out test calls the loosest candidate whose "
+    "kept calls have a Wilson lower bound (95%, Bonferroni-corrected for the candidates) at or above the "
+    "promotion target is the cluster's threshold; coverage is the share of test calls it keeps. Rule "
+    "violations (parse error, unknown tool, schema error) always escalate. Thresholds are never chosen on "
+    "test calls; the cost-quality curve over thresholds is shown for information only.",
+    "Non-candidate clusters (open-ended, mixed or too small) stay on the LLM.",
     "Escalation rates and served quality come from replaying the held-out test calls through the router "
     "(cluster assignment, SLM answer, serve-time checks); escalated calls are answered by the LLM.",
     "Cost: logged LLM cost per call (collect's price table) against the SLM serving price per token shown "
-    "above; every call of a promoted cluster is first tried on the SLM, escalated calls also pay the LLM.",
+    "above; every call of a promoted cluster is first tried on the SLM, escalated calls also pay the LLM; "
+    "only the share the SLM keeps (by calls, and by logged cost of the kept test calls) counts as moved.",
 )
 
 
@@ -132,6 +150,7 @@ def write_all(out_dir: Path, *, version: str, lineage: dict[str, str], entries: 
         "schema": EVALUATION_SCHEMA, "device": device, "promotion_target": params.promotion_target,
         "clusters": entries, "replay": replay_result.overall,
         "test_sample": {str(cid): len(rows) for cid, rows in sorted(test.items())},
+        "threshold_levels": params.threshold_levels,
     })
     write_table(out_dir / "predictions.parquet", _prediction_rows(replay_result, base_rows, workspace_root),
                 json_columns=("slm_output", "metrics", "base_output"))
@@ -139,7 +158,7 @@ def write_all(out_dir: Path, *, version: str, lineage: dict[str, str], entries: 
     settings = {
         "promotion_target": params.promotion_target,
         "promotion_metric": params.promotion_metric or "primary metric per output type",
-        "escalation_target": params.escalation_target,
+        "threshold_levels": params.threshold_levels,
         "confidence_measure": params.confidence_measure,
         "slm_input_price_per_1m": params.slm_input_price_per_1m,
         "slm_output_price_per_1m": params.slm_output_price_per_1m,

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from slmconvert.params import StageParams, seed_field
 
-ConfidenceMeasure = Literal["tool_span_mean_logprob", "mean_logprob", "min_logprob", "none"]
+ConfidenceMeasure = Literal["auto", "tool_span_mean_logprob", "mean_logprob", "min_logprob", "none"]
 
 
 class IterateParams(StageParams):
@@ -17,19 +17,26 @@ class IterateParams(StageParams):
     # -- promotion -----------------------------------------------------------------------------
     promotion_target: float = Field(
         0.90, ge=0.0, le=1.0,
-        description="A cluster moves to its SLM only if the Wilson 95% lower bound of its primary "
-        "metric on the held-out test split reaches this value.",
+        description="A cluster moves to its SLM (at a confidence threshold) only if the agreement of the "
+        "held-out test calls its SLM keeps has a Wilson 95% lower bound (corrected for the candidate "
+        "thresholds checked) of at least this value.",
     )
     promotion_metric: str | None = Field(
-        None, description="Metric to promote on; null = the evaluation harness's primary metric for the "
-        "cluster's output type.",
+        None, description="Per-call agreement to promote on; null = strict_agreement (same tool calls and "
+        "canonical arguments, same canonical JSON, same trimmed text as the LLM's logged output).",
+    )
+    threshold_levels: list[float] = Field(
+        [0.95, 1.0], min_length=1,
+        description="Validation agreement levels that define the candidate confidence thresholds of a cluster "
+        "(each: the lowest threshold whose kept validation calls agree at least this often); the loosest one "
+        "that passes the test-sample check is used.",
     )
     # -- evaluation budget ---------------------------------------------------------------------
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the specialists are evaluated.")
     max_test_calls_cpu: int = Field(
-        120, ge=1, description="Test calls per cluster evaluated with the adapter on CPU (seeded sample; the "
-        "sample size is reported with every interval). Keep it at least cluster.test_min_calls: a smaller "
-        "sample needs a perfect score to show the promotion target.",
+        120, ge=1, description="Test calls per trained cluster evaluated with the adapter on CPU (seeded "
+        "sample, evaluated in full: never cut by a timer). Promotion needs at least 35 kept calls at the "
+        "default target (iterate.evidence.required_test_calls).",
     )
     max_test_calls_gpu: int = Field(2000, ge=1, description="The same cap on a CUDA GPU.")
     max_base_calls_cpu: int = Field(
@@ -42,19 +49,18 @@ class IterateParams(StageParams):
         "longer than this (estimated from their characters; prefilling one takes minutes there; 0 = no limit).",
     )
     max_calibration_calls_cpu: int = Field(
-        16, ge=0, description="Validation calls per promoted cluster generated on CPU to calibrate the "
-        "confidence threshold (0 disables confidence escalation).",
+        32, ge=0, description="Validation calls per trained cluster generated on CPU to choose its confidence "
+        "signal and candidate thresholds (0: no validation; a cluster can then only be promoted whole, without a threshold).",
     )
     max_calibration_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
     max_eval_seconds_cpu: float = Field(
-        150.0, ge=0.0, description="Generation time budget for the held-out evaluation on CPU, in seconds "
-        "(0 = none). Clusters are evaluated most promising first (finetune's validation metric); what the "
-        "budget leaves out stays on the LLM with that reason.",
+        150.0, ge=0.0, description="Generation time budget for the base-model baseline on CPU, in seconds "
+        "(0 = none). The specialists' validation and test samples are never cut by it.",
     )
     max_eval_seconds_gpu: float = Field(0.0, ge=0.0, description="The same budget on a CUDA GPU (0 = none).")
     stop_when_decided: bool = Field(
-        True, description="Stop evaluating a cluster as soon as even perfect answers on the rest of its test "
-        "sample could not reach the promotion target (the metrics then cover the calls evaluated).",
+        True, description="Stop evaluating a cluster's test sample as soon as no candidate threshold could pass "
+        "even if every remaining call were kept and agreed (the metrics then cover the calls evaluated).",
     )
     batch_size: int = Field(8, ge=1, description="Prompts generated together.")
     eval_chunk_cpu: int = Field(
@@ -74,14 +80,11 @@ class IterateParams(StageParams):
         "fail the schema.",
     )
     confidence_measure: ConfidenceMeasure = Field(
-        "tool_span_mean_logprob",
-        description="SLM confidence: mean token log-probability over the tool-call span (whole output "
-        "when there is no tool call), over the whole output, its minimum, or none.",
-    )
-    escalation_target: float = Field(
-        0.95, ge=0.0, le=1.0,
-        description="Confidence threshold calibration: the lowest threshold at which the validation "
-        "outputs the SLM keeps agree with the LLM at least this often.",
+        "auto",
+        description="SLM confidence signal: auto = per cluster, the one with the best AUROC against strict "
+        "agreement on validation calls; or the mean token log-probability over the tool-call span (whole "
+        "output when there is no tool call), over the whole output, its minimum; none = no confidence "
+        "escalation (a cluster is kept whole or not at all).",
     )
     # -- economics -----------------------------------------------------------------------------
     slm_input_price_per_1m: float = Field(
@@ -108,6 +111,13 @@ class IterateParams(StageParams):
         "agreement drift (0 skips the replay).",
     )
     max_drift_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
+
+    @field_validator("threshold_levels")
+    @classmethod
+    def _levels(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 <= v <= 1.0 for v in value):
+            raise ValueError("threshold levels are agreement shares between 0 and 1")
+        return sorted(set(value))
 
     @field_validator("promotion_metric")
     @classmethod

@@ -1,11 +1,9 @@
-"""Promotion: a cluster moves to its SLM only when the evidence says it is good enough.
+"""Promotion: a cluster moves to its SLM, at a confidence threshold, only when the evidence says
+the calls it keeps are good enough (the rule and its numbers come from iterate.cascade).
 
-The rule is deliberately one-sided: the Wilson 95% *lower* bound of the cluster's primary metric
-(the specialist on the held-out test split, against the LLM's logged outputs) must reach the
-target, so a small test sample cannot promote a cluster by luck. For mean scores in [0, 1]
-(field F1, ROUGE-L) the Wilson bound of (mean x n) successes out of n is used as well, and the
-lower of it and the reported (bootstrap) bound decides: a bootstrap interval of n identical
-scores has zero width, which would let five perfect answers promote a cluster.
+The rule is one-sided: the Wilson 95% *lower* bound of the strict agreement of the kept held-out
+test calls (corrected for the candidate thresholds checked) must reach the target, so a small
+test sample cannot promote a cluster by luck. The calls the SLM does not keep escalate to the LLM.
 """
 
 from __future__ import annotations
@@ -13,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from slmconvert.evaluation.stats import wilson_interval
 
 
 @dataclass(frozen=True)
@@ -30,6 +26,9 @@ class PromotionDecision:
     high: float | None
     n: int
     target: float
+    threshold: float | None = None
+    coverage: float | None = None
+    signal: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,57 +38,50 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def decide(cluster: dict[str, Any], target: float, metric: str | None = None) -> PromotionDecision:
+def decide(cluster: dict[str, Any], target: float) -> PromotionDecision:
     """Promotion decision for one cluster entry of evaluation.json (see iterate.evaluate)."""
     cid = int(cluster["cluster_id"])
-    name = metric or cluster.get("primary_metric")
+    name = cluster.get("agreement_metric") or cluster.get("primary_metric")
 
-    def reject(reason: str, summary: dict[str, Any] | None = None) -> PromotionDecision:
-        s = summary or {}
-        return PromotionDecision(cid, False, reason, name, s.get("value"), s.get("low"), s.get("high"),
-                                 int(s.get("n") or 0), target)
+    def reject(reason: str) -> PromotionDecision:
+        return PromotionDecision(cid, False, reason, name, None, None, None, 0, target)
 
     if not cluster.get("candidate", False):
-        why = cluster.get("candidate_reason") or "not a conversion candidate"
-        return reject(f"stays on the LLM: {why}")
+        return reject(f"stays on the LLM: {cluster.get('candidate_reason') or 'not a conversion candidate'}")
     if cluster.get("skipped"):
         return reject(f"stays on the LLM: {cluster['skipped']}")
-    specialist = cluster.get("specialist")
-    if not specialist:
+    if not cluster.get("specialist") and not cluster.get("cascade"):
         return reject("stays on the LLM: no fine-tuned adapter for this cluster")
-    if not name:
-        return reject("stays on the LLM: no primary metric for this output type")
-    summary = (specialist.get("metrics") or {}).get(name)
-    if not summary or not summary.get("n"):
-        return reject(f"stays on the LLM: {name} was not measured on any test call")
-    low = promotion_bound(summary)
-    if low is None or low < target:
-        return reject(
-            f"stays on the LLM: {name} lower bound {_fmt(low)} < target {target:.2f} "
-            f"(value {_fmt(summary.get('value'))}, n={summary['n']})",
-            {**summary, "low": low},
-        )
-    return PromotionDecision(
-        cid, True,
-        f"promoted: {name} lower bound {_fmt(low)} >= target {target:.2f} (n={summary['n']})",
-        name, summary.get("value"), low, summary.get("high"), int(summary["n"]), target,
-    )
+    cascade = cluster.get("cascade") or {}
+    agreement = cascade.get("agreement") or {}
+    out = PromotionDecision(cid, bool(cascade.get("promoted")), "", name, agreement.get("value"),
+                            agreement.get("low"), agreement.get("high"), int(agreement.get("n") or 0), target,
+                            cascade.get("threshold"), cascade.get("coverage"), cascade.get("signal"))
+    return PromotionDecision(**{**asdict(out), "reason": _reason(cascade, target, name)})
 
 
-def promotion_bound(summary: dict[str, Any]) -> float | None:
-    """The lower bound promotion compares with the target (see the module docstring)."""
-    value, n, low = summary.get("value"), int(summary.get("n") or 0), summary.get("low")
-    if value is None or n <= 0:
-        return None
-    wilson = wilson_interval(min(1.0, max(0.0, float(value))) * n, n)[0]
-    return wilson if low is None else min(float(low), wilson)
+def _reason(cascade: dict[str, Any], target: float, metric: str | None) -> str:
+    checks = cascade.get("candidates") or []
+    if cascade.get("promoted"):
+        a = cascade["agreement"]
+        where = ("whole (no confidence threshold needed)" if cascade.get("threshold") is None
+                 else f"at {cascade.get('signal')} >= {cascade['threshold']:.3f}")
+        corrected = f", corrected for {len(checks)} candidate thresholds" if len(checks) > 1 else ""
+        return (f"promoted {where}: keeps {a['n']}/{cascade.get('test_calls')} test calls "
+                f"({cascade.get('coverage', 0):.0%}); {metric} {_fmt(a.get('value'))}, lower bound "
+                f"{_fmt(a.get('low'))} >= target {target:.2f}{corrected}")
+    if not checks:
+        planned = cascade.get("test_planned") or 0
+        need = cascade.get("min_kept_calls")
+        return (f"stays on the LLM: no confidence threshold chosen on {cascade.get('validation_calls', 0)} "
+                f"validation calls (agreement {_fmt(cascade.get('validation_agreement'))}) keeps enough "
+                f"agreeing calls to show {target:.2f} on {planned} test calls (>= {need} kept needed)")
+    best = max(checks, key=lambda c: c["test"]["agreement"].get("low") or 0.0)["test"]
+    a = best["agreement"]
+    return (f"stays on the LLM: at its best candidate threshold the {a.get('n')} kept test calls have "
+            f"{metric} {_fmt(a.get('value'))}, lower bound {_fmt(a.get('low'))} < target {target:.2f}")
 
 
-def decide_all(clusters: Iterable[dict[str, Any]], target: float, metric: str | None = None) -> list[PromotionDecision]:
+def decide_all(clusters: Iterable[dict[str, Any]], target: float) -> list[PromotionDecision]:
     """Decisions for every cluster, in the given order."""
-    return [decide(c, target, metric) for c in clusters]
-
-
-def promoted_ids(clusters: Iterable[dict[str, Any]], target: float, metric: str | None = None) -> set[int]:
-    """Ids of the clusters a given target would promote (used for the cost-quality curve)."""
-    return {d.cluster_id for d in decide_all(clusters, target, metric) if d.promoted}
+    return [decide(c, target) for c in clusters]

@@ -15,11 +15,34 @@ def _primary(summary: dict[str, Any] | None, metric: str | None) -> dict[str, An
     return {**m, "timing": summary.get("timing")} if m else None
 
 
+def cascade_columns(cascade: dict[str, Any]) -> dict[str, Any]:
+    """The cascade decision of one cluster as report columns (see iterate.cascade)."""
+    return {
+        "signal": cascade.get("signal"),
+        "signal_auroc": cascade.get("signal_auroc"),
+        "auroc": cascade.get("auroc"),
+        "confidence_threshold": cascade.get("threshold"),
+        "coverage": cascade.get("coverage"),
+        "cost_share_kept": cascade.get("cost_share"),
+        "kept_agreement": cascade.get("agreement"),
+        "validation_calls": cascade.get("validation_calls"),
+        "test_calls": cascade.get("test_calls"),
+        "threshold_candidates": [
+            {"threshold": c.get("threshold"), "level": c.get("level"), "passed": c.get("passed"),
+             "coverage": (c.get("test") or {}).get("coverage"),
+             "agreement": ((c.get("test") or {}).get("agreement") or {}).get("value"),
+             "low": ((c.get("test") or {}).get("agreement") or {}).get("low")}
+            for c in cascade.get("candidates") or []],
+        "cost_quality_curve": cascade.get("curve") or [],
+    }
+
+
 def cluster_rows(entries: list[dict[str, Any]], llm_latency: dict[int, float | None]) -> list[dict[str, Any]]:
     """One flat row per cluster for the report tables and plots."""
     rows = []
     for e in entries:
-        metric = e.get("primary_metric")
+        metric = e.get("agreement_metric") or e.get("primary_metric")
+        cascade = e.get("cascade") or {}
         promotion = e.get("promotion") or {}
         routed = e.get("routed") or {}
         specialist = e.get("specialist") or {}
@@ -37,11 +60,11 @@ def cluster_rows(entries: list[dict[str, Any]], llm_latency: dict[int, float | N
             "specialist": _primary(specialist, metric),
             "promoted": bool(promotion.get("promoted")),
             "reason": promotion.get("reason"),
-            "escalation_rate": routed.get("escalation_rate"),
-            "escalations": routed.get("escalations"),
+            "escalation_rate": routed.get("escalation_rate") or cascade.get("escalation_rate"),
+            "escalations": routed.get("escalations") or cascade.get("escalations"),
             "agreement": routed.get("agreement"),
             "served_quality": routed.get("served_quality"),
-            "confidence_threshold": (e.get("calibration") or {}).get("threshold"),
+            **cascade_columns(cascade),
             "slm_latency_ms": (specialist.get("timing") or {}).get("latency_ms_p50"),
             "slm_batch_size": (specialist.get("timing") or {}).get("batch_size"),
             "llm_latency_ms": llm_latency.get(e["cluster_id"]),

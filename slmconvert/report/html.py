@@ -75,8 +75,9 @@ def _cards(headline: dict[str, Any]) -> str:
 
 
 def _cluster_table(clusters: list[dict[str, Any]]) -> str:
-    head = ("cluster", "label", "output", "calls", "base model", "base zero-shot", "specialist",
-            "route", "escalation", "agreement kept", "threshold", "latency SLM (batch) / LLM")
+    head = ("cluster", "label", "output", "calls", "base model", "base zero-shot", "specialist (all test calls)",
+            "route", "signal (AUROC)", "threshold", "coverage (cost)", "agreement kept", "escalation",
+            "latency SLM (batch) / LLM")
     rows = []
     for c in clusters:
         decision = '<span class="yes">SLM</span>' if c.get("promoted") else '<span class="no">LLM</span>'
@@ -89,14 +90,16 @@ def _cluster_table(clusters: list[dict[str, Any]]) -> str:
             escape(_interval(c.get("base"))),
             escape(_interval(c.get("specialist"))),
             decision,
+            escape(f"{c.get('signal') or '–'} ({_num(c.get('signal_auroc'), 2)})"),
+            _num(c.get("confidence_threshold")) if c.get("promoted") else "–",
+            escape(f"{_pct(c.get('coverage'))} ({_pct(c.get('cost_share_kept'))})"),
+            escape(_interval(c.get("kept_agreement"))),
             escape(_rate(c.get("escalation_rate"))),
-            escape(_interval(c.get("agreement"))),
-            _num(c.get("confidence_threshold")),
             f"{_num(c.get('slm_latency_ms'), 0)}"
             + (f" (b={c['slm_batch_size']})" if c.get("slm_batch_size") else "")
             + f" / {_num(c.get('llm_latency_ms'), 0)} ms",
         ]
-        numeric = {3, 5, 6, 8, 9, 10, 11}
+        numeric = {3, 5, 6, 9, 10, 11, 12, 13}
         rows.append("<tr>" + "".join(f'<td class="num">{v}</td>' if i in numeric else f"<td>{v}</td>"
                                       for i, v in enumerate(cells)) + "</tr>")
         why = f"{c.get('primary_metric') or 'no metric'}: {c.get('reason') or ''}"
@@ -192,8 +195,12 @@ def render_html(report: dict[str, Any], cluster_map_png: bytes | None = None) ->
         _figure(plots.share_moved(economics), "Share of calls, tokens and estimated cost served by SLMs after escalation."),
         _economics_table(economics),
         "<h2>Cost against quality</h2>",
+        _figure(plots.cascade_curves(clusters, target),
+                "Per cluster, over confidence thresholds on its held-out test calls: share of calls (solid) and of "
+                "LLM cost (dotted) the SLM keeps against the agreement of the kept calls; the dot is the threshold "
+                "chosen on validation and confirmed on test."),
         _figure(plots.cost_quality(report.get("cost_quality_curve") or [], target),
-                "Projected cost cut and quality (agreement with the LLM over all calls) for each promotion threshold."),
+                "Projected cost cut and quality (agreement with the LLM over all calls) for each promotion target, every cluster re-decided."),
         "<h2>Over time</h2>",
         _figure(plots.escalation_over_time(history), "Escalation rate and share of calls served by SLMs per iteration."),
         _history_table(history),

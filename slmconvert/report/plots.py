@@ -126,11 +126,40 @@ def cost_quality(curve: list[dict[str, Any]], target: float) -> str | None:
     ax.plot(xs, [p["quality_vs_llm"] for p in points], color=SPECIALIST, label="quality vs the LLM (all calls)")
     ax.plot(xs, [p["share_calls_moved"] for p in points], color=STAYS, linestyle=":", label="share of calls moved")
     ax.axvline(target, color="#c0392b", linestyle="--", linewidth=1, label=f"chosen target {target:.2f}")
-    ax.set_xlabel("promotion threshold (Wilson lower bound of the primary metric)")
+    ax.set_xlabel("promotion target (Wilson lower bound of the agreement of the kept calls)")
     ax.set_ylim(-0.02, 1.02)
     ax.yaxis.set_major_formatter(_percent())
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False, loc="center left")
+    return _svg(fig)
+
+
+def cascade_curves(clusters: list[dict[str, Any]], target: float) -> str | None:
+    """Per cluster: coverage (and cost share) kept against agreement of the kept calls, over thresholds."""
+    rows = [c for c in clusters if c.get("cost_quality_curve")]
+    if not rows:
+        return None
+    fig = _figure(8.5, 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    colors = ("#3b6fb6", "#2a9d5c", "#e07b39", "#b83280", "#7b61ff", "#8a4b08")
+    for i, cluster in enumerate(rows):
+        color = colors[i % len(colors)]
+        points = [p for p in cluster["cost_quality_curve"] if p.get("agreement") is not None]
+        name = f"{cluster['cluster_id']}: {_short(cluster.get('label') or '', 28)}"
+        ax.plot([p["coverage"] for p in points], [p["agreement"] for p in points], "-", color=color, label=name)
+        ax.plot([p["cost_share"] for p in points], [p["agreement"] for p in points], ":", color=color)
+        kept = cluster.get("kept_agreement") or {}
+        if cluster.get("promoted") and kept.get("value") is not None:
+            ax.plot([cluster.get("coverage")], [kept["value"]], "o", color=color)
+    ax.axhline(target, color="#c0392b", linestyle="--", linewidth=1, label=f"promotion target {target:.2f}")
+    ax.set_xlabel("share of the cluster's calls (solid) / LLM cost (dotted) kept by the SLM")
+    ax.set_ylabel("agreement of the kept calls")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.xaxis.set_major_formatter(_percent())
+    ax.yaxis.set_major_formatter(_percent())
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
     return _svg(fig)
 
 

@@ -1,7 +1,9 @@
-"""SLM confidence from token log-probabilities, and its threshold calibrated on validation outputs.
+"""SLM confidence from token log-probabilities, and the thresholds that validation outputs support.
 
-The default measure is the mean log-probability of the tokens that spell the tool call(s) — the
-part that does harm when wrong — falling back to the whole output for text answers.
+Signals: the mean log-probability of the tokens that spell the tool call(s) (the part that does
+harm when wrong; the whole output for text answers), of the whole output, and its minimum. Iterate
+picks one per cluster (AUROC against strict agreement on validation calls); `keeps` is the rule the
+router serves by and iterate promotes by.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from slmconvert.models.toolspec import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 
 MEASURES = ("tool_span_mean_logprob", "mean_logprob", "min_logprob", "none")
+SIGNALS = MEASURES[:-1]  # the measures that give a score
 
 
 def token_end_offsets(tokenizer: Any, token_ids: Sequence[int]) -> list[int]:
@@ -73,41 +76,37 @@ def confidence(
     return sum(picked) / len(picked) if picked else sum(values) / len(values)
 
 
-def calibrate_threshold(
-    scores: Sequence[float | None], agreement: Sequence[float], target: float
-) -> dict[str, Any]:
-    """The lowest confidence threshold whose kept validation outputs agree with the LLM at >= target.
+def signals(text: str, logprobs: Sequence[float] | None, ends: Sequence[int] | None,
+            has_tool_calls: bool) -> dict[str, float | None]:
+    """Every confidence signal of one output (iterate compares them per cluster by AUROC)."""
+    return {m: confidence(text, logprobs, ends, m, has_tool_calls) for m in SIGNALS}
 
-    `scores` are confidences of the outputs that passed the rule checks, `agreement` their
-    per-call primary metric (0/1 or a [0, 1] score). Threshold None = no confidence escalation
-    is needed (everything kept already meets the target) or possible (no scores).
+
+def keeps(score: float | None, threshold: float | None) -> bool:
+    """The cascade rule shared by the router and iterate: with a threshold, an output is kept only
+    when its confidence is known and at least the threshold; without one, every output is kept."""
+    return threshold is None or (score is not None and score >= threshold)
+
+
+def lowest_threshold(scores: Sequence[float | None], agreement: Sequence[float], level: float) -> dict[str, Any] | None:
+    """The lowest threshold whose kept outputs agree with the LLM at least `level` on average.
+
+    `scores`/`agreement` are the outputs that passed the rule checks. Threshold None = keep all
+    (already at the level). Cuts fall only between distinct scores (ties are kept or escalated
+    together); outputs without a score are escalated by any threshold. None when no cut reaches it.
     """
-    pairs = sorted(((s, a) for s, a in zip(scores, agreement, strict=True) if s is not None), key=lambda p: -p[0])
-    n = len(pairs)
-    base = {"n": n, "target": target}
+    n = len(scores)
     if not n:
-        return {**base, "threshold": None, "kept_share": None, "kept_agreement": None, "why": "no scored outputs"}
-    overall = sum(a for _, a in pairs) / n
-    if overall >= target:
-        return {**base, "threshold": None, "kept_share": 1.0, "kept_agreement": overall,
-                "why": "validation outputs already meet the target"}
-    best: tuple[float, int, float] | None = None
+        return None
+    if sum(agreement) / n >= level:
+        return {"threshold": None, "kept": n, "kept_agreement": sum(agreement) / n}
+    pairs = sorted(((s, a) for s, a in zip(scores, agreement, strict=True) if s is not None), key=lambda p: -p[0])
+    best = None
     total = 0.0
     for k, (score, agree) in enumerate(pairs, start=1):
         total += agree
-        # only cut between distinct scores: ties are kept or escalated together
-        if k < n and pairs[k][0] == score:
+        if k < len(pairs) and pairs[k][0] == score:
             continue
-        if total / k >= target:
-            best = (score, k, total / k)
-    if best is None:
-        top = pairs[0][0]
-        return {**base, "threshold": _above(top), "kept_share": 0.0, "kept_agreement": None,
-                "why": "no confidence level meets the target: every output escalates"}
-    threshold, kept, kept_agreement = best
-    return {**base, "threshold": threshold, "kept_share": kept / n, "kept_agreement": kept_agreement,
-            "why": f"keeps {kept}/{n} validation outputs"}
-
-
-def _above(value: float) -> float:
-    return math.nextafter(value, math.inf)
+        if total / k >= level:
+            best = {"threshold": score, "kept": k, "kept_agreement": total / k}
+    return best

@@ -37,6 +37,8 @@ class ClusterRoute:
     max_new_tokens: int = 256
     confidence_threshold: float | None = None  # None: no confidence escalation for this cluster
     primary_metric: str | None = None
+    confidence_measure: str | None = None  # the signal iterate chose for this cluster (None: the rules' measure)
+    agreement_metric: str | None = None  # what replay counts as agreement (None: primary_metric)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterRoute:

@@ -2,7 +2,8 @@
 
 In order: the output does not parse (or is empty); it calls a tool the request did not offer; tool arguments
 (or a JSON answer under a json_schema response format) fail the schema; the SLM's confidence is
-below the cluster's calibrated threshold. The first failing check is the reason.
+below the cluster's threshold, or unknown while the cluster has one (`confidence.keeps`). The first
+failing check is the reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from slmconvert.evaluation.matching import (
     tool_parameters,
 )
 from slmconvert.models.prompt import ParsedOutput
+from slmconvert.router.confidence import keeps
 from slmconvert.router.config import EscalationRules
 
 PARSE_ERROR = "parse_error"
@@ -67,6 +69,7 @@ def check(
     violation = rule_violation(parsed, call, rules)
     if violation is not None:
         return violation
-    if threshold is not None and score is not None and score < threshold:
-        return LOW_CONFIDENCE, f"confidence {score:.3f} < threshold {threshold:.3f}"
+    if not keeps(score, threshold):
+        shown = "unknown" if score is None else f"{score:.3f}"
+        return LOW_CONFIDENCE, f"confidence {shown} < threshold {threshold:.3f}"
     return None

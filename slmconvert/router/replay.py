@@ -64,7 +64,7 @@ def replay(
     out_rows = []
     for i, (record, s) in enumerate(zip(records, served, strict=True)):
         route = router.config.route_for(s.decision.cluster_id)
-        metric = route.primary_metric if route else None
+        metric = (route.agreement_metric or route.primary_metric) if route else None
         score_row = scores.get(i, {})
         agreement = score_row.get(metric) if metric and s.generation is not None else None
         generation = s.generation

@@ -142,8 +142,8 @@ class Router:
         """Parse an SLM answer and apply the escalation rules (decision filled in by the caller)."""
         fmt = PromptFormat.from_dict(route.prompt_format) if route.prompt_format else PromptFormat()
         parsed = parse_completion(generation.text, fmt)
-        score = confidence(generation.text, generation.logprobs, generation.ends,
-                           self.config.escalation.confidence_measure, bool(parsed.tool_calls))
+        measure = route.confidence_measure or self.config.escalation.confidence_measure
+        score = confidence(generation.text, generation.logprobs, generation.ends, measure, bool(parsed.tool_calls))
         failed = escalation.check(parsed, call, self.config.escalation, score, route.confidence_threshold)
         served = ServedCall(decision=None, generation=generation, parsed=parsed, score=score)  # type: ignore[arg-type]
         if failed is not None:

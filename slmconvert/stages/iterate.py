@@ -14,11 +14,11 @@ from rich.table import Table
 from slmconvert.iterate import outputs
 from slmconvert.iterate.build import (
     BASELINE_SAMPLE,
+    plans_at,
     promise,
     route,
     rules_of,
     serving_plan,
-    what_if,
 )
 from slmconvert.iterate.economics import (
     DEFAULT_CURVE_THRESHOLDS,
@@ -29,7 +29,6 @@ from slmconvert.iterate.economics import (
 )
 from slmconvert.iterate.evaluate import (
     Deadline,
-    calibrate,
     evaluate_base,
     evaluate_cluster,
     seeded_sample,
@@ -88,49 +87,41 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
     def members(cid: int, split: str) -> list[dict[str, Any]]:
         return [records[c] for c in ids.get((cid, split), []) if c in records]
 
-    test = {c.cluster_id: seeded_sample(members(c.cluster_id, "test"), params.cap("test", device), params.seed,
-                                        f"test-{c.cluster_id}") for c in clusters}
+    def sample(split: str, cap: int) -> dict[int, list[dict[str, Any]]]:
+        return {c.cluster_id: seeded_sample(members(c.cluster_id, split), cap, params.seed,
+                                            f"{split if split == 'test' else 'val'}-{c.cluster_id}") for c in clusters}
+
+    test, validation = sample("test", params.cap("test", device)), sample("validation", params.cap("calibration", device))
     generator = generator or CachedGenerator(PeftGenerator(device, params.batch_size),
                                              ws.cache_dir("iterate-generations"))
     if not isinstance(generator, CachedGenerator):
         generator = CachedGenerator(generator)
     evaluated = [c for c in clusters if c.candidate and c.cluster_id in specialists and test[c.cluster_id]]
-    base_cap = params.cap("base", device)
-    total = sum(len(test[c.cluster_id]) + min(base_cap, len(test[c.cluster_id])) for c in evaluated)
-    ctx.log(f"iterate: evaluating {len(evaluated)} specialist(s) on {device} "
-            f"(test sample <= {params.cap('test', device)}/cluster, base <= {base_cap})")
+    ctx.log(f"iterate: evaluating {len(evaluated)} specialist(s) on {device} (validation <= "
+            f"{params.cap('calibration', device)}, test <= {params.cap('test', device)} calls per cluster, in full)")
     evals = {}
-    deadline = Deadline(params.eval_seconds(device))
     order = sorted(clusters, key=lambda c: promise(specialists.get(c.cluster_id)))
+    total = sum(len(validation[c.cluster_id]) + len(test[c.cluster_id]) for c in evaluated)
     with ctx.progress("evaluating specialists", total) as advance:
-        # specialists first (they decide promotion), then the base-model baselines with what time is left
+        # the evidence each promotion decision needs: validation (signal, thresholds), then test (the check)
         for info in order:
             evals[info.cluster_id] = evaluate_cluster(
-                info, specialists.get(info.cluster_id), test[info.cluster_id],
-                len(ids.get((info.cluster_id, "test"), [])), 0, generator, params, advance, deadline)
-        for info in order:
-            if evals[info.cluster_id].entry.get("specialist"):
-                evaluate_base(evals[info.cluster_id], specialists[info.cluster_id],
-                              test[info.cluster_id][:base_cap], generator, params, advance, deadline)
+                info, specialists.get(info.cluster_id), validation[info.cluster_id], test[info.cluster_id],
+                len(ids.get((info.cluster_id, "test"), [])), generator, params, rules, advance)
+    base_cap = params.cap("base", device)
+    measured = [c.cluster_id for c in order if evals[c.cluster_id].entry.get("prompt_format")]
+    deadline = Deadline(params.eval_seconds(device))
+    with ctx.progress("base-model baseline", sum(min(base_cap, len(test[c])) for c in measured)) as advance:
+        for cid in measured:  # the side-by-side baseline, with what time its budget allows
+            evaluate_base(evals[cid], specialists[cid], test[cid][:base_cap], generator, params, advance, deadline)
     entries = [evals[c.cluster_id].entry for c in clusters]
     untrained = finetune_skips(ctx.inputs["finetune"])
     for entry in entries:
-        if entry["candidate"] and entry["specialist"] is None and entry["cluster_id"] in untrained:
+        if entry["candidate"] and entry["model"] is None and entry["cluster_id"] in untrained:
             entry["skipped"] = entry["skipped"] or f"not fine-tuned: {untrained[entry['cluster_id']]}"
-    for entry, decision in zip(entries, decide_all(entries, params.promotion_target, params.promotion_metric), strict=True):
+    for entry, decision in zip(entries, decide_all(entries, params.promotion_target), strict=True):
         entry["promotion"] = decision.to_dict()
     promoted = [e for e in entries if e["promotion"]["promoted"]]
-
-    calibration_cap = params.cap("calibration", device)
-    validation = {e["cluster_id"]: seeded_sample(members(e["cluster_id"], "validation"), calibration_cap,
-                                                 params.seed, f"val-{e['cluster_id']}") for e in promoted}
-    budget = params.eval_seconds(device)
-    calibration_deadline = Deadline(budget / 3 if budget else None)
-    with ctx.progress("calibrating escalation", sum(len(v) for v in validation.values())) as advance:
-        for e in promoted:
-            e["calibration"] = calibrate(e, specialists[e["cluster_id"]], validation[e["cluster_id"]], generator,
-                                         rules, params.escalation_target, advance, calibration_deadline,
-                                         params.chunk(device))
 
     router_dir = ctx.out_dir / "router"
     config = RouterConfig(
@@ -148,18 +139,15 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
     true_cluster = {r["call_id"]: splits[r["call_id"]][0] for r in held_out}
     with ctx.progress("replaying held-out calls", len(held_out)) as advance:
         result = replay(router, held_out, generator, true_cluster, advance)
-    for e in entries:
-        if e["promotion"]["promoted"]:
-            e["routed"] = result.per_cluster.get(e["cluster_id"]) or {}
-        elif e.get("specialist"):
-            spec_rows = evals[e["cluster_id"]].specialist_rows
-            e["routed"] = what_if(e, spec_rows, test[e["cluster_id"]], rules)
+    for e in promoted:
+        e["routed"] = result.per_cluster.get(e["cluster_id"]) or {}
 
     traffic = traffic_by_bucket(traffic_rows(curate_art), assignments)
     prices = Prices(params.slm_input_price_per_1m, params.slm_output_price_per_1m)
     plans = {p.cluster_id: p for e in entries if (p := serving_plan(e)) is not None}
     economics = project(traffic, {k: v for k, v in plans.items() if v.promoted}, prices)
-    curve = cost_quality_curve(entries, traffic, plans, prices, DEFAULT_CURVE_THRESHOLDS, params.promotion_metric)
+    cascades = {cid: ev.cascade for cid, ev in evals.items() if ev.cascade is not None}
+    curve = cost_quality_curve(plans_at(entries, cascades), traffic, prices, DEFAULT_CURVE_THRESHOLDS)
     version = ctx.version
     weekly = ctx.extra.get("weekly")
     summary = outputs.summary(entries, result.overall, economics, device, generator, time.perf_counter() - started)

@@ -121,3 +121,29 @@ def test_json_equal():
     assert not json_equal({"a": [2, 1]}, {"a": [1, 2]})
     assert not json_equal({"a": 1, "b": 2}, {"a": 1})
     assert not json_equal({"a": 1}, {"a": True})
+
+
+# -- strict agreement ------------------------------------------------------------------------
+
+
+def test_canonical_json_sorts_keys_and_equates_integral_numbers():
+    from slmconvert.evaluation.matching import canonical_json
+
+    assert canonical_json({"b": 1, "a": [1.0, {"y": 2, "x": None}]}) == canonical_json({"a": [1, {"x": None, "y": 2.0}], "b": 1.0})
+    assert canonical_json({"n": 1}) != canonical_json({"n": True})  # booleans are not numbers
+    assert canonical_json({"n": 1.5}) != canonical_json({"n": 1})
+    assert canonical_json([1, 2]) != canonical_json([2, 1])  # list order counts
+    assert canonical_json({"s": "Paris"}) != canonical_json({"s": "paris"})  # strings exact
+    assert canonical_json({"a": None}) != canonical_json({})  # null is not a missing key
+
+
+def test_strict_tool_call_equality():
+    from slmconvert.evaluation.matching import calls_equal_strict
+
+    ref = [{"name": "f", "arguments": {"a": 1, "b": "x"}}, {"name": "g", "arguments": {}}]
+    assert calls_equal_strict([{"name": "g", "arguments": {}}, {"name": "f", "arguments": {"b": "x", "a": 1.0}}], ref)
+    assert calls_equal_strict([{"name": "f", "arguments": '{"b": "x", "a": 1}'}, {"name": "g", "arguments": None}], ref)
+    assert not calls_equal_strict([{"name": "f", "arguments": {"a": 1, "b": "X"}}, {"name": "g", "arguments": {}}], ref)
+    assert not calls_equal_strict([{"name": "f", "arguments": {"a": 1, "b": "x"}}], ref)  # one call missing
+    twice = [{"name": "g", "arguments": {}}] * 2
+    assert not calls_equal_strict(twice, [{"name": "g", "arguments": {}}])  # a multiset, not a set

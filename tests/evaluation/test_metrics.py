@@ -95,3 +95,20 @@ def test_aggregate_uses_only_applicable_rows():
     assert summary["parse_rate"].n == 5
     assert summary["rouge_l"].n == 1 and summary["rouge_l"].value == 1.0
     assert summary["field_f1"].n == 0 and summary["field_f1"].value is None
+
+
+def test_strict_agreement_per_output_type():
+    ref = tool_ref(tracking="1Z999", count=1)
+    assert score_example(pred_call(count=1.0, tracking="1Z999"), ref, tools=TOOLS)["strict_agreement"] == 1.0
+    # BFCL-style matching forgives case, strict agreement does not
+    loose = score_example(pred_call(tracking="1z999"), tool_ref(tracking="1Z999"), tools=TOOLS)
+    assert loose["function_name_and_args_accuracy"] == 1.0 and loose["strict_agreement"] == 0.0
+    assert score_example(ParsedOutput("1Z999"), ref, tools=TOOLS)["strict_agreement"] == 0.0
+    json_ref = {"content": '{"intent": "refund", "score": 1}'}
+    assert score_example(ParsedOutput('{"score": 1.0, "intent": "refund"}'), json_ref)["strict_agreement"] == 1.0
+    assert score_example(ParsedOutput('{"score": 1, "intent": "Refund"}'), json_ref)["strict_agreement"] == 0.0
+    label = {"content": "billing\n"}
+    assert score_example(ParsedOutput("  billing"), label)["strict_agreement"] == 1.0
+    assert score_example(ParsedOutput("Billing"), label)["strict_agreement"] == 0.0
+    broken = parse_completion('<tool_call>{"name": "track", </tool_call>')
+    assert score_example(broken, ref, tools=TOOLS)["strict_agreement"] == 0.0

@@ -117,11 +117,14 @@ class TableAssigner:
 
 class ReferenceGenerator:
     """Answers with the logged reference (a perfect specialist), except for the call ids in `wrong`;
-    the base model (adapter None) always answers in prose."""
+    the base model (adapter None) always answers in prose. `logprobs` gives some calls another
+    per-token log-probability (the confidence the cascade sees)."""
 
-    def __init__(self, wrong: set[str] | None = None, logprob: float = -0.1) -> None:
+    def __init__(self, wrong: set[str] | None = None, logprob: float = -0.1,
+                 logprobs: dict[str, float] | None = None) -> None:
         self.wrong = wrong or set()
         self.logprob = logprob
+        self.logprobs = logprobs or {}
         self.calls = 0
 
     def generate(self, model, adapter, fmt, records, max_new_tokens, progress=None):
@@ -134,7 +137,8 @@ class ReferenceGenerator:
                 text = '<tool_call>{"name": "lookup_order", "arguments": {"order_id": "A-0"}}</tool_call>'
             else:
                 text = assistant_text(record_output(r))
-            out.append(Generation(text, [self.logprob] * 4, [len(text) // 4 * k for k in (1, 2, 3)] + [len(text)],
+            lp = self.logprobs.get(r["call_id"], self.logprob)
+            out.append(Generation(text, [lp] * 4, [len(text) // 4 * k for k in (1, 2, 3)] + [len(text)],
                                   prompt_tokens=50, new_tokens=4, seconds=0.2, batch_size=1, batch_id=r["call_id"]))
         if progress:
             progress(len(records))

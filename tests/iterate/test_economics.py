@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from slmconvert.evaluation.stats import summarize_rate
 from slmconvert.iterate.economics import (
     Prices,
     ServingPlan,
@@ -67,16 +66,25 @@ def test_nothing_promoted_cuts_nothing():
     assert p["cost_cut"] == 0 and p["share_calls_moved"] == 0 and p["quality_vs_llm"] == 1.0
 
 
-def test_cost_quality_curve_is_monotone_in_threshold():
-    def entry(cid, k, n):
-        s = summarize_rate([1.0] * k + [0.0] * (n - k)).to_dict()
-        return {"cluster_id": cid, "candidate": True, "primary_metric": "m", "specialist": {"metrics": {"m": s}}}
+def test_cost_quality_curve_is_monotone_in_target():
+    def plans_at(target):  # cluster 0 passes every target, cluster 1 only up to 0.6
+        return {0: ServingPlan(0, True, 0.0, 1.0), 1: ServingPlan(1, target <= 0.6, 0.1, 0.8)}
 
-    clusters = [entry(0, 100, 100), entry(1, 40, 50)]
-    plans = {0: ServingPlan(0, True, 0.0, 1.0), 1: ServingPlan(1, False, 0.1, 0.8)}
-    curve = cost_quality_curve(clusters, _traffic(), plans, Prices(0.0, 0.0), [0.5, 0.7, 0.99])
-    assert [c["promoted"] for c in curve] == [[0, 1], [0], []]
+    curve = cost_quality_curve(plans_at, _traffic(), Prices(0.0, 0.0), [0.5, 0.7, 0.99])
+    assert [c["promoted"] for c in curve] == [[0, 1], [0], [0]]
     cuts = [c["cost_cut"] for c in curve]
-    assert cuts[0] > cuts[1] > cuts[2] == 0
+    assert cuts[0] > cuts[1] == cuts[2] > 0
     quality = [c["quality_vs_llm"] for c in curve]
     assert quality[0] < quality[1] == quality[2] == 1.0
+
+
+def test_only_the_kept_share_of_a_promoted_cluster_counts_as_moved():
+    traffic = _traffic()
+    # the SLM keeps 70% of cluster 0's calls, but those carry only 40% of its logged cost
+    p = project(traffic, {0: ServingPlan(0, True, 0.3, 0.99, kept_cost_share=0.4)}, Prices(0.0, 0.0))
+    t = traffic[0]
+    total_calls = sum(x.calls for x in traffic.values())
+    total_cost = sum(x.cost_usd for x in traffic.values())
+    assert p["share_calls_moved"] == pytest.approx(0.7 * t.calls / total_calls)
+    assert p["share_cost_moved"] == pytest.approx(0.4 * t.cost_usd / total_cost)
+    assert p["escalated_llm_cost_usd"] == pytest.approx(0.6 * t.cost_usd)

@@ -1,75 +1,53 @@
-"""Promotion on hand-made metric sets: the Wilson lower bound decides, with a reason every time."""
+"""Promotion decisions from cascade results: a reason every time, numbers that match the cascade."""
 
 from __future__ import annotations
 
 import pytest
 
-from slmconvert.evaluation.stats import summarize_rate
-from slmconvert.iterate.promotion import decide, decide_all, promoted_ids
+from slmconvert.iterate.promotion import decide, decide_all
+from tests.iterate.test_cascade import _cascade, confident_70, uninformative
 
 
-def _cluster(cid: int, successes: int, n: int, *, candidate: bool = True, metric: str = "function_name_and_args_accuracy"):
-    summary = summarize_rate([1.0] * successes + [0.0] * (n - successes)).to_dict()
-    return {"cluster_id": cid, "candidate": candidate, "primary_metric": metric,
-            "specialist": {"metrics": {metric: summary}}}
+def _entry(cid: int, cascade=None, **extra):
+    return {"cluster_id": cid, "candidate": True, "agreement_metric": "strict_agreement",
+            "specialist": {"n": 1} if cascade else None,
+            "cascade": cascade.decide(0.90) if cascade else None, **extra}
 
 
-def test_perfect_but_small_sample_is_not_promoted():
-    # 20/20 correct: point value 1.0 but the Wilson lower bound is ~0.84 < 0.90
-    d = decide(_cluster(1, 20, 20), 0.90)
+def test_promoted_at_a_threshold_says_where_and_how_much():
+    d = decide(_entry(1, _cascade(confident_70(40), confident_70(100, 1000))), 0.90)
+    assert d.promoted and d.coverage == pytest.approx(0.7) and d.n == 70 and d.low >= 0.90
+    assert d.signal == "tool_span_mean_logprob" and d.threshold is not None
+    assert d.reason.startswith("promoted at tool_span_mean_logprob >= ")
+    assert "keeps 70/100 test calls (70%)" in d.reason and ">= target 0.90" in d.reason
+
+
+def test_small_perfect_sample_is_not_promoted():
+    # 20/20 agreeing test calls: Wilson lower bound ~0.84 < 0.90 (35 are needed); validation alone cannot help
+    good = confident_70(1)[:1] * 40
+    d = decide(_entry(2, _cascade(good[:20], good[:20])), 0.90)
     assert not d.promoted
-    assert d.value == 1.0 and d.low == pytest.approx(0.8389, abs=1e-3)
-    assert "lower bound 0.839 < target 0.90" in d.reason and "n=20" in d.reason
+    assert "no confidence threshold" in d.reason and ">= 35 kept needed" in d.reason
 
 
-def test_enough_evidence_is_promoted():
-    d = decide(_cluster(2, 48, 48), 0.90)
-    assert d.promoted and d.low >= 0.90
-    assert d.reason.startswith("promoted:")
+def test_uninformative_confidence_stays_on_the_llm_with_its_reason():
+    d = decide(_entry(3, _cascade(uninformative(40), uninformative(100, 1000))), 0.90)
+    assert not d.promoted and d.reason.startswith("stays on the LLM: no confidence threshold")
 
 
-def test_one_error_in_48_fails_at_090_passes_at_085():
-    c = _cluster(3, 47, 48)
-    assert not decide(c, 0.90).promoted
-    assert decide(c, 0.85).promoted
+def test_failed_test_check_gives_the_bound():
+    from tests.iterate.test_cascade import _call
+
+    test = [_call(2000 + i, (i % 10) < 3, -0.1 if (i % 10) < 7 else -2.0) for i in range(100)]
+    d = decide(_entry(4, _cascade(confident_70(40), test)), 0.90)
+    assert not d.promoted and "kept test calls have strict_agreement 0.429" in d.reason and "< target 0.90" in d.reason
 
 
-def test_non_candidate_and_missing_adapter_stay_on_llm():
-    c = _cluster(4, 100, 100, candidate=False)
-    c["candidate_reason"] = "open-ended free text"
-    d = decide(c, 0.5)
+def test_non_candidate_missing_adapter_and_skipped_stay_on_llm():
+    d = decide({"cluster_id": 5, "candidate": False, "candidate_reason": "open-ended free text"}, 0.5)
     assert not d.promoted and "open-ended free text" in d.reason
-    no_adapter = {"cluster_id": 5, "candidate": True, "primary_metric": "rouge_l", "specialist": None}
-    d = decide(no_adapter, 0.5)
+    d = decide(_entry(6), 0.5)
     assert not d.promoted and "no fine-tuned adapter" in d.reason
-
-
-def test_metric_override_and_missing_metric():
-    c = _cluster(6, 60, 60, metric="parse_rate")
-    c["primary_metric"] = "function_name_and_args_accuracy"
-    assert not decide(c, 0.9).promoted  # primary metric not measured
-    assert "was not measured" in decide(c, 0.9).reason
-    assert decide(c, 0.9, metric="parse_rate").promoted
-
-
-def test_promoted_ids_shrink_as_target_rises():
-    clusters = [_cluster(1, 200, 200), _cluster(2, 47, 50), _cluster(3, 30, 50)]
-    assert promoted_ids(clusters, 0.4) == {1, 2, 3}
-    assert promoted_ids(clusters, 0.8) == {1, 2}
-    assert promoted_ids(clusters, 0.97) == {1}
-    assert [d.cluster_id for d in decide_all(clusters, 0.9)] == [1, 2, 3]
-
-
-def test_mean_scores_use_a_wilson_bound_too():
-    # five perfect ROUGE-L scores: the bootstrap interval is [1, 1], but five calls prove little
-    summary = {"value": 1.0, "low": 1.0, "high": 1.0, "n": 5, "kind": "mean"}
-    cluster = {"cluster_id": 9, "candidate": True, "primary_metric": "rouge_l",
-               "specialist": {"metrics": {"rouge_l": summary}}}
-    d = decide(cluster, 0.9)
-    assert not d.promoted and d.low == pytest.approx(0.566, abs=1e-3)
-    many = dict(summary, n=60)
-    cluster["specialist"]["metrics"]["rouge_l"] = many
-    assert decide(cluster, 0.9).promoted
-    # a wide bootstrap interval is not overruled by a tighter Wilson bound
-    cluster["specialist"]["metrics"]["rouge_l"] = {"value": 0.95, "low": 0.7, "high": 0.99, "n": 400, "kind": "mean"}
-    assert decide(cluster, 0.9).low == 0.7
+    d = decide(_entry(7, skipped="not fine-tuned: budget spent"), 0.5)
+    assert d.reason == "stays on the LLM: not fine-tuned: budget spent"
+    assert [x.cluster_id for x in decide_all([_entry(7), _entry(6)], 0.9)] == [7, 6]

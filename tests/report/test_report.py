@@ -29,10 +29,14 @@ def test_every_section_and_number_is_there(html):
     for heading in ("Task clusters", "Per-cluster quality and decisions", "What moves, and what it saves",
                     "Cost against quality", "Over time", "Drift on the newest logs", "How these numbers were measured"):
         assert heading in html
-    assert html.count("<svg") == 4  # metric intervals, share moved, cost-quality, escalation over time
+    # metric intervals, share moved, per-cluster curves over thresholds, cost-quality, escalation over time
+    assert html.count("<svg") == 5
     assert "data:image/png;base64," in html
     assert "17.9%" in html and "29.0%" in html  # cost cut, share of calls moved
     assert "0.980 [0.930–0.990] n=48" in html
+    # the cascade decision: signal and its AUROC, threshold, coverage (cost), agreement of the kept calls
+    assert "min_logprob (0.91)" in html and "-0.420" in html and "72.0% (69.0%)" in html
+    assert "0.988 [0.936–0.998] n=86" in html
 
 
 def test_self_contained_and_escaped(html):

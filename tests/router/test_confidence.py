@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from slmconvert.router.confidence import (
-    calibrate_threshold,
     confidence,
+    keeps,
+    lowest_threshold,
+    signals,
     token_end_offsets,
     tool_span,
 )
@@ -44,21 +44,29 @@ def test_token_end_offsets_use_cumulative_decode():
     assert token_end_offsets(Tok(), [1, 2, 3]) == [2, 3, 5]
 
 
-def test_calibration_picks_the_lowest_threshold_meeting_the_target():
+def test_lowest_threshold_meeting_a_level():
     scores = [-0.1, -0.2, -0.3, -0.4, -2.0, -3.0]
     agree = [1, 1, 1, 1, 0, 1]
-    result = calibrate_threshold(scores, agree, target=0.95)
-    assert result["threshold"] == -0.4 and result["kept_share"] == pytest.approx(4 / 6)
-    assert result["kept_agreement"] == 1.0
-    relaxed = calibrate_threshold(scores, agree, target=0.8)  # 5/6 already >= 0.8: no threshold
-    assert relaxed["threshold"] is None and relaxed["kept_share"] == 1.0
+    result = lowest_threshold(scores, agree, level=0.95)
+    assert result == {"threshold": -0.4, "kept": 4, "kept_agreement": 1.0}
+    relaxed = lowest_threshold(scores, agree, level=0.8)  # 5/6 already >= 0.8: keep all
+    assert relaxed["threshold"] is None and relaxed["kept"] == 6
 
 
-def test_calibration_edge_cases():
-    assert calibrate_threshold([-0.1, -0.2], [1, 1], 0.9)["threshold"] is None  # already good
-    assert calibrate_threshold([None, None], [1, 0], 0.9)["threshold"] is None  # nothing scored
-    worst = calibrate_threshold([-0.1, -0.2], [0, 0], 0.9)
-    assert worst["threshold"] > -0.1 and worst["kept_share"] == 0.0
-    tie = calibrate_threshold([-0.5, -0.5, -0.1], [0, 1, 1], 0.9)
-    assert tie["threshold"] == -0.1  # ties are kept or cut together
-    assert all(math.isfinite(x) for x in (worst["threshold"], tie["threshold"]))
+def test_lowest_threshold_edge_cases():
+    assert lowest_threshold([-0.1, -0.2], [1, 1], 0.9)["threshold"] is None  # already good
+    assert lowest_threshold([None, None], [1, 0], 0.9) is None  # nothing scored, not good enough whole
+    assert lowest_threshold([-0.1, -0.2], [0, 0], 0.9) is None  # no cut reaches it
+    assert lowest_threshold([], [], 0.9) is None
+    tie = lowest_threshold([-0.5, -0.5, -0.1], [0, 1, 1], 0.9)
+    assert tie["threshold"] == -0.1 and tie["kept"] == 1  # ties are kept or cut together
+    unscored = lowest_threshold([None, -0.1, -0.2], [1, 1, 0], 0.9)
+    assert unscored == {"threshold": -0.1, "kept": 1, "kept_agreement": 1.0}  # unscored escalate under a cut
+
+
+def test_keeps_and_signals():
+    assert keeps(None, None) and keeps(-0.5, None) and keeps(-0.5, -0.5)
+    assert not keeps(-0.6, -0.5) and not keeps(None, -0.5)
+    text = 'Sure.<tool_call>{"name": "x", "arguments": {}}</tool_call>'
+    assert signals(text, [-5.0, -0.5], [5, len(text)], True) == {
+        "tool_span_mean_logprob": -0.5, "mean_logprob": -2.75, "min_logprob": -5.0}

@@ -1,0 +1,227 @@
+"""Per-call promotion (a cascade): a cluster's SLM keeps the calls it is confident about and the rest
+escalate to the LLM.
+
+For each trained cluster, on its validation calls only:
+1. the confidence signal is chosen: the one with the highest AUROC against strict agreement
+   (ties: the order of `confidence.SIGNALS`);
+2. candidate thresholds are chosen: for each validation agreement level (IterateParams.threshold_levels,
+   e.g. 0.95 and 1.0), the lowest threshold whose kept validation calls agree at least that often;
+   while the least covering candidate could not keep enough test calls to show the target even with
+   perfect answers, it is dropped (the test sample size is known in advance, its outcomes are not).
+Then, on the held-out test calls, each candidate (loosest first) is checked: the Wilson lower bound
+of the agreement of the calls it keeps, at 95% Bonferroni-corrected for the number of candidates,
+must reach the promotion target. The first that does is the cluster's threshold; its coverage is
+the share of test calls kept. Rule violations (parse error, unknown tool, schema error) are never
+kept. The threshold is never chosen on test: test only confirms or rejects validation's choices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from slmconvert.evaluation.stats import auroc, wilson_interval, z_value
+from slmconvert.iterate.evidence import LEVEL, lower_bound, min_kept_calls
+from slmconvert.models.prompt import PromptFormat, parse_completion
+from slmconvert.router import escalation
+from slmconvert.router.confidence import SIGNALS, keeps, lowest_threshold, signals
+from slmconvert.router.config import EscalationRules
+from slmconvert.router.generator import Generation
+
+CURVE_POINTS = 20
+
+
+@dataclass(frozen=True)
+class ScoredCall:
+    """One specialist answer as the cascade sees it: agreement, rule violation, confidence signals."""
+
+    call_id: str
+    agreement: float  # strict agreement with the LLM (0/1; a [0, 1] score for a mean metric)
+    violation: str | None  # escalation reason of a failed rule check
+    signals: dict[str, float | None] = field(default_factory=dict)
+    cost_usd: float = 0.0
+
+    def kept(self, signal: str, threshold: float | None) -> bool:
+        """The router's rule: rules first, then `confidence.keeps`."""
+        return self.violation is None and keeps(self.signals.get(signal), threshold)
+
+
+def score_calls(records: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]],
+                generations: Sequence[Generation], fmt: PromptFormat, rules: EscalationRules,
+                metric: str) -> list[ScoredCall]:
+    """ScoredCalls of generated answers (records, score rows and generations in the same order)."""
+    out = []
+    for record, row, g in zip(records, rows, generations, strict=False):
+        parsed = parse_completion(g.text, fmt)
+        violation = escalation.rule_violation(parsed, record, rules)
+        out.append(ScoredCall(
+            call_id=str(record.get("call_id")), agreement=float(row.get(metric) or 0.0),
+            violation=violation[0] if violation else None,
+            signals=signals(g.text, g.logprobs, g.ends, bool(parsed.tool_calls)),
+            cost_usd=float(record.get("cost_usd") or 0.0),
+        ))
+    return out
+
+
+def choose_signal(validation: Sequence[ScoredCall], measure: str) -> tuple[str, dict[str, float | None]]:
+    """(signal, AUROC of each compared signal) on the validation calls that pass the rule checks.
+
+    measure "auto" compares every signal; a named measure is used as it is; "none" turns confidence off.
+    """
+    if measure == "none":
+        return "none", {}
+    names = SIGNALS if measure == "auto" else (measure,)
+    usable = [c for c in validation if c.violation is None]
+    labels = [c.agreement >= 0.5 for c in usable]
+    scores = {s: auroc([_score(c, s) for c in usable], labels) for s in names}
+    ranked = sorted(names, key=lambda s: (-(scores[s] if scores[s] is not None else -1.0), names.index(s)))
+    return ranked[0], scores
+
+
+def _score(call: ScoredCall, signal: str) -> float:
+    value = call.signals.get(signal)
+    return value if value is not None else -math.inf  # unknown confidence ranks lowest (it escalates)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A threshold chosen on validation, with what it kept there."""
+
+    threshold: float | None
+    level: float
+    validation_coverage: float
+    validation_agreement: float | None
+
+
+def candidates(validation: Sequence[ScoredCall], signal: str, levels: Sequence[float], target: float,
+               test_calls: int) -> list[Candidate]:
+    """Candidate thresholds, loosest first (see the module docstring)."""
+    if not validation:  # nothing to choose a threshold on: the cluster can only be kept whole
+        return [Candidate(None, 1.0, 1.0, None)] if (min_kept_calls(target) or math.inf) <= test_calls else []
+    usable = [c for c in validation if c.violation is None]
+    scores = [c.signals.get(signal) if signal != "none" else None for c in usable]
+    found: dict[float | None, Candidate] = {}
+    for level in sorted(set(levels)):
+        best = lowest_threshold(scores, [c.agreement for c in usable], level)
+        if best is None or (signal == "none" and best["threshold"] is not None) or best["threshold"] in found:
+            continue
+        found[best["threshold"]] = Candidate(best["threshold"], level, best["kept"] / len(validation),
+                                             best["kept_agreement"])
+    chosen = sorted(found.values(), key=lambda c: -math.inf if c.threshold is None else c.threshold)
+    # drop the strictest (least covering) candidate while it could not show the target with fewer rivals
+    while chosen:
+        need = min_kept_calls(target, len(chosen))
+        if need is None:
+            return []
+        if min(c.validation_coverage for c in chosen) * test_calls >= need:
+            break
+        chosen.remove(min(chosen, key=lambda c: c.validation_coverage))
+    return chosen
+
+
+def _kept(test: Sequence[ScoredCall], signal: str, threshold: float | None) -> list[ScoredCall]:
+    return [c for c in test if c.kept(signal, threshold)]
+
+
+def agreement_summary(kept: Sequence[ScoredCall], comparisons: int = 1) -> dict[str, Any]:
+    """Agreement of kept calls: value, Wilson interval (corrected for `comparisons`), n."""
+    n = len(kept)
+    if not n:
+        return {"value": None, "low": None, "high": None, "n": 0, "kind": "rate", "z": None}
+    total = sum(c.agreement for c in kept)
+    z = z_value(LEVEL, comparisons)
+    low, high = wilson_interval(total, n, z)
+    return {"value": total / n, "low": low, "high": high, "n": n, "kind": "rate", "z": round(z, 4)}
+
+
+def serving(test: Sequence[ScoredCall], signal: str, threshold: float | None, comparisons: int = 1) -> dict[str, Any]:
+    """Coverage, cost share, agreement and escalations of the test calls at one threshold."""
+    kept = _kept(test, signal, threshold)
+    n = len(test)
+    cost = sum(c.cost_usd for c in test)
+    reasons = Counter(c.violation or escalation.LOW_CONFIDENCE for c in test if not c.kept(signal, threshold))
+    escalated = n - len(kept)
+    low, high = wilson_interval(escalated, n) if n else (None, None)
+    return {
+        "threshold": threshold,
+        "coverage": len(kept) / n if n else None,
+        "cost_share": (sum(c.cost_usd for c in kept) / cost) if cost > 0 else (len(kept) / n if n else None),
+        "agreement": agreement_summary(kept, comparisons),
+        "escalation_rate": {"value": escalated / n if n else None, "low": low, "high": high, "n": n, "kind": "rate"},
+        "escalations": dict(sorted(reasons.items())),
+    }
+
+
+def can_still_pass(partial: Sequence[ScoredCall], total: int, signal: str, chosen: Sequence[Candidate],
+                   target: float) -> bool:
+    """Whether any candidate could still pass if every remaining test call were kept and agreed."""
+    rest = max(0, total - len(partial))
+    for c in chosen:
+        kept = _kept(partial, signal, c.threshold)
+        bound = lower_bound(sum(k.agreement for k in kept) + rest, len(kept) + rest, len(chosen))
+        if bound is not None and bound >= target:
+            return True
+    return False
+
+
+def curve(test: Sequence[ScoredCall], signal: str, points: int = CURVE_POINTS) -> list[dict[str, Any]]:
+    """Coverage / cost share against agreement of the kept test calls over thresholds (for the report;
+    never used to choose one). Intervals here are plain 95% Wilson."""
+    scores = sorted({s for c in test if c.violation is None and (s := c.signals.get(signal)) is not None})
+    if len(scores) > points:
+        scores = sorted({scores[round(i * (len(scores) - 1) / (points - 1))] for i in range(points)})
+    out = [serving(test, signal, None)] + [serving(test, signal, t) for t in scores]
+    return [{"threshold": p["threshold"], "coverage": p["coverage"], "cost_share": p["cost_share"],
+             "agreement": p["agreement"]["value"], "agreement_low": p["agreement"]["low"],
+             "kept": p["agreement"]["n"]} for p in out]
+
+
+@dataclass
+class ClusterCascade:
+    """One cluster's validation and test answers; `decide(target)` is a pure function of them."""
+
+    validation: list[ScoredCall]
+    test: list[ScoredCall]
+    test_planned: int
+    signal: str
+    aurocs: dict[str, float | None]
+    levels: tuple[float, ...]
+
+    def candidates(self, target: float) -> list[Candidate]:
+        return candidates(self.validation, self.signal, self.levels, target, self.test_planned)
+
+    def decide(self, target: float) -> dict[str, Any]:
+        """The promotion check at `target` (see the module docstring)."""
+        chosen = self.candidates(target)
+        checks = []
+        picked = None
+        for c in chosen:
+            numbers = serving(self.test, self.signal, c.threshold, len(chosen))
+            low = numbers["agreement"]["low"]
+            passed = len(self.test) > 0 and low is not None and low >= target
+            checks.append({**asdict(c), "test": numbers, "passed": passed})
+            if passed and picked is None:
+                picked = numbers
+        shown = picked or (checks[0]["test"] if checks else serving(self.test, self.signal, None))
+        return {
+            "promoted": picked is not None,
+            "target": target,
+            "signal": self.signal,
+            "auroc": self.aurocs,
+            "signal_auroc": self.aurocs.get(self.signal),
+            "threshold": picked["threshold"] if picked else None,
+            "validation_calls": len(self.validation),
+            "validation_agreement": agreement_summary(self.validation)["value"],
+            "test_calls": len(self.test),
+            "test_planned": self.test_planned,
+            "min_kept_calls": min_kept_calls(target, max(1, len(chosen))),
+            "candidates": checks,
+            **{k: shown[k] for k in ("coverage", "cost_share", "agreement", "escalation_rate", "escalations")},
+        }
+
+    def to_dict(self, target: float) -> dict[str, Any]:
+        """The decision plus its curve (evaluation.json `cascade`)."""
+        return {**self.decide(target), "curve": curve(self.test, self.signal)}

@@ -1,0 +1,46 @@
+"""How much held-out evidence a promotion decision needs: the Wilson lower bound of the agreement
+on the kept test calls must reach the target, at 95% corrected for the number of candidate
+thresholds checked on test (Bonferroni). A budget planner sizes the test sample with
+`required_test_calls` before any training time is spent.
+"""
+
+from __future__ import annotations
+
+import math
+
+from slmconvert.evaluation.stats import wilson_interval, z_value
+
+LEVEL = 0.95
+
+
+def lower_bound(successes: float, n: int, candidates: int = 1) -> float | None:
+    """Wilson lower bound of `successes` out of `n` (None when n = 0), corrected for `candidates`."""
+    if n <= 0:
+        return None
+    return wilson_interval(min(float(successes), n), n, z_value(LEVEL, candidates))[0]
+
+
+def min_kept_calls(target: float, candidates: int = 1) -> int | None:
+    """Fewest kept calls that can show `target` at all (every one of them agreeing); None if target >= 1.
+
+    A perfect run of n calls has Wilson lower bound n / (n + z^2), so n >= z^2 target / (1 - target):
+    35 calls for target 0.90 with one candidate threshold.
+    """
+    if target <= 0:
+        return 1
+    if target >= 1:
+        return None
+    z = z_value(LEVEL, candidates)
+    n = max(1, math.ceil(z * z * target / (1 - target)) - 1)
+    while (lower_bound(n, n, candidates) or 0.0) < target:
+        n += 1
+    return n
+
+
+def required_test_calls(target: float, expected_coverage: float = 1.0, candidates: int = 1) -> int | None:
+    """Test calls a cluster needs so that, at `expected_coverage` (share of calls the SLM keeps), a
+    perfect specialist can be promoted; None when no sample can (target >= 1 or coverage <= 0)."""
+    kept = min_kept_calls(target, candidates)
+    if kept is None or expected_coverage <= 0:
+        return None
+    return math.ceil(kept / min(1.0, expected_coverage) - 1e-9)

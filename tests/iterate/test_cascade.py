@@ -1,0 +1,150 @@
+"""The cascade promotion on synthetic answers with known confidence and correctness (no models)."""
+
+from __future__ import annotations
+
+import pytest
+
+from slmconvert.iterate.cascade import (
+    ClusterCascade,
+    ScoredCall,
+    can_still_pass,
+    candidates,
+    choose_signal,
+)
+from slmconvert.iterate.evidence import lower_bound, min_kept_calls, required_test_calls
+
+SIGNAL = "tool_span_mean_logprob"
+
+
+def _call(i: int, agree: bool, score: float | None, violation: str | None = None, cost: float = 0.01,
+          **other: float | None) -> ScoredCall:
+    return ScoredCall(f"c{i}", float(agree), violation, {SIGNAL: score, **other}, cost)
+
+
+def confident_70(n: int, offset: int = 0) -> list[ScoredCall]:
+    """Right on its confident 70% (high log-prob), wrong on the rest (low log-prob)."""
+    out = []
+    for i in range(n):
+        sure = (i % 10) < 7
+        out.append(_call(offset + i, sure, -0.1 - 0.01 * (i % 5) if sure else -2.0 - 0.05 * (i % 7)))
+    return out
+
+
+def uninformative(n: int, offset: int = 0) -> list[ScoredCall]:
+    """70% right, but the confidence does not depend on it."""
+    return [_call(offset + i, (i % 10) < 7, -0.5 * (i % 3)) for i in range(n)]
+
+
+def _cascade(validation, test, levels=(0.95, 1.0), measure="auto") -> ClusterCascade:
+    signal, aurocs = choose_signal(validation, measure)
+    return ClusterCascade(validation, test, len(test), signal, aurocs, tuple(levels))
+
+
+def test_required_test_calls_for_the_default_target():
+    assert min_kept_calls(0.90) == 35  # a perfect run needs 35 kept calls at Wilson 95%
+    assert lower_bound(35, 35) >= 0.90 > lower_bound(34, 34)
+    assert required_test_calls(0.90, expected_coverage=0.7) == 50
+    assert required_test_calls(0.90, candidates=2) == min_kept_calls(0.90, 2) == 46  # Bonferroni costs evidence
+    assert required_test_calls(1.0) is None and required_test_calls(0.9, 0.0) is None
+
+
+def test_a_specialist_right_on_its_confident_70_percent_is_promoted_at_about_70_percent_coverage():
+    decision = _cascade(confident_70(40), confident_70(100, offset=1000)).decide(0.90)
+    assert decision["promoted"]
+    assert decision["coverage"] == pytest.approx(0.70)
+    assert decision["agreement"]["value"] == 1.0 and decision["agreement"]["n"] == 70
+    assert decision["agreement"]["low"] >= 0.90
+    assert -2.0 < decision["threshold"] <= -0.14  # between the wrong and the right answers
+    assert decision["signal_auroc"] == 1.0
+    assert decision["escalations"] == {"low_confidence": 30}
+    assert len(decision["candidates"]) == 1  # levels 0.95 and 1.0 pick the same threshold: no correction
+
+
+def test_an_uninformative_confidence_is_not_promoted():
+    decision = _cascade(uninformative(40), uninformative(100, offset=1000)).decide(0.90)
+    assert not decision["promoted"] and decision["candidates"] == []
+    assert decision["signal_auroc"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_the_threshold_is_chosen_on_validation_and_only_checked_on_test():
+    # validation says confident answers are right; on test the confident ones are wrong too
+    test = [_call(2000 + i, (i % 10) < 3, -0.1 if (i % 10) < 7 else -2.0) for i in range(100)]
+    decision = _cascade(confident_70(40), test).decide(0.90)
+    assert not decision["promoted"] and decision["threshold"] is None
+    (only,) = decision["candidates"]  # no other threshold is looked for on test
+    assert not only["passed"] and only["threshold"] > -2.0 and only["test"]["agreement"]["value"] == pytest.approx(3 / 7)
+
+
+def _tiers(high: int, mid_right: int, mid_wrong: int, low: int, offset: int) -> list[ScoredCall]:
+    calls = [_call(offset + i, True, -0.1) for i in range(high)]
+    calls += [_call(offset + 100 + i, True, -0.5) for i in range(mid_right)]
+    calls += [_call(offset + 200 + i, False, -0.5) for i in range(mid_wrong)]
+    return calls + [_call(offset + 300 + i, False, -3.0) for i in range(low)]
+
+
+def test_a_stricter_validated_threshold_is_tried_with_a_corrected_bound():
+    validation = _tiers(40, 19, 1, 20, 0)  # 0.95 -> keep high+mid (59/60); 1.0 -> keep high only
+    test = _tiers(60, 20, 10, 30, 1000)  # high+mid: 80/90 fails 0.90; high alone: 60/60
+    decision = _cascade(validation, test).decide(0.90)
+    loose, strict = decision["candidates"]
+    assert loose["threshold"] == -0.5 and not loose["passed"]
+    assert strict["threshold"] == -0.1 and strict["passed"]
+    assert decision["promoted"] and decision["threshold"] == -0.1 and decision["coverage"] == pytest.approx(0.5)
+    assert decision["agreement"]["z"] == pytest.approx(2.2414, abs=1e-3)  # 95% over two candidates
+    assert decision["min_kept_calls"] == 46
+
+
+def test_candidates_that_could_not_keep_enough_test_calls_are_dropped():
+    validation = _tiers(40, 19, 1, 20, 0)  # coverages 0.5 (strict) and 0.7375 (loose)
+    both = candidates(validation, SIGNAL, (0.95, 1.0), 0.90, test_calls=120)
+    assert [c.threshold for c in both] == [-0.5, -0.1]
+    # 60 test calls: the strict one would keep ~30 < 46, the loose one ~44 >= 35 once alone
+    assert [c.threshold for c in candidates(validation, SIGNAL, (0.95, 1.0), 0.90, test_calls=60)] == [-0.5]
+    assert candidates(validation, SIGNAL, (0.95, 1.0), 0.90, test_calls=30) == []
+
+
+def test_rule_violations_and_unknown_confidence_always_escalate_under_a_threshold():
+    sure_but_broken = _call(1, True, -0.01, violation="schema_error")
+    unknown = _call(2, True, None)
+    assert not sure_but_broken.kept(SIGNAL, -5.0) and not sure_but_broken.kept(SIGNAL, None)
+    assert not unknown.kept(SIGNAL, -5.0) and unknown.kept(SIGNAL, None)
+
+
+def test_signal_with_the_best_auroc_is_chosen():
+    calls = [_call(i, i % 2 == 0, -1.0 + 0.01 * (i % 3), min_logprob=-0.2 if i % 2 == 0 else -4.0,
+                   mean_logprob=-1.0) for i in range(30)]
+    signal, aurocs = choose_signal(calls, "auto")
+    assert signal == "min_logprob" and aurocs["min_logprob"] == 1.0 and aurocs["mean_logprob"] == 0.5
+    assert choose_signal(calls, "mean_logprob")[0] == "mean_logprob"
+    assert choose_signal(calls, "none") == ("none", {})
+
+
+def test_no_confidence_keeps_a_cluster_whole_or_not_at_all():
+    good = [_call(i, True, None) for i in range(60)]
+    decision = _cascade(good[:20], good[20:], measure="none").decide(0.90)
+    assert decision["promoted"] and decision["threshold"] is None and decision["coverage"] == 1.0
+    assert not _cascade(confident_70(40), confident_70(100, 1000), measure="none").decide(0.90)["promoted"]
+
+
+def test_early_stop_only_when_no_candidate_can_pass():
+    validation = confident_70(40)
+    chosen = candidates(validation, SIGNAL, (0.95,), 0.90, test_calls=100)
+    threshold = chosen[0].threshold
+    kept_wrong = [_call(3000 + i, False, -0.1) for i in range(5)]  # confident and wrong
+    assert can_still_pass(kept_wrong[:1], 100, SIGNAL, chosen, 0.90)
+    assert not can_still_pass(kept_wrong, 100, SIGNAL, chosen, 0.90)
+    # escalated answers cost nothing: 60 unsure wrong answers leave 40 calls that could all be kept
+    unsure = [_call(4000 + i, False, -3.0) for i in range(60)]
+    assert all(not c.kept(SIGNAL, threshold) for c in unsure)
+    assert can_still_pass(unsure, 100, SIGNAL, chosen, 0.90)
+    assert not can_still_pass(unsure + [_call(5000, True, -3.0)] * 6, 100, SIGNAL, chosen, 0.90)
+    assert not can_still_pass([], 100, SIGNAL, [], 0.90)
+
+
+def test_curve_trades_coverage_for_agreement():
+    cascade = _cascade(confident_70(40), confident_70(100, 1000))
+    points = cascade.to_dict(0.90)["curve"]
+    assert points[0]["threshold"] is None and points[0]["coverage"] == 1.0 and points[0]["agreement"] == 0.7
+    coverages = [p["coverage"] for p in points]
+    assert coverages == sorted(coverages, reverse=True)
+    assert any(p["coverage"] == pytest.approx(0.7) and p["agreement"] == 1.0 for p in points)
