@@ -153,6 +153,14 @@ def _measure(
     return rows, generations, None
 
 
+def agreement_metric(override: str | None, rows: Sequence[dict[str, Any]]) -> str:
+    """What a cluster is promoted on: the promotion_metric override where it applies to the cluster's
+    answers (e.g. rouge_l on free text), else strict agreement."""
+    if override and (not rows or any(r.get(override) is not None for r in rows)):
+        return override
+    return AGREEMENT_METRIC
+
+
 def evaluate_cluster(
     info: ClusterInfo,
     specialist: Specialist | None,
@@ -187,6 +195,7 @@ def evaluate_cluster(
     no_timer = Deadline(None)
     val_rows, val_generations, _ = _measure(generator, specialist.model, specialist.adapter, fmt, validation,
                                             budget, kind, chunk, no_timer, progress)
+    metric = entry["agreement_metric"] = agreement_metric(params.promotion_metric, val_rows)
     val_calls = score_calls(validation, val_rows, val_generations, fmt, rules, metric)
     signal, aurocs = choose_signal(val_calls, params.confidence_measure)
     cascade = ClusterCascade(val_calls, [], len(test), signal, aurocs, tuple(params.threshold_levels))

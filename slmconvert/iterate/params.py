@@ -22,8 +22,9 @@ class IterateParams(StageParams):
         "thresholds checked) of at least this value.",
     )
     promotion_metric: str | None = Field(
-        None, description="Per-call agreement to promote on; null = strict_agreement (same tool calls and "
-        "canonical arguments, same canonical JSON, same trimmed text as the LLM's logged output).",
+        None, description="Per-call agreement to promote on where it applies (e.g. rouge_l for free-text "
+        "clusters, which strict equality cannot reach); null or not applicable = strict_agreement (same tool "
+        "calls and canonical arguments, same canonical JSON, same trimmed text as the LLM's logged output).",
     )
     threshold_levels: list[float] = Field(
         [0.95, 1.0], min_length=1,

@@ -58,6 +58,7 @@ from slmconvert.util.device import pick_device
 NAME = "iterate"
 UPSTREAM = ("finetune", "select", "cluster", "curate")
 Params = IterateParams
+_CARRIED = "adapters_from:"
 
 
 def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigner | None = None) -> StageResult:
@@ -67,7 +68,7 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
     ws = ctx.workspace
     cluster_art = ctx.inputs["cluster"]
     curate_art = ctx.inputs["curate"]  # the version this cluster was built from (runner follows lineage)
-    lineage = {name: art.version for name, art in sorted(ctx.inputs.items())}
+    lineage = {name: ctx.inputs[name].version for name in sorted(UPSTREAM)}
     clusters = load_clusters(cluster_art)
     splits = load_splits(cluster_art)
     assignments = load_assignments(cluster_art)
@@ -168,17 +169,25 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
 
 def _specialists(ctx: StageContext) -> dict[int, Specialist]:
     """Adapters of the finetune input, plus those the weekly loop carries over from older finetune
-    versions for clusters it did not retrain (extra["adapters_from"]: cluster id -> Artifact)."""
+    versions for clusters it did not retrain (inputs named by `carried_adapter_role`)."""
     from slmconvert.select import chosen_models, read_selection
 
     models = {cid: choice.model for cid, choice in chosen_models(read_selection(ctx.inputs["select"])).items()}
     found = load_specialists(ctx.inputs["finetune"], models)
-    for cid, artifact in (ctx.extra.get("adapters_from") or {}).items():
-        if int(cid) not in found:
+    for role, artifact in sorted(ctx.inputs.items()):
+        if not role.startswith(_CARRIED):
+            continue
+        cid = int(role.removeprefix(_CARRIED))
+        if cid not in found:
             older = load_specialists(artifact, models)
-            if int(cid) in older:
-                found[int(cid)] = older[int(cid)]
+            if cid in older:
+                found[cid] = older[cid]
     return found
+
+
+def carried_adapter_role(cluster_id: int) -> str:
+    """The input role of an older finetune version whose adapter for this cluster is carried over."""
+    return f"{_CARRIED}{cluster_id}"
 
 
 def _pct(value: Any) -> str:
@@ -193,18 +202,21 @@ def _metric(summary: dict[str, Any] | None) -> str:
 
 def render(summary: dict[str, Any], console: Console) -> None:
     """Per-cluster decisions (reasons below the table), then the replay and economics headline."""
-    table = Table(title="Primary metric on held-out calls: base model vs specialist (Wilson low)",
-                  title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(title="Strict agreement with the LLM on held-out calls: base model, specialist, and the calls "
+                  "the specialist keeps (Wilson low)", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("label", overflow="ellipsis", no_wrap=True, max_width=24)
-    for col in ("base", "specialist (low)", "route", "escal."):
+    for col in ("base", "specialist (low)", "route", "threshold", "coverage", "kept (low)"):
         table.add_column(col, no_wrap=True)
     for c in summary.get("clusters", []):
         route = "[green]SLM[/green]" if c.get("promoted") else "[yellow]LLM[/yellow]"
         base = c.get("base") or {}
         base_text = f"{base['value']:.2f} n={base.get('n')}" if base.get("value") is not None else "-"
-        table.add_row(str(c["cluster_id"]), c.get("label") or "", base_text,
-                      _metric(c.get("specialist")), route, _pct(c.get("escalation_rate")))
+        threshold = c.get("confidence_threshold")
+        shown = "-" if not c.get("promoted") else "none" if threshold is None else f"{threshold:.3f}"
+        table.add_row(str(c["cluster_id"]), c.get("label") or "", base_text, _metric(c.get("specialist")), route,
+                      shown, *((_pct(c.get("coverage")), _metric(c.get("kept_agreement"))) if c.get("promoted")
+                               else ("-", "-")))
     console.print(table)
     for c in summary.get("clusters", []):
         console.print(f"  {c['cluster_id']}: {c.get('reason') or ''}", highlight=False)

@@ -148,3 +148,13 @@ def test_curve_trades_coverage_for_agreement():
     coverages = [p["coverage"] for p in points]
     assert coverages == sorted(coverages, reverse=True)
     assert any(p["coverage"] == pytest.approx(0.7) and p["agreement"] == 1.0 for p in points)
+
+
+def test_promotion_metric_override_applies_only_where_it_is_measured():
+    from slmconvert.iterate.evaluate import agreement_metric
+
+    text_rows = [{"rouge_l": 0.8, "strict_agreement": 0.0}]
+    tool_rows = [{"rouge_l": None, "strict_agreement": 1.0}]
+    assert agreement_metric("rouge_l", text_rows) == "rouge_l"
+    assert agreement_metric("rouge_l", tool_rows) == "strict_agreement"
+    assert agreement_metric(None, text_rows) == "strict_agreement"
