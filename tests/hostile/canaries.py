@@ -105,7 +105,7 @@ class CanaryFactory:
         self._values: set[str] = set()
 
     # -- public ---------------------------------------------------------------------------
-    def make(self, kind: str, placement: Placement | None = None) -> Canary:
+    def make(self, kind: str) -> Canary:
         """A new canary of kind, never issued before in this run."""
         for _ in range(1000):
             value, needles = getattr(self, f"_{kind}")()
@@ -118,8 +118,6 @@ class CanaryFactory:
         wanted = (value, *needles)
         unique = tuple(dict.fromkeys(n for n in wanted if len(n) >= MIN_NEEDLE))
         canary = Canary(kind, value, unique or (value,), self.rng.choice(contexts), key)
-        if placement is not None:
-            canary.placements.append(placement)
         self.canaries.append(canary)
         return canary
 

@@ -2,7 +2,7 @@
 
 Each command runs as its own process with `--verbose`, so everything it prints (Rich tables,
 library warnings, progress, tracebacks) is captured. The workspace, the model cache, HOME and
-XDG caches all live in the test's temporary directory, so every cache the run writes is scanned.
+XDG caches and TMPDIR all live in the test's temporary directory, so every cache the run writes is scanned.
 """
 
 from __future__ import annotations
@@ -54,13 +54,14 @@ class HostileRun:
 
 
 def _env(root: Path) -> tuple[dict[str, str], list[Path]]:
-    dirs = {"HOME": root / "home", "XDG_CACHE_HOME": root / "home" / ".cache", "SLMCONVERT_CACHE_DIR": root / "model-cache"}
+    dirs = {"HOME": root / "home", "XDG_CACHE_HOME": root / "home" / ".cache", "SLMCONVERT_CACHE_DIR": root / "model-cache",
+            "TMPDIR": root / "tmp"}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **{k: str(v) for k, v in dirs.items()}}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                SLMCONVERT_WORKDIR=str(root / "work"), COLUMNS="400", NO_COLOR="1", PYTHONWARNINGS="default")
-    return env, [root / "home", root / "model-cache"]
+    return env, [root / "home", root / "model-cache", root / "tmp"]
 
 
 def _run(run: HostileRun, env: dict[str, str], name: str, args: list[str]) -> Command:
@@ -89,8 +90,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> HostileRun:
 
 @pytest.fixture(scope="session")
 def leaks(hostile: HostileRun) -> list[Leak]:
-    """Every canary hit in the workspace (but collect/ and .keys/), the caches, HOME and the console."""
-    return find_leaks(hostile.inputs.canaries, downstream_texts(hostile))
+    """Every canary hit in the workspace (but collect/ and .keys/), the caches, HOME and the console;
+    the full list is also written to <tmp>/hostile*/leaks.txt."""
+    found = find_leaks(hostile.inputs.canaries, downstream_texts(hostile))
+    (hostile.root / "leaks.txt").write_text("".join(leak.line() + "\n" for leak in found))
+    return found
 
 
 def downstream_texts(run: HostileRun) -> Iterator[tuple[str, str]]:

@@ -66,8 +66,9 @@ class Conversation:
         return "tool_calls" if self.output_args is not None else "stop"
 
 
-def conversation(p: Planter, fmt: str, tool_output: bool) -> Conversation:
-    """Every field with one canary of every kind."""
+def conversation(p: Planter, fmt: str, tool_output: bool, streamed: bool = False) -> Conversation:
+    """Every field with one canary of every kind (streamed: the output arrives in 5-character chunks)."""
+    how = " (streamed, split across chunks)" if streamed else ""
     return Conversation(
         fmt=fmt,
         system=p.text(fmt, "system prompt", lead="You are ShopRight's support agent. On-call staff and credentials:"),
@@ -81,8 +82,8 @@ def conversation(p: Planter, fmt: str, tool_output: bool) -> Conversation:
         tool_description=p.text(fmt, "tool description", lead="Look up a customer account."),
         param_description=p.text(fmt, "tool parameter description", kinds=("email", "person", "phone"),
                                  lead="The customer's e-mail, e.g."),
-        output_text=None if tool_output else p.text(fmt, "assistant output text", lead="I found your account."),
-        output_args=p.mapping(fmt, "tool-call arguments in the output") if tool_output else None,
+        output_text=None if tool_output else p.text(fmt, "assistant output text" + how, lead="I found your account."),
+        output_args=p.mapping(fmt, "tool-call arguments in the output" + how) if tool_output else None,
     )
 
 
@@ -135,7 +136,7 @@ def stream_chunks(conv: Conversation, sse: bool) -> list:
 def openai_chat_lines(p: Planter) -> Iterator[dict]:
     fmt = "openai_chat"
     for tool_output, stream in ((False, None), (True, None), (False, "chunks"), (True, "chunks"), (False, "sse")):
-        conv = conversation(p, fmt, tool_output)
+        conv = conversation(p, fmt, tool_output, streamed=stream is not None)
         request = openai_request(conv, p, response_format=not tool_output and stream is None)
         refusal = p.text(fmt, "response refusal text", kinds=("person", "phone")) if not tool_output and not stream else None
         response = stream_chunks(conv, stream == "sse") if stream else completion(conv, refusal)
@@ -151,7 +152,7 @@ def openai_chat_lines(p: Planter) -> Iterator[dict]:
 def anthropic_lines(p: Planter) -> Iterator[dict]:
     fmt = "anthropic"
     for tool_output, stream in ((False, False), (True, False), (False, True), (True, True)):
-        conv = conversation(p, fmt, tool_output)
+        conv = conversation(p, fmt, tool_output, streamed=stream)
         request = {
             "model": CLAUDE, "max_tokens": 1024,
             "system": [{"type": "text", "text": conv.system, "cache_control": {"type": "ephemeral"}}],

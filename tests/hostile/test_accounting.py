@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hostile.accounting import Collected, problems
+from tests.hostile.accounting import Collected, problems, totals
 
 BROKEN_AND_HOSTILE = (
     "hostile_openai_chat.jsonl", "hostile_anthropic.jsonl", "hostile_finetune.jsonl", "hostile_otel.jsonl",
@@ -38,5 +38,6 @@ def test_sample_slice_lines_accounted_for(hostile, collected):
     assert not found, "\n".join(found)
 
 
-def test_rejects_name_file_line_and_reason(collected):
+def test_rejects_name_file_line_and_reason(hostile, collected):
+    print("accounting totals:", totals(hostile.inputs.expects, collected))
     assert not collected.bad_rejects, "\n".join(collected.bad_rejects[:20])

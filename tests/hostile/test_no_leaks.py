@@ -20,13 +20,13 @@ SHOWN = 40
 VERSION = re.compile(r"/\d{8}T\d{6}Z-[0-9a-f]+/")
 
 
-def _report(leaks: list[Leak]) -> str:
+def _report(leaks: list[Leak], full: str = "") -> str:
     lines = sorted({VERSION.sub("/<version>/", leak.line()) for leak in leaks})
     fields = Counter(f"{p.fmt} · {p.field}" for leak in {id(x.canary): x for x in leaks}.values()
                      for p in leak.canary.placements)
     head = [f"{len({id(x.canary) for x in leaks})} canaries leaked; by format · field: "
             + ", ".join(f"{k} ×{n}" for k, n in fields.most_common())]
-    more = [f"... and {len(lines) - SHOWN} more"] if len(lines) > SHOWN else []
+    more = [f"... and {len(lines) - SHOWN} more{full}"] if len(lines) > SHOWN else []
     return "\n".join(head + lines[:SHOWN] + more)
 
 
@@ -46,7 +46,7 @@ def test_pipeline_completes_on_hostile_logs(hostile):
 def test_no_canary_downstream_of_collect(hostile, leaks, kind):
     _complete(hostile)
     found = [leak for leak in leaks if leak.canary.kind == kind]
-    assert not found, _report(found)
+    assert not found, _report(found, f" (all leaks: {hostile.root / 'leaks.txt'})")
 
 
 def test_canaries_reach_collect(hostile):
