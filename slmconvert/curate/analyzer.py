@@ -26,12 +26,16 @@ from slmconvert.curate.params import CurateParams
 from slmconvert.curate.recognizers import (
     NOT_PERSON_WORDS,
     SECRET_ENTITIES,
+    CardNumberRecognizer,
+    LenientPhoneRecognizer,
     OfflineEmailRecognizer,
     PersonCueRecognizer,
     PublicIpRecognizer,
     SecretRecognizer,
+    SignatureNameRecognizer,
     StreetAddressRecognizer,
     UsernameRecognizer,
+    person_pieces,
 )
 from slmconvert.curate.spans import Span, is_secret
 from slmconvert.curate.spanstore import SpanStore, text_digest
@@ -126,6 +130,9 @@ def build_analyzer_engine(params: CurateParams) -> AnalyzerEngine:
     registry.add_recognizer(PersonCueRecognizer(supported_language=language))
     registry.add_recognizer(SecretRecognizer(supported_language=language))
     registry.add_recognizer(UsernameRecognizer(supported_language=language))
+    registry.add_recognizer(CardNumberRecognizer(supported_language=language))
+    registry.add_recognizer(SignatureNameRecognizer(supported_language=language))
+    registry.add_recognizer(LenientPhoneRecognizer(supported_language=language))
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[language],
                           default_score_threshold=0.0)
 
@@ -304,6 +311,15 @@ class PiiAnalyzer:
 
 
 def _trim_person(text: str, span: Span) -> Span | None:
+    """The first plausible name among the span's lines (spaCy runs names on into the next line)."""
+    for start, end in person_pieces(text, span.start, span.end):
+        trimmed = _trim_piece(text, span._replace(start=start, end=end))
+        if trimmed is not None:
+            return trimmed
+    return None
+
+
+def _trim_piece(text: str, span: Span) -> Span | None:
     """NER names without surrounding punctuation or a trailing possessive; None if implausible
     (digits or symbols, acronyms like JSON, markdown headings, lone business words)."""
     start, end = span.start, span.end

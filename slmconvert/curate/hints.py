@@ -97,7 +97,8 @@ def _is_name_key(words: set[str], parent: str) -> bool:
         if words & _NAME_QUALIFIERS:
             return True
         return words == {"name"} and any(q in parent for q in _NAME_QUALIFIERS)
-    return bool(words & {"customer", "recipient", "cardholder", "passenger", "patient"}) and len(words) == 1
+    return bool(words & {"customer", "recipient", "cardholder", "passenger", "patient", "contact", "requester",
+                          "assignee"}) and len(words) == 1
 
 
 def _card_digits(value: str) -> bool:

@@ -2,25 +2,38 @@
 
 from slmconvert.curate.recognizers.accounts import USERNAME, UsernameRecognizer
 from slmconvert.curate.recognizers.address import StreetAddressRecognizer
-from slmconvert.curate.recognizers.names import NOT_PERSON_WORDS, PersonCueRecognizer
+from slmconvert.curate.recognizers.cards import CREDIT_CARD, CardNumberRecognizer, luhn_valid
+from slmconvert.curate.recognizers.names import (
+    NOT_PERSON_WORDS,
+    PersonCueRecognizer,
+    person_pieces,
+)
 from slmconvert.curate.recognizers.network import (
     OfflineEmailRecognizer,
     PublicIpRecognizer,
     is_public_ip,
     offline_tld_extractor,
 )
+from slmconvert.curate.recognizers.phones import LenientPhoneRecognizer
 from slmconvert.curate.recognizers.secrets import SECRET_ENTITIES, SecretRecognizer
+from slmconvert.curate.recognizers.signatures import SignatureNameRecognizer
 
 __all__ = [
+    "CREDIT_CARD",
+    "CardNumberRecognizer",
+    "LenientPhoneRecognizer",
     "NOT_PERSON_WORDS",
     "SECRET_ENTITIES",
     "OfflineEmailRecognizer",
     "PersonCueRecognizer",
     "PublicIpRecognizer",
     "SecretRecognizer",
+    "SignatureNameRecognizer",
     "StreetAddressRecognizer",
     "USERNAME",
     "UsernameRecognizer",
     "is_public_ip",
+    "luhn_valid",
     "offline_tld_extractor",
+    "person_pieces",
 ]

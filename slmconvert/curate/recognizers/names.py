@@ -11,10 +11,19 @@ from slmconvert.curate.recognizers.results import match_result
 _CUE = (
     r"(?i:\bmy\s+name\s+is|\bmy\s+name's|\bi\s+am|\bi'm|\bthis\s+is|\bname\s*:|\bdear|\bhi|\bhello|\bhey"
     r"|\bthanks|\bthank\s+you|\bregards|\bsincerely|\bcheers|\bbest|\bmr\.?|\bmrs\.?|\bms\.?|\bmiss|\bdr\.?"
-    r"|\bcustomer\s*:|\bcontact\s*:|\bsigned\s*:?|\bspeaking\s+with|\bfrom\s*:)"
+    r"|\bcustomer\s*:|\bcontact\s*:|\bsigned\s*:?|\bspeaking\s+with|\bfrom\s*:"
+    # Role labels of memos, tickets and mail headers: "Author: Siobhán Dubois", "approved by Kenji".
+    r"|\b(?:author|owner|assignee|requester|reporter|agent|rep|attn|to|cc)\s*:|\battn\.?"
+    r"|\b(?:requested|prepared|written|submitted|reported|created|approved|signed|sent)\s+by"
+    r"|\b(?:the\s+)?(?:user|customer|caller|requester|contact|agent|owner|assignee|name)\s+is"
+    r"|\bon\s+behalf\s+of)"
 )
-_WORD = r"\p{Lu}(?:\p{Ll}|['’]\p{Lu})[\p{L}'’\-]*"
-_NAME = rf"(?P<name>{_WORD}(?:[ \t]+(?:{_WORD}|\p{{Lu}}\.))?(?:[ \t]+{_WORD})?)"
+NAME_WORD = r"\p{Lu}(?:\p{Ll}|['’]\p{Lu})[\p{L}'’\-]*"
+# One to three capitalised words, a middle initial allowed: Anaïs Dubois, Mary J. O'Brien.
+NAME_WORDS = rf"{NAME_WORD}(?:[ \t]+(?:{NAME_WORD}|\p{{Lu}}\.))?(?:[ \t]+{NAME_WORD})?"
+_NAME = rf"(?P<name>{NAME_WORDS})"
+_LINE = re.compile(r"[^\n]+")
+_LETTERS = re.compile(r"\p{L}+")
 PATTERN = _CUE + r"[,:]?[ \t]*\n?[ \t]*" + _NAME + r"(?![\p{L}\d_@])"
 # Capitalised words that follow a cue but are not names.
 NOT_NAMES = frozenset(
@@ -29,8 +38,22 @@ NOT_PERSON_WORDS = NOT_NAMES | frozenset(
     "Cheers Gold Silver Platinum Bronze Premium Basic Standard Draft Ignore Item Items Order Orders Tracking Shipped "
     "Delivered Refund Refunds Return Returns Loyalty Note Notes Summary Subject Status Total Paid Priority "
     "Urgent Customer Agent Support Escalation Warehouse Carrier Shipping Billing Invoice Account Product "
-    "Products Review Reply Answer Question Request Response Ticket Tickets Update Updated Done Pending".split()
+    "Products Review Reply Answer Question Request Response Ticket Tickets Update Updated Done Pending "
+    "Contact Email Call Ask Ping Message Text Phone Mobile Owner Author Lead Assignee Requester".split()
 )
+
+
+def person_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of an NER PERSON span worth checking as names, in order.
+
+    spaCy often runs a name on into the next line ("Hannah Lee\\n+1-813-327-"); such a span, checked
+    whole, is rejected and the name leaks. So a span over several lines is checked line by line;
+    a line then needs two words or more (a lone "Write" below a heading is no name).
+    """
+    lines = [(m.start(), m.end()) for m in _LINE.finditer(text, start, end)]
+    if len(lines) <= 1:
+        return [(start, end)]
+    return [(s, e) for s, e in lines if len(_LETTERS.findall(text, s, e)) >= 2]
 
 
 class PersonCueRecognizer(LocalRecognizer):
