@@ -23,6 +23,13 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|tr
                          re.DOTALL)
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?")
 _PATH_SEPARATORS = re.compile(r"([/\\])")
+# Words of the record's and JSON Schema's own vocabularies (types, roles, finish reasons, formats):
+# they hold nothing personal, and tool schemas repeat them hundreds of times per call.
+_VOCABULARY = frozenset((
+    "string", "object", "integer", "number", "boolean", "array", "null", "function", "auto", "none", "required",
+    "json_schema", "json_object", "text", "system", "developer", "user", "assistant", "tool", "stop", "length",
+    "tool_calls", "content_filter", "date", "date-time", "time", "email", "uri", "uuid", "ipv4", "ipv6",
+))
 ROLE_KINDS = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
               "tool": "tool", "function": "tool"}
 RECORD_COLUMNS = ("call_id", "source", "timestamp", "workload_id", "client_id", "model", "messages", "tools",
@@ -304,7 +311,7 @@ class RecordFields:
 
     def _text(self, text: str, setter: Callable[[Any], None], kind: str, key: str | None, request: bool,
               ner: bool, path: str) -> None:
-        if not text.strip():
+        if text in _VOCABULARY or not text.strip():
             return
         self.fields.append(_Field(text, setter))
         index = len(self.fields) - 1

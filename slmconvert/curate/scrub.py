@@ -11,6 +11,7 @@ import copy
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from slmconvert.curate.spans import Span, priority, resolve_overlaps
 from slmconvert.curate.surrogates import Pseudonymiser, RecordReplacer
 
 _MIN_PROPAGATE = 3
+_CACHED_HINT_CHARS = 200
 _NUMBERS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 
@@ -47,6 +49,20 @@ class ScrubResult:
 
 def _failed(exc: BaseException | None, label: str | None = None) -> ScrubResult:
     return ScrubResult(None, error=label or type(exc).__name__, exception=exc)
+
+
+# Keys and the short values under them repeat across calls (tool schemas above all): cache the hint
+# look-ups, which are pure functions of their arguments.
+_suppressed = lru_cache(maxsize=8192)(suppressed_entities)
+
+
+@lru_cache(maxsize=65536)
+def _short_hints(text: str, key: str) -> tuple[Span, ...]:
+    return tuple(hint_spans(text, key))
+
+
+def _hints(text: str, key: str) -> tuple[Span, ...] | list[Span]:
+    return _short_hints(text, key) if len(text) <= _CACHED_HINT_CHARS else hint_spans(text, key)
 
 
 def _copy(record: dict[str, Any]) -> dict[str, Any]:
@@ -116,12 +132,12 @@ class Scrubber:
                 return None
             spans = list(spans)
             if self.params.field_hints and unit.key:
-                dropped = suppressed_entities(unit.key)
+                dropped = _suppressed(unit.key)
                 if dropped:
                     spans = [s for s in spans if s.entity not in dropped]
                     if "PERSON" in dropped and "SECRET_GENERIC" not in dropped and len(unit.text) >= 3:
                         not_people.append(unit.text)
-                spans.extend(hint_spans(unit.text, unit.key))
+                spans.extend(_hints(unit.text, unit.key))
             per_unit.append(spans)
         if not_people:
             for unit, spans in zip(fields.units, per_unit, strict=True):
@@ -129,7 +145,7 @@ class Scrubber:
                             or not any(unit.text[s.start:s.end] in value for value in not_people)]
         if self.params.propagate:
             self._propagate(fields.units, per_unit)
-        return [resolve_overlaps(spans) for spans in per_unit]
+        return [resolve_overlaps(spans) if len(spans) > 1 else spans for spans in per_unit]
 
     def _finish(self, fields: RecordFields, found: dict) -> ScrubResult:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from rich.console import Console
@@ -44,6 +45,7 @@ def run(ctx: StageContext) -> StageResult:
     secret = ctx.workspace.secret_key("curate")
     store = open_store(ctx.workspace.cache_dir("curate-spans"), ctx.params, secret) if ctx.params.span_store else None
     curator = Curator(ctx.params, secret, store=store)
+    gc.freeze()  # spaCy/Presidio objects live all run: keep the collector from rescanning them per chunk
     try:
         with ctx.progress("scrubbing calls", total) as advance, \
                 TableWriter(ctx.out_dir / "curated.parquet", json_columns=JSON_COLUMNS) as writer:
