@@ -19,9 +19,9 @@ def register(app: typer.Typer) -> None:
         strict: Annotated[bool, typer.Option("--strict", help="Exit 4 when any input line was rejected.")] = False,
     ) -> int:
         workspace = opts.workspace
-        extra: dict = {"paths": list(paths)}
-        if append and workspace.latest_version("collect"):
-            extra["append_from"] = workspace.artifact("collect")
+        from slmconvert.stages.collect import APPEND_FROM
+
+        roles = {APPEND_FROM: workspace.artifact("collect")} if append and workspace.latest_version("collect") else {}
 
         def no_rejects(payload: dict) -> None:
             rejects = int(payload["summary"].get("rejects", 0))
@@ -31,5 +31,5 @@ def register(app: typer.Typer) -> None:
                     hint=f"see {payload['path']}/rejects.jsonl",
                 )
 
-        run_stage_command("collect", opts, extra=extra, check=no_rejects)
+        run_stage_command("collect", opts, extra={"paths": list(paths)}, check=no_rejects, role_inputs=roles)
         return 0

@@ -209,6 +209,7 @@ def run_stage_command(
     flags: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     check: Callable[[dict[str, Any]], None] | None = None,
+    role_inputs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Resolve params, run (or reuse) the stage, print its summary; returns the JSON payload.
 
@@ -223,7 +224,7 @@ def run_stage_command(
     console = opts.console
     outcome = execute(
         stage, workspace, params, pins=parse_pins(opts.inputs), extra=extra, force=opts.force,
-        console=console, quiet=opts.silent, verbose=opts.verbose,
+        console=console, quiet=opts.silent, verbose=opts.verbose, role_inputs=role_inputs,
     )
     payload = {
         "stage": stage,

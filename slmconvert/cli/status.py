@@ -15,7 +15,7 @@ from slmconvert.workspace import STAGES, Workspace
 def stale_inputs(inputs: dict[str, str], latest: dict[str, str | None]) -> list[dict[str, str | None]]:
     """The upstream versions a version was built from that are no longer their stage's LATEST."""
     return [{"stage": stage, "version": version, "latest": latest.get(stage)}
-            for stage, version in sorted(inputs.items()) if version != latest.get(stage)]
+            for stage, version in sorted(inputs.items()) if stage in latest and version != latest[stage]]
 
 
 def workspace_status(workspace: Workspace) -> dict[str, Any]:

@@ -23,6 +23,9 @@ from slmconvert.params import StageParams
 from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
 from slmconvert.router.replay import replay
 from slmconvert.router.router import Assigner, Router
+from slmconvert.stages.cluster import EXTEND_FROM
+from slmconvert.stages.collect import APPEND_FROM
+from slmconvert.stages.iterate import carried_adapter_role
 from slmconvert.stages.runner import StageOutcome, execute, load_stage
 from slmconvert.util.device import pick_device
 from slmconvert.util.jsonio import read_json
@@ -123,9 +126,10 @@ def weekly(
                          hint="pin the iteration to improve on (--input iterate@V) or the calls to append to "
                          "(--input collect@V); the loop builds the other stages itself")
 
-    def run(stage: str, pins: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> StageOutcome:
+    def run(stage: str, pins: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
+            roles: dict[str, Artifact] | None = None) -> StageOutcome:
         return execute(stage, workspace, params[stage], pins=pins, extra=extra, force=force, console=console,
-                       quiet=quiet, verbose=verbose)
+                       quiet=quiet, verbose=verbose, role_inputs=roles)
 
     iterate_params: IterateParams = params["iterate"]  # type: ignore[assignment]
     with workspace.lock("slmconvert iterate --logs"):
@@ -136,7 +140,7 @@ def weekly(
         if not force and _already_collected(latest_collect, logs):
             notes.append(f"these logs were already collected in {latest_collect.ref}; not appended again")
         else:
-            run("collect", extra={"paths": list(logs), "append_from": latest_collect})
+            run("collect", extra={"paths": list(logs)}, roles={APPEND_FROM: latest_collect})
         curate = run("curate").artifact
         if notes and (previous.manifest.get("inputs") or {}).get("curate", {}).get("version") == curate.version:
             return {"previous": previous.version, "iterate_version": previous.version, "drift": None,
@@ -157,14 +161,15 @@ def weekly(
                 run(stage)
             outcome = run("iterate", extra={"weekly": weekly_info})
         elif report.retrain:
-            cluster = run("cluster", extra={"extend_from": prev_cluster}).artifact
+            cluster = run("cluster", roles={EXTEND_FROM: prev_cluster}).artifact
             retrain = sorted(report.retrain)
             finetune = run("finetune", pins={"select": prev_select.version, "cluster": cluster.version},
                            extra={"clusters": retrain}).artifact
-            carried = {str(cid): prev_finetune for cid in _adapter_ids(prev_finetune) if cid not in retrain}
+            carried = {carried_adapter_role(cid): prev_finetune
+                       for cid in _adapter_ids(prev_finetune) if cid not in retrain}
             outcome = run("iterate", pins={"select": prev_select.version, "cluster": cluster.version,
                                            "finetune": finetune.version},
-                          extra={"weekly": weekly_info, "adapters_from": carried})
+                          extra={"weekly": weekly_info}, roles=carried)
         else:
             outcome = run("iterate", pins={"cluster": prev_cluster.version, "select": prev_select.version,
                                            "finetune": prev_finetune.version, "curate": curate.version},

@@ -21,6 +21,7 @@ from slmconvert.util.tables import TableWriter, iter_table, write_table
 NAME = "cluster"
 UPSTREAM = ("curate",)
 Params = ClusterParams
+EXTEND_FROM = "extend_from"  # input role: the cluster version grown with new calls (weekly loop)
 
 CURATED_FILE = "curated.parquet"
 ASSIGNMENTS_FILE = "assignments.parquet"
@@ -72,11 +73,11 @@ def _write_outputs(ctx: StageContext, records: list[dict], found: ClusterRun, pa
 
 def run(ctx: StageContext) -> StageResult:
     """Cluster the kept calls of curate's output and write every cluster artifact (or, with
-    extra["extend_from"], grow that cluster version with the new calls: see cluster.extend)."""
+    the `extend_from` input, grow that cluster version with the new calls: see cluster.extend)."""
     params: ClusterParams = ctx.params  # type: ignore[assignment]
     records = _kept_calls(ctx)
-    if ctx.extra.get("extend_from") is not None:
-        return _run_extend(ctx, records, ctx.extra["extend_from"], params)
+    if EXTEND_FROM in ctx.inputs:
+        return _run_extend(ctx, records, ctx.inputs[EXTEND_FROM], params)
     ctx.log(f"clustering {len(records):,} kept calls")
     found = discover_tasks(records, params, cache_root=ctx.workspace.cache_dir("embeddings"), progress=ctx.progress)
     found.timings["map"] = _write_outputs(ctx, records, found, params)

@@ -25,6 +25,7 @@ from slmconvert.workspace import Artifact, Workspace
 NAME = "collect"
 UPSTREAM: tuple[str, ...] = ()
 Params = CollectParams
+APPEND_FROM = "append_from"  # input role: the collect version whose calls this one carries (--append)
 MB = 1 << 20
 SKIPPED_SHOWN = 10
 
@@ -39,7 +40,7 @@ def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
             files.append({"path": str(path.resolve()), "error": exc.strerror or type(exc).__name__})
             continue
         files.append({"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns})
-    return {"paths": list(extra.get("paths") or []), "files": files, "append_from": extra.get("append_from")}
+    return {"paths": list(extra.get("paths") or []), "files": files}
 
 
 def _options(params: CollectParams) -> CollectOptions:
@@ -78,7 +79,7 @@ def run(ctx: StageContext) -> StageResult:
     """Read every input, normalise, deduplicate (and union with --append's version), write outputs."""
     inputs = scan_inputs(list(ctx.extra.get("paths") or []))
     files = inputs.files
-    append_from = ctx.extra.get("append_from")
+    append_from = ctx.inputs.get(APPEND_FROM)
     carried = iter_table(append_from.file(CALLS_FILE)) if append_from is not None else None
     total = sum(file_size(p) for p in files)
     options = _options(ctx.params)

@@ -157,14 +157,24 @@ def execute(
     console: Console | None = None,
     quiet: bool = False,
     verbose: bool = False,
+    role_inputs: dict[str, Artifact] | None = None,
 ) -> StageOutcome:
-    """Run a stage (or reuse an identical earlier version) under the workspace lock."""
+    """Run a stage (or reuse an identical earlier version) under the workspace lock.
+
+    `role_inputs` are artifacts a run reads besides its upstreams, by role (e.g. collect's
+    `append_from`, cluster's `extend_from`): they join `inputs`, the fingerprint and the manifest.
+    `extra` carries plain values only (paths, cluster ids, candidate names).
+    """
     stage = load_stage(stage_name)
     console = console or Console(stderr=True)
     extra = extra or {}
     pins = pins or {}
+    clashing = sorted(set(role_inputs or {}) & set(STAGES))
+    if clashing:
+        raise UsageError(f"input role(s) {', '.join(clashing)} are stage names", hint="name roles by what they do")
     with workspace.lock(f"slmconvert {stage_name}"):
         inputs = {up: r.artifact for up, r in resolve_inputs(workspace, stage_name, stage.UPSTREAM, pins).items()}
+        inputs.update(role_inputs or {})
         extra_fp = fingerprint_extra(stage, extra)
         run_fingerprint = fingerprint(stage_name, params, inputs, extra_fp)
         if not force:

@@ -36,7 +36,7 @@ def grown(tmp_path, monkeypatch):
     repeat = copy.deepcopy(old[0])  # the same request again: must land in its group's split
     new.append({**repeat, "call_id": "sha256:repeat"})
     publish_curate(ws, old + new)
-    extended = execute("cluster", ws, PARAMS, extra={"extend_from": first.artifact}, console=QUIET, quiet=True)
+    extended = execute("cluster", ws, PARAMS, role_inputs={"extend_from": first.artifact}, console=QUIET, quiet=True)
     return ws, first, extended, old, new
 
 

@@ -66,10 +66,9 @@ def test_stats_tokens_cost_and_unknown_models(run_collect):
 
 
 def run_stage(workspace, paths, append=False, **params):
-    extra = {"paths": paths}
-    if append:
-        extra["append_from"] = workspace.artifact("collect")
-    return execute("collect", workspace, CollectParams(**params), extra=extra, quiet=True)
+    roles = {"append_from": workspace.artifact("collect")} if append else None
+    return execute("collect", workspace, CollectParams(**params), extra={"paths": paths}, quiet=True,
+                   role_inputs=roles)
 
 
 def test_stage_append_unions_and_reprices(tmp_path):

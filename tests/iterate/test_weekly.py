@@ -25,8 +25,8 @@ class Recorder:
         self.calls: list[tuple[str, dict, dict]] = []
         self.forced: list[bool] = []
 
-    def __call__(self, stage, workspace, params, pins=None, extra=None, force=False, **kwargs):
-        self.calls.append((stage, dict(pins or {}), dict(extra or {})))
+    def __call__(self, stage, workspace, params, pins=None, extra=None, force=False, role_inputs=None, **kwargs):
+        self.calls.append((stage, dict(pins or {}), {**(extra or {}), **(role_inputs or {})}))
         self.forced.append(force)
         if workspace.latest_version(stage) is None or stage in ("iterate", "collect"):
             path = workspace.stage_dir(stage) / f"new-{stage}-{len(self.calls)}"
@@ -120,7 +120,7 @@ def test_retrain_trains_only_those_clusters_on_extended_clusters(ws, monkeypatch
     _, pins, extra = rec.calls[3]
     assert extra == {"clusters": [0]} and pins["select"] == "v-select"
     _, pins, extra = rec.calls[4]
-    assert pins["select"] == "v-select" and extra["adapters_from"] == {}  # cluster 0 was the only adapter
+    assert pins["select"] == "v-select" and set(extra) == {"weekly"}  # cluster 0 was the only adapter: none carried
 
 
 def test_no_previous_iteration_is_a_clear_error(tmp_path):
