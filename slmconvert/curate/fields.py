@@ -3,8 +3,9 @@
 Every string of the record that can reach curated.parquet is scanned or dropped, column by column
 (ARCHITECTURE.md "The normalised call record"): message text, tool-call arguments, ids, tool
 names and schemas, workload/client tags, model, source file, usage and metadata values; JSON
-documents inside texts are scanned leaf by leaf. Kept as they are: call_id (a hash), ISO
-timestamps, numbers, booleans, and JSON keys (read as hints, never changed, so JSON stays valid).
+documents inside texts are scanned leaf by leaf, and so are the keys of metadata and usage. Kept
+as they are: call_id (a hash), ISO timestamps, numbers, booleans, and the JSON keys of messages,
+arguments and tool schemas (read as hints, never changed, so JSON and schemas stay valid).
 Participant names on messages, keys outside the record schema and values of the wrong type are
 dropped. JSON text is edited token by token, so its formatting and keys survive untouched.
 """
@@ -43,7 +44,7 @@ SCANNED_FIELDS = tuple(sorted(
     + [f"output.{p}" for p in ("content", "role", *_CALL)]
     + ["workload_id", "client_id", "model", "finish_reason", "source.file", "source.format", "tools[].type",
        "tools[].function.name", "tools[].function.description", "tools[].function.parameters", "tool_choice",
-       "response_format", "usage", "metadata"]))
+       "response_format", "usage", "usage keys", "metadata", "metadata keys"]))
 DROPPED_FIELDS = (
     "messages[].name and output.name of non-tool messages (participant names)",
     "keys outside the record schema (record, source, messages, tool calls, output, tools)",
@@ -165,9 +166,9 @@ class RecordFields:
             self._tool(tool)
         for column in ("tool_choice", "response_format"):
             self._any(record, column, "tool_schemas", True, column)
-        self._any(record, "usage", "metadata", False, "usage")
+        self._any(record, "usage", "metadata", False, "usage", keys=True)
         if scan_metadata:
-            self._any(record, "metadata", "metadata", True, "metadata")
+            self._any(record, "metadata", "metadata", True, "metadata", keys=True)
         elif record.get("metadata"):
             self._drop(record, "metadata", "metadata (scan_metadata off)")
 
@@ -228,11 +229,12 @@ class RecordFields:
                 container[key] = "".join(parts)
             self._text(parts[index], setter, "identifiers", None, False, True, path)
 
-    def _any(self, container: dict[str, Any], key: str, kind: str, ner: bool, path: str) -> None:
-        """A JSON value: string leaves scanned (keys are hints), numbers and booleans kept."""
+    def _any(self, container: dict[str, Any], key: str, kind: str, ner: bool, path: str, keys: bool = False) -> None:
+        """A JSON value: string leaves scanned (keys are hints, scanned too where `keys`), numbers and
+        booleans kept."""
         value = container.get(key)
         if isinstance(value, (dict, list)):
-            self._value(value, None, kind, False, False, ner, path)
+            self._value(value, None, kind, False, False, ner, path, keys)
         elif not _is_number(value):
             self._scalar(container, key, path, ner=ner, kind=kind)
 
@@ -286,8 +288,9 @@ class RecordFields:
             self._drop(function, "strict", "tools[].function.strict (not a boolean)")
 
     def _value(self, value: Any, key: str | None, kind: str, request: bool, numbers: bool, ner: bool,
-               path: str) -> None:
-        """Walk a parsed JSON value; dict keys are hints, never scanned."""
+               path: str, keys: bool = False) -> None:
+        """Walk a parsed JSON value; dict keys are hints, and scanned too where `keys` (free-form
+        dicts such as metadata, whose keys may come from the log; a scrubbed key renames its entry)."""
         if isinstance(value, dict):
             items: list[tuple[Any, Any]] = list(value.items())
             container: Any = value
@@ -307,7 +310,10 @@ class RecordFields:
                 self.units.append(Unit(text, kind, hint, False, len(self.fields) - 1, 0, len(text), "number",
                                        request, path))
             else:
-                self._value(child, hint, kind, request, numbers, ner, path)
+                self._value(child, hint, kind, request, numbers, ner, path, keys)
+            if keys and isinstance(k, str):  # after the value: its setter still uses the old key
+                self._text(k, lambda v, c=container, old=k: c.__setitem__(v, c.pop(old)), kind, None, request, ner,
+                           f"{path} keys")
 
     def _text(self, text: str, setter: Callable[[Any], None], kind: str, key: str | None, request: bool,
               ner: bool, path: str) -> None:

@@ -46,6 +46,9 @@ FIELDS: dict[str, tuple[Callable[[dict[str, Any], str], None], bool]] = {
     "client_id": (_set("client_id"), True),
     "metadata value (request.user)": (_set("metadata.user"), True),
     "nested metadata value": (lambda r, v: r["metadata"].update(trace={"owner": [v]}), True),
+    "metadata key": (lambda r, v: r["metadata"].update({v: {"seen": 1}}), True),
+    "nested metadata key": (lambda r, v: r["metadata"].update(notes={"parts": {v: 2}}), True),
+    "usage key": (lambda r, v: r["usage"].update({v: 3}), False),
     "tool name": (_set("tools.0.function.name"), True),
     "tool description": (_set("tools.0.function.description"), True),
     "tool parameter description": (_set("tools.0.function.parameters.properties.order_id.description"), True),
@@ -136,3 +139,12 @@ def test_ids_and_tool_names_stay_consistent_after_scrubbing(analyzer):
     assert row["messages"][2]["tool_calls"][0]["id"] == row["messages"][3]["tool_call_id"] != call_id
     assert row["output"]["tool_calls"][0]["function"]["name"] == "update_address"  # plain names untouched
     assert row["status"] == "kept"
+
+
+def test_a_scrubbed_metadata_key_keeps_its_value(analyzer):
+    record = copy.deepcopy(BASE)
+    record["metadata"] = {EMAIL: {"seen": 1, "by": EMAIL}, "session": "42"}
+    [row] = Curator(CurateParams(), KEY, analyzer=analyzer).curate([record])
+    [(key, value)] = [(k, v) for k, v in row["metadata"].items() if k != "session"]
+    assert key != EMAIL and value == {"seen": 1, "by": key}  # one surrogate for the address, key and value
+    assert row["metadata"]["session"] == "42"
