@@ -66,6 +66,8 @@ class Curator:
     def summary(self) -> dict[str, Any]:
         """audit.json content: counts and setting names only."""
         summary = self.audit.to_dict(dict(self.analyzer.stats))
+        if not self.params.scan_metadata:  # dropped instead (listed in fields_dropped)
+            summary["fields_scanned"] = [f for f in summary["fields_scanned"] if not f.startswith("metadata")]
         summary["recall_lowering_settings"] = recall_lowering_settings(self.params)
         return summary
 

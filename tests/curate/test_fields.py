@@ -123,12 +123,16 @@ def test_the_walk_produces_only_listed_paths():
         assert {u.path for u in RecordFields(_variant(field, canary)).units} <= set(SCANNED_FIELDS), field
 
 
-def test_metadata_is_dropped_when_not_scanned():
+def test_metadata_is_dropped_when_not_scanned(analyzer):
     record = copy.deepcopy(BASE)
     record["metadata"]["user"] = EMAIL
-    fields = RecordFields(record, scan_metadata=False)
+    fields = RecordFields(copy.deepcopy(record), scan_metadata=False)
     assert fields.record["metadata"] is None and fields.dropped["metadata (scan_metadata off)"] == 1
-    assert not any(u.path == "metadata" for u in fields.units)
+    assert not any(u.path.startswith("metadata") for u in fields.units)
+    curator = Curator(CurateParams(scan_metadata=False), KEY, analyzer=analyzer)
+    [row] = curator.curate([record])
+    assert row["metadata"] is None
+    assert not [f for f in curator.summary()["fields_scanned"] if f.startswith("metadata")]
 
 
 def test_ids_and_tool_names_stay_consistent_after_scrubbing(analyzer):
