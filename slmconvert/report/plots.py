@@ -48,8 +48,11 @@ def metric_intervals(clusters: list[dict[str, Any]], target: float) -> str | Non
             m = cluster.get(key) or {}
             if m.get("value") is None:
                 continue
-            low, high = m.get("low", m["value"]), m.get("high", m["value"])
-            ax.errorbar(m["value"], y + offset, xerr=[[m["value"] - low], [high - m["value"]]], fmt="o",
+            low = m["value"] if m.get("low") is None else m["low"]
+            high = m["value"] if m.get("high") is None else m["high"]
+            # max(0, ...): a Wilson bound at 0 or 1 can overshoot the value by a rounding error
+            xerr = [[max(0.0, m["value"] - low)], [max(0.0, high - m["value"])]]
+            ax.errorbar(m["value"], y + offset, xerr=xerr, fmt="o",
                         color=color, capsize=3, label=name if y == 0 else None)
     ax.axvline(target, color="#c0392b", linestyle="--", linewidth=1, label=f"promotion target {target:.2f}")
     ax.set_yticks(range(len(rows)))

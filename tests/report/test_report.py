@@ -93,3 +93,13 @@ def test_console_errors_are_detected(tmp_path):
     page.write_text('<html><body><script>console.error("boom")</script>x</body></html>')
     errors = _chromium(page, tmp_path / "bad.png", tmp_path / "profile")
     assert any("boom" in line for line in errors)
+
+
+def test_interval_plot_tolerates_bounds_a_rounding_error_past_the_value():
+    from slmconvert.report import plots
+
+    clusters = [{"cluster_id": 0, "label": "x", "primary_metric": "strict_agreement",
+                 "specialist": {"value": 0.0, "low": 1e-17, "high": 0.4, "n": 6},
+                 "base": {"value": 1.0, "low": 0.6, "high": 1.0 - 1e-16, "n": 6}},
+                {"cluster_id": 1, "label": "y", "specialist": {"value": 0.5, "low": None, "high": None, "n": 0}}]
+    assert plots.metric_intervals(clusters, 0.9).startswith("<svg")
