@@ -67,6 +67,29 @@ def test_low_confidence_escalates(tmp_path):
     assert "< threshold -0.500" in served["unsure"].detail
 
 
+def test_each_route_scores_with_its_own_signal_and_unknown_confidence_escalates(tmp_path):
+    router = make_router(tmp_path, threshold=-0.5)
+    router.config.route_for(0).confidence_measure = "min_logprob"
+    text = CASES["ok"][0]
+    gen = FakeGenerator({"mixed": (text, -0.1), "unknown": (text, -0.1)})
+    original = gen.generate
+
+    def generate(*args, **kwargs):
+        out = original(*args, **kwargs)
+        for g, r in zip(out, args[3], strict=True):
+            if r["call_id"] == "mixed":
+                g.logprobs[-1] = -3.0  # one unsure token: mean above the threshold, minimum below
+            else:
+                g.logprobs = None
+        return out
+
+    gen.generate = generate
+    served = {s.decision.call_id: s for s in router.serve([call("mixed"), call("unknown")], gen)}
+    assert served["mixed"].score == -3.0 and served["mixed"].escalation == "low_confidence"
+    assert served["unknown"].score is None and served["unknown"].escalation == "low_confidence"
+    assert "confidence unknown" in served["unknown"].detail
+
+
 def test_json_response_schema_rule(tmp_path):
     router = make_router(tmp_path)
     schema = {"type": "object", "properties": {"intent": {"enum": ["refund", "track"]}}, "required": ["intent"]}
