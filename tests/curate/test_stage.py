@@ -152,3 +152,18 @@ def test_recall_lowering_settings_warn_and_are_audited(workspace):
     audit = json.loads(workspace.artifact("curate").file("audit.json").read_text())
     assert {s["setting"] for s in audit["recall_lowering_settings"]} == {"propagate", "allow_list"}
     assert "zephyrine" not in json.dumps(audit).lower()
+
+
+def test_a_broken_analyzer_fails_the_stage_and_publishes_nothing(workspace, monkeypatch):
+    from slmconvert.curate.analyzer import PiiAnalyzer
+    from slmconvert.errors import MissingArtifactError, SlmError
+
+    def broken(self, units):
+        raise TypeError(f"unhashable: {NAME}")
+    monkeypatch.setattr(PiiAnalyzer, "analyze", broken)
+    with pytest.raises(SlmError) as raised:
+        execute("curate", workspace, CurateParams(), console=Console(stderr=True, quiet=True), quiet=True)
+    assert "could not scrub 3 of 3 calls" in str(raised.value) and "TypeError" in str(raised.value)
+    assert FIRST_NAME not in str(raised.value)
+    with pytest.raises(MissingArtifactError):  # no curate version was published
+        workspace.artifact("curate")
