@@ -18,6 +18,7 @@ from slmconvert.collect.formats import NORMALISERS, detect
 from slmconvert.curate.analyzer import _trim_person
 from slmconvert.curate.recognizers import (
     LenientPhoneRecognizer,
+    PersonCueRecognizer,
     SignatureNameRecognizer,
     person_pieces,
 )
@@ -59,9 +60,14 @@ def test_ner_span_running_into_the_next_line_keeps_the_name():
     "Thanks for the quick help.\n\n{name}",
     "great service, thank you!! - {name}",
     "Draft the weekly ops review memo. Author: {name}.",
+    "Plan the outage comms. {name} ({email}) is incident lead.",
+    "{name} called about #62619219 and asked us to check the refund.",
+    "Yesterday {name} emailed us twice.",
+    "I spoke to {name} yesterday, she said it shipped.",
+    "Today is 2026-11-02; the user is {name} (receiving lead) at EWR1.",
 ])
 def test_signature_and_label_names_in_free_text(scrubber, name, template):
-    text = template.format(name=name, phone="+1-874-555-0148")
+    text = template.format(name=name, phone="+1-874-555-0148", email="ops.lead@example-mail.net")
     people, phones = people_and_phones(scrubber, text)
     assert name in people, text
     if "{phone}" in template:
@@ -87,6 +93,16 @@ def test_lenient_phones_skip_ids_dates_and_numbers(text):
     "Bin, e.g. A-12-03.", "Thanks!\n\nShopRight Support", "# Returns\n\nCustomer Service",
 ])
 def test_signature_recognizer_skips_headers_and_business_words(text):
+    assert SignatureNameRecognizer().analyze(text, None) == []
+
+
+@pytest.mark.parametrize("text", [
+    "See the User Guide.", "Customer Support replied within the hour.", "Escalated to Tier 2 today.",
+    "ShopRight Support confirmed the refund.", "Then Warehouse Team placed the order.",
+    "Contact (support@shopright.com) for help.",
+])
+def test_person_cues_skip_business_words(text):
+    assert PersonCueRecognizer().analyze(text, None) == []
     assert SignatureNameRecognizer().analyze(text, None) == []
 
 

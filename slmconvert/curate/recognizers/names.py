@@ -11,7 +11,8 @@ from slmconvert.curate.recognizers.results import match_result
 _CUE = (
     r"(?i:\bmy\s+name\s+is|\bmy\s+name's|\bi\s+am|\bi'm|\bthis\s+is|\bname\s*:|\bdear|\bhi|\bhello|\bhey"
     r"|\bthanks|\bthank\s+you|\bregards|\bsincerely|\bcheers|\bbest|\bmr\.?|\bmrs\.?|\bms\.?|\bmiss|\bdr\.?"
-    r"|\bcustomer\s*:|\bcontact\s*:|\bsigned\s*:?|\bspeaking\s+with|\bfrom\s*:"
+    r"|\bcustomer\s*:|\bcontact\s*:|\bsigned\s*:?|\bspeaking\s+with|\bfrom\s*:|\bcontacted"
+    r"|\b(?:spoke|spoken|speaking|talked|talking|chatted)\s+(?:to|with)"
     # Role labels of memos, tickets and mail headers: "Author: Siobhán Dubois", "approved by Kenji".
     r"|\b(?:author|owner|assignee|requester|reporter|agent|rep|attn|to|cc)\s*:|\battn\.?"
     r"|\b(?:requested|prepared|written|submitted|reported|created|approved|signed|sent)\s+by"
@@ -25,13 +26,20 @@ _NAME = rf"(?P<name>{NAME_WORDS})"
 _LINE = re.compile(r"[^\n]+")
 _LETTERS = re.compile(r"\p{L}+")
 PATTERN = _CUE + r"[,:]?[ \t]*\n?[ \t]*" + _NAME + r"(?![\p{L}\d_@])"
+# Two or three capitalised words right before a verb of contact: "Marcus Petrova called about ...".
+BEFORE_VERB = (
+    rf"(?<![\p{{L}}'’\-])(?P<name>{NAME_WORD}(?:[ \t]+{NAME_WORD}){{1,2}})[ \t]+(?:called|phoned|rang|e-?mailed"
+    r"|wrote|texted|messaged|asked|said|reported|replied|complained|requested|mentioned|confirmed|contacted"
+    r"|opened|submitted|placed|ordered|paid|returned|cancell?ed)\b"
+)
 # Capitalised words that follow a cue but are not names.
 NOT_NAMES = frozenset(
     "I The A An All Team Everyone There Here Support Customer Customers Sir Madam Regards Wishes Sorry "
     "Again Thanks Thank Welcome Good Great Happy Just Please Yes No Ok Okay Sure Agent Assistant Bot "
     "Friend Friends Folks Guys Hello Hi Dear Best Kind Warm Morning Afternoon Evening Today Tomorrow "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Order Your Our We You This That It "
-    "Mr Mrs Ms Dr Miss Prof Mx Unfortunately Certainly Absolutely Glad Looking Writing Following Checking Calling".split()
+    "Mr Mrs Ms Dr Miss Prof Mx Unfortunately Certainly Absolutely Glad Looking Writing Following Checking Calling "
+    "Yesterday Earlier Later Then Also And But So When After Before Since Because If Meanwhile Someone".split()
 )
 # Capitalised business words that a small NER model tags as a person when they stand alone.
 NOT_PERSON_WORDS = NOT_NAMES | frozenset(
@@ -57,13 +65,15 @@ def person_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 class PersonCueRecognizer(LocalRecognizer):
-    """Capitalised one-to-three-word names right after a greeting, sign-off, title or intro."""
+    """Capitalised one-to-three-word names right after a greeting, sign-off, title, role label or
+    intro, and two-to-three-word names right before a verb of contact ("... called about")."""
 
     ENTITY = "PERSON"
     SCORE = 0.7
 
     def __init__(self, supported_language: str = "en") -> None:
         self._pattern = re.compile(PATTERN)
+        self._before_verb = re.compile(BEFORE_VERB)
         super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language,
                          name="PersonCueRecognizer")
 
@@ -81,4 +91,11 @@ class PersonCueRecognizer(LocalRecognizer):
                 continue
             start, end = match.start("name"), match.start("name") + words[-1][1]
             results.append(match_result(self, self.ENTITY, start, end, self.SCORE))
+        for match in self._before_verb.finditer(text):
+            # A sentence may start with a business word ("Support Ananya Rivera called"): drop those.
+            words = [m.span() for m in re.finditer(r"\S+", text[:match.end("name")]) if m.start() >= match.start("name")]
+            while words and text[words[0][0]:words[0][1]] in NOT_PERSON_WORDS:
+                words.pop(0)
+            if len(words) >= 2 and not any(text[a:b] in NOT_PERSON_WORDS for a, b in words):
+                results.append(match_result(self, self.ENTITY, words[0][0], words[-1][1], self.SCORE))
         return results
