@@ -2,12 +2,13 @@
 
 Every string of the record that can reach curated.parquet is scanned or dropped, column by column
 (ARCHITECTURE.md "The normalised call record"): message text, tool-call arguments, ids, tool
-names and schemas, workload/client tags, model, source file, usage and metadata values; JSON
+names and schemas, workload tags, model, source file name, usage and metadata values; JSON
 documents inside texts are scanned leaf by leaf, and so are the keys of metadata and usage. Kept
 as they are: call_id (a hash), ISO timestamps, numbers, booleans, and the JSON keys of messages,
 arguments and tool schemas (read as hints, never changed, so JSON and schemas stay valid).
-Participant names on messages, keys outside the record schema and values of the wrong type are
-dropped. JSON text is edited token by token, so its formatting and keys survive untouched.
+client_id, the directories of source.file, participant names on messages, keys outside the record
+schema and values of the wrong type are dropped (DROPPED_FIELDS). JSON text is edited token by
+token, so its formatting and keys survive untouched.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import regex as re
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|[{}\[\]:,]|\s+',
                          re.DOTALL)
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?")
-_PATH_SEPARATORS = re.compile(r"([/\\])")
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+_SUFFIXES = re.compile(r"(.+?)((?:\.[A-Za-z0-9]{1,5}(?:\.(?:gz|bz2|xz|zst|zip))?)?)", re.DOTALL)
 # Words of the record's and JSON Schema's own vocabularies (types, roles, finish reasons, formats):
 # they hold nothing personal, and tool schemas repeat them hundreds of times per call.
 _VOCABULARY = frozenset((
@@ -42,10 +44,12 @@ _CALL = ("tool_calls[].id", "tool_calls[].type", "tool_calls[].function.name", "
 SCANNED_FIELDS = tuple(sorted(
     [f"messages[].{p}" for p in ("content", "role", "tool_call_id", "name", *_CALL)]
     + [f"output.{p}" for p in ("content", "role", *_CALL)]
-    + ["workload_id", "client_id", "model", "finish_reason", "source.file", "source.format", "tools[].type",
+    + ["workload_id", "model", "finish_reason", "source.file", "source.format", "tools[].type",
        "tools[].function.name", "tools[].function.description", "tools[].function.parameters", "tool_choice",
        "response_format", "usage", "usage keys", "metadata", "metadata keys"]))
 DROPPED_FIELDS = (
+    "client_id (no stage after curate reads it; it often names a user)",
+    "the directories of source.file (home folders name people; collect keeps the full path)",
     "messages[].name and output.name of non-tool messages (participant names)",
     "keys outside the record schema (record, source, messages, tool calls, output, tools)",
     "values of the wrong type (a non-string id or name, a non-ISO timestamp, a non-numeric number)",
@@ -154,11 +158,13 @@ class RecordFields:
         output = self._object(record, "output", "output")
         if output is not None:
             self._message(output, "output", False, "output")
-        for column, ner in (("workload_id", True), ("client_id", True), ("model", False), ("finish_reason", False)):
+        for column, ner in (("workload_id", True), ("model", False), ("finish_reason", False)):
             self._scalar(record, column, column, ner=ner)
+        if record.get("client_id") is not None:
+            self._drop(record, "client_id", "client_id")
         for source in self._objects(record, "source", "source"):
             self._prune(source, ("file", "line", "format"), "source")
-            self._path(source, "file", "source.file")
+            self._file_name(source, "file", "source.file")
             self._scalar(source, "format", "source.format", ner=False)
             if source.get("line") is not None and not _is_number(source["line"]):
                 self._drop(source, "line", "source.line (not a number)")
@@ -215,19 +221,21 @@ class RecordFields:
         elif value is not None:
             self._drop(container, key, f"{path} (not a string)")
 
-    def _path(self, container: dict[str, Any], key: str, path: str) -> None:
-        """A file path, scanned component by component (recognizers want word boundaries, not `/`)."""
+    def _file_name(self, container: dict[str, Any], key: str, path: str) -> None:
+        """A file path keeps only its file name, scanned: directories (home folders) name people in
+        ways no recognizer can tell, and the full path stays in collect's raw copy."""
         value = container.get(key)
         if not isinstance(value, str):
             self._scalar(container, key, path)
             return
-        parts = _PATH_SEPARATORS.split(value)
-        for index in range(0, len(parts), 2):
-
-            def setter(new: str, i: int = index) -> None:
-                parts[i] = new
-                container[key] = "".join(parts)
-            self._text(parts[index], setter, "identifiers", None, False, True, path)
+        name = _PATH_SEPARATORS.split(value)[-1]
+        if name != value:
+            container[key] = name
+            self.dropped[f"{path} directories"] += 1
+        split = _SUFFIXES.fullmatch(name)  # "a@b.com.jsonl.gz": the stem "a@b.com" is what is scanned
+        stem, suffix = split.groups() if split else (name, "")
+        self._text(stem, lambda v, c=container: c.__setitem__(key, v + suffix), "identifiers", None, False, True,
+                   path)
 
     def _any(self, container: dict[str, Any], key: str, kind: str, ner: bool, path: str, keys: bool = False) -> None:
         """A JSON value: string leaves scanned (keys are hints, scanned too where `keys`), numbers and

@@ -65,7 +65,8 @@ FIELDS: dict[str, tuple[Callable[[dict[str, Any], str], None], bool]] = {
     "output tool-call id": (_set("output.tool_calls.0.id"), False),
     "output tool-call name": (_set("output.tool_calls.0.function.name"), True),
     "content parts": (lambda r, v: r["messages"][1].update(content=[{"type": "text", "text": f"Hi. {v}"}]), True),
-    "source file": (lambda r, v: r["source"].update(file=f"/srv/logs/{v}/agent.jsonl"), True),
+    "source file directory": (lambda r, v: r["source"].update(file=f"/home/{v}/logs/agent.jsonl"), True),
+    "source file name": (lambda r, v: r["source"].update(file=f"/srv/logs/{v}.jsonl"), True),
     "model": (_set("model"), False),
     "finish_reason": (_set("finish_reason"), False),
     "usage string": (_set("usage.note"), False),
@@ -110,10 +111,10 @@ def test_a_canary_in_any_field_is_absent_from_the_curated_row(curated, field, ca
 def test_audit_lists_fields_scanned_and_dropped_by_name_only(curated):
     audit = curated[("audit", "")]
     assert audit["fields_scanned"] == list(SCANNED_FIELDS) and audit["fields_dropped"] == list(DROPPED_FIELDS)
-    assert {"workload_id", "client_id", "tools[].function.name", "response_format", "metadata"} <= \
-        set(audit["fields_scanned"])
+    assert {"workload_id", "tools[].function.name", "response_format", "metadata"} <= set(audit["fields_scanned"])
     dropped = audit["dropped_values_by_field"]
     assert dropped["messages[].name (participant name)"] >= 3 and dropped["record.<other keys>"] >= 3
+    assert dropped["client_id"] == audit["records"] and dropped["source.file directories"] >= 3
     text = json.dumps(audit).lower()
     assert not any(c.lower() in text for c in (TOKEN, EMAIL, NAME, "request_user", "refusal"))
 

@@ -31,13 +31,14 @@ def test_keys_are_hints_and_every_string_value_is_scanned():
     fields = RecordFields(copy.deepcopy(record))
     texts = {u.text for u in fields.units}
     assert not {"customer", "properties", "additionalProperties"} & texts  # JSON keys: hints, never changed
-    assert {"lookup_order", "update_address", "Change an order's delivery address.", "support", "web",
-            "gpt-4.1", "synthetic.jsonl"} <= texts
+    assert {"lookup_order", "update_address", "Change an order's delivery address.", "support", "gpt-4.1",
+            "synthetic"} <= texts  # the file name without its extension
+    assert "web" not in texts and fields.record["client_id"] is None  # dropped: nothing after curate reads it
     assert any(t.startswith("call_") for t in texts)
     assert {u.kind for u in fields.units} == {"system", "user", "tool", "tool_arguments", "metadata", "identifiers",
                                               "tool_schemas"}
     assert {u.path for u in fields.units} <= set(SCANNED_FIELDS)
-    assert not fields.dropped
+    assert fields.dropped == {"client_id": 1}
 
 
 def test_same_value_same_surrogate_across_fields(scrubber):
