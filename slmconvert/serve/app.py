@@ -22,12 +22,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from slmconvert.router.generator import Generator, PeftGenerator
+from slmconvert.serve.batcher import Batcher
 from slmconvert.serve.gateway import Gateway, json_response, slm_model_name
 from slmconvert.serve.metrics import Metrics
 from slmconvert.serve.remote_slm import RemoteSlmGenerator
 from slmconvert.serve.routers import LoadedRouter, RouterHolder, RouterLoader, load_router
 from slmconvert.serve.settings import ServeSettings
-from slmconvert.serve.slm_worker import SlmWorker
 from slmconvert.serve.traffic import TrafficLog
 from slmconvert.serve.upstream import LlmUpstream
 from slmconvert.workspace import Workspace
@@ -60,26 +60,26 @@ def build_gateway(settings: ServeSettings, loader: RouterLoader = load_router, g
                   llm_transport: Any = None) -> Gateway:
     """Load the router (exit 5 style errors surface here, before the port is bound) and wire the parts."""
     metrics = Metrics()
-    remote = settings.slm_base_url is not None and generator is None
     if generator is None:
-        generator = (RemoteSlmGenerator(settings.slm_base_url, timeout_s=settings.slm_timeout_s) if remote
-                     else PeftGenerator(settings.device, settings.slm_batch_size))
+        generator = (RemoteSlmGenerator(settings.slm_base_url, timeout_s=settings.slm_timeout_s)
+                     if settings.slm_base_url else PeftGenerator(settings.device, settings.slm_batch_size))
+    remote = isinstance(generator, RemoteSlmGenerator)
 
     def swapped(loaded: LoadedRouter, previous: LoadedRouter) -> None:
         if previous.version is not None:
             metrics.inc("slmconvert_router_swaps_total")
-        if isinstance(generator, RemoteSlmGenerator) and loaded.router is not None:
+        if remote and loaded.router is not None:
             generator.register(loaded.router)
 
     holder = RouterHolder(Workspace(settings.workdir), loader, settings.router_dir, on_swap=swapped)
-    if isinstance(generator, RemoteSlmGenerator) and holder.current.router is not None:
+    if remote and holder.current.router is not None:
         generator.register(holder.current.router)
-    worker = SlmWorker(settings.slm_batch_size, REMOTE_SLM_THREADS if remote else 1)
+    slm = Batcher("slm", settings.slm_batch_size, REMOTE_SLM_THREADS if remote else 1)
     upstream = LlmUpstream(settings.llm_base_url, settings.llm_key, settings.llm_timeout_s, settings.llm_retries,
                            settings.retry_backoff_s, settings.retry_backoff_max_s, transport=llm_transport)
     traffic = TrafficLog(settings.traffic_dir, settings.rotate_seconds, settings.rotate_bytes) \
         if settings.log_traffic else None
-    return Gateway(settings, holder, generator, worker, upstream, traffic, metrics)
+    return Gateway(settings, holder, generator, slm, upstream, traffic, metrics)
 
 
 def create_app(gateway: Gateway) -> InFlight:

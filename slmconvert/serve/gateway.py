@@ -4,12 +4,12 @@ the call and count it. The gateway never drops a request: every path ends in an 
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
+import sys
+import threading
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -21,11 +21,11 @@ from slmconvert.router.export import adapter_name
 from slmconvert.router.generator import Generator
 from slmconvert.router.router import Router, ServedCall
 from slmconvert.serve import openai_io as io
+from slmconvert.serve.batcher import Batcher
 from slmconvert.serve.metrics import Metrics
 from slmconvert.serve.outcome import SLM_ERROR, SLM_TIMEOUT, Outcome
 from slmconvert.serve.routers import LoadedRouter, RouterHolder
 from slmconvert.serve.settings import ServeSettings
-from slmconvert.serve.slm_worker import SlmTimeout, SlmWorker
 from slmconvert.serve.traffic import TrafficLog
 from slmconvert.serve.upstream import LlmUpstream, UpstreamReply
 
@@ -34,6 +34,7 @@ WORKLOAD_HEADER = "x-slmconvert-workload-id"
 CLIENT_HEADER = "x-slmconvert-client-id"
 
 log = logging.getLogger("slmconvert.serve")
+ROUTE_BATCH = 64
 
 
 def slm_model_name(cluster_id: int) -> str:
@@ -48,22 +49,23 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 class Gateway:
     """Everything one serve process holds: router(s), SLM worker, upstream client, traffic log, metrics."""
 
-    def __init__(self, settings: ServeSettings, holder: RouterHolder, generator: Generator, worker: SlmWorker,
+    def __init__(self, settings: ServeSettings, holder: RouterHolder, generator: Generator, slm: Batcher,
                  upstream: LlmUpstream, traffic: TrafficLog | None, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.holder = holder
         self.generator = generator
-        self.worker = worker
+        self.slm = slm
         self.upstream = upstream
         self.traffic = traffic
         self.metrics = metrics or Metrics()
-        self._cpu = ThreadPoolExecutor(1, thread_name_prefix="slmconvert-route")  # the assigner is not thread-safe
+        # one routing thread (the assigner is not thread-safe); calls waiting together are assigned in one pass
+        self.routing = Batcher("route", ROUTE_BATCH, prepare=_one_torch_thread)
 
     async def close(self) -> None:
         self.holder.stop()
         await self.upstream.aclose()
-        self.worker.close()
-        self._cpu.shutdown(wait=True)
+        self.slm.close()
+        self.routing.close()
         if self.traffic is not None:
             self.traffic.close()
 
@@ -100,15 +102,6 @@ class Gateway:
             return self._slm_response(chat, answer, outcome, started, request)
         return await self._llm_response(chat, outcome, started, request)
 
-    async def _in_thread(self, fn: Any, *args: Any) -> tuple[Any, float]:
-        """Run CPU work (assignment, checks) on the routing thread; returns (result, its compute seconds)."""
-
-        def timed() -> tuple[Any, float]:
-            t0 = time.perf_counter()
-            return fn(*args), time.perf_counter() - t0
-
-        return await asyncio.get_running_loop().run_in_executor(self._cpu, timed)
-
     async def _try_slm(self, state: LoadedRouter, chat: io.ChatRequest, outcome: Outcome) -> dict[str, Any] | None:
         """The SLM's validated `chat.completion`, or None (outcome says why the LLM answers)."""
         router = state.router
@@ -118,7 +111,7 @@ class Gateway:
         if chat.record is None:
             outcome.reason = chat.why_llm
             return None
-        decision, seconds = await self._in_thread(router.route, chat.record)
+        decision, seconds = await self.routing.submit(("route", id(router)), router.route_many, chat.record)
         outcome.overhead_ms += seconds * 1000
         outcome.decided, outcome.reason = decision.route, decision.reason
         outcome.cluster_id, outcome.assign_confidence = decision.cluster_id, decision.confidence
@@ -128,11 +121,16 @@ class Gateway:
         assert route is not None and route.model is not None
         outcome.slm_model = route.model
         fmt = PromptFormat.from_dict(route.prompt_format) if route.prompt_format else PromptFormat()
+        adapter = router.adapter_path(route)
+        key = (id(self.generator), route.model, str(adapter), repr(fmt.to_dict()), route.max_new_tokens)
         t0 = time.perf_counter()
+
+        def generate(records: list[dict[str, Any]]) -> list[Any]:
+            return self.generator.generate(route.model, adapter, fmt, records, route.max_new_tokens)  # type: ignore[arg-type]
+
         try:
-            generation = await self.worker.generate(self.generator, route.model, router.adapter_path(route), fmt,
-                                                    chat.record, route.max_new_tokens, self.settings.slm_timeout_s)
-        except SlmTimeout as exc:
+            generation, _ = await self.slm.submit(key, generate, chat.record, self.settings.slm_timeout_s)
+        except TimeoutError as exc:
             outcome.escalation, outcome.escalation_detail = SLM_TIMEOUT, str(exc)
             return None
         except Exception as exc:  # noqa: BLE001 - any SLM failure: the LLM answers instead
@@ -142,7 +140,8 @@ class Gateway:
             outcome.slm_ms = (time.perf_counter() - t0) * 1000
         self.metrics.inc("slmconvert_slm_tokens_total", generation.prompt_tokens, kind="prompt")
         self.metrics.inc("slmconvert_slm_tokens_total", generation.new_tokens, kind="completion")
-        served, seconds = await self._in_thread(self._check, router, route, chat.record, generation)
+        served, seconds = await self.routing.submit(
+            ("check", id(chat)), lambda _: [self._check(router, route, chat.record, generation)], None)
         outcome.overhead_ms += seconds * 1000
         outcome.slm_confidence = served.score
         if served.escalated:
@@ -234,6 +233,19 @@ class Gateway:
         self.metrics.observe("slmconvert_request_seconds", latency_ms / 1000, route=outcome.route)
         if chat.record is not None and outcome.router_version is not None:
             self.metrics.observe("slmconvert_router_overhead_seconds", outcome.overhead_ms / 1000)
+
+
+_routing_thread = threading.local()
+
+
+def _one_torch_thread() -> None:
+    """One intra-op thread for the routing thread's embeddings (a short text each): on a busy CPU,
+    several threads per tiny matmul spin against each other and cost 10-50x more. Per thread, so an
+    in-process SLM keeps its own thread count."""
+    if getattr(_routing_thread, "limited", False) or "torch" not in sys.modules:
+        return
+    sys.modules["torch"].set_num_threads(1)
+    _routing_thread.limited = True
 
 
 def _logged_response(reply: UpstreamReply) -> Any:

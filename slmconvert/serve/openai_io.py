@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
+from slmconvert.artifacts.curated import clean_message
 from slmconvert.collect.formats.common import Notes, RecordRejected
 from slmconvert.collect.formats.openai_chat import request_fields
-from slmconvert.curate.sft import clean_message
 from slmconvert.models.parse import ParsedOutput
 
 TOOL_CHOICE = "tool_choice"  # serve-time escalation reason: the answer ignores the request's tool_choice
