@@ -50,6 +50,9 @@ def register(app: typer.Typer) -> None:
         client_key_env: Annotated[str, typer.Option("--client-key-env", help="Environment variable holding the "
                                                     "bearer key clients must send (unset: no client auth).")]
         = "SLMCONVERT_SERVE_API_KEY",
+        slm_key_env: Annotated[str, typer.Option("--slm-key-env", help="Environment variable holding the SLM "
+                                                 "server's key, if it has one (never logged).")]
+        = "SLMCONVERT_SLM_API_KEY",
         llm_timeout: Annotated[float, typer.Option("--llm-timeout", help="Seconds per upstream attempt.", min=0.1)]
         = 120.0,
         llm_retries: Annotated[int, typer.Option("--llm-retries", help="Retries on upstream 429/5xx/timeouts.",
@@ -76,9 +79,9 @@ def register(app: typer.Typer) -> None:
         _check_url("--slm-base-url", slm_base_url)
         settings = ServeSettings(
             workdir=opts.workspace.root, llm_base_url=llm_base_url, slm_base_url=slm_base_url, router_dir=router,
-            host=host, port=port, llm_key_env=llm_key_env, client_key_env=client_key_env, llm_timeout_s=llm_timeout,
-            llm_retries=llm_retries, slm_timeout_s=slm_timeout, slm_batch_size=batch_size, device=device,
-            log_traffic=not no_log, log_dir=log_dir, rotate_seconds=rotate_minutes * 60,
+            host=host, port=port, llm_key_env=llm_key_env, client_key_env=client_key_env, slm_key_env=slm_key_env,
+            llm_timeout_s=llm_timeout, llm_retries=llm_retries, slm_timeout_s=slm_timeout, slm_batch_size=batch_size,
+            device=device, log_traffic=not no_log, log_dir=log_dir, rotate_seconds=rotate_minutes * 60,
             reload_seconds=reload_seconds, drain_seconds=drain_seconds, access_log=opts.verbose,
         )
         gateway = build_gateway(settings)

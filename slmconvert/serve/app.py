@@ -61,7 +61,7 @@ def build_gateway(settings: ServeSettings, loader: RouterLoader = load_router, g
     """Load the router (exit 5 style errors surface here, before the port is bound) and wire the parts."""
     metrics = Metrics()
     if generator is None:
-        generator = (RemoteSlmGenerator(settings.slm_base_url, timeout_s=settings.slm_timeout_s)
+        generator = (RemoteSlmGenerator(settings.slm_base_url, settings.slm_key, settings.slm_timeout_s)
                      if settings.slm_base_url else PeftGenerator(settings.device, settings.slm_batch_size))
     remote = isinstance(generator, RemoteSlmGenerator)
 

@@ -73,6 +73,7 @@ class RemoteSlmGenerator:
         body = response.json()
         choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
         total_prompt = (body.get("usage") or {}).get("prompt_tokens") or 0
+        total_new = (body.get("usage") or {}).get("completion_tokens") or 0
         out = []
         for choice in choices:
             text = choice.get("text") or ""
@@ -80,7 +81,8 @@ class RemoteSlmGenerator:
             ends = _ends(tokens) if tokens else None
             out.append(Generation(text=text, logprobs=logprobs, ends=ends,
                                   prompt_tokens=int(total_prompt / max(1, len(prompts))),
-                                  new_tokens=len(tokens) if tokens else 0, seconds=seconds,
+                                  new_tokens=len(tokens) if tokens else int(total_new / len(choices)),
+                                  seconds=seconds,
                                   batch_size=len(records), batch_id=str(body.get("id", ""))))
         if progress is not None:
             progress(len(records))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 DEFAULT_LLM_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_CLIENT_KEY_ENV = "SLMCONVERT_SERVE_API_KEY"
+DEFAULT_SLM_KEY_ENV = "SLMCONVERT_SLM_API_KEY"
 TRAFFIC_DIR = "served"  # under the workspace root: raw call logs, owner-only
 
 
@@ -23,6 +24,7 @@ class ServeSettings:
     port: int = 8080
     llm_key_env: str = DEFAULT_LLM_KEY_ENV
     client_key_env: str = DEFAULT_CLIENT_KEY_ENV
+    slm_key_env: str = DEFAULT_SLM_KEY_ENV
     llm_timeout_s: float = 120.0
     llm_retries: int = 3
     retry_backoff_s: float = 0.5
@@ -45,6 +47,10 @@ class ServeSettings:
     def llm_key(self) -> str | None:
         """The upstream key, read when needed (never logged, never echoed)."""
         return os.environ.get(self.llm_key_env) or None
+
+    def slm_key(self) -> str | None:
+        """The key of the remote SLM server (vLLM --api-key), when it has one."""
+        return os.environ.get(self.slm_key_env) or None
 
     def client_key(self) -> str | None:
         """The bearer key clients must send, when one is set."""

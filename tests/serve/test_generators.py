@@ -86,10 +86,12 @@ class FakeVllm:
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
+        self.auth: list[str | None] = []
 
     async def handle(self, request: Request) -> Response:
         payload = orjson.loads(await request.body())
         self.requests.append(payload)
+        self.auth.append(request.headers.get("authorization"))
         if payload["model"] != "cluster-0":
             return Response(b'{"object": "error", "message": "model not found"}', 404)
         text = '<tool_call>{"name": "lookup_order", "arguments": {"order_id": "A-12"}}</tool_call>'
@@ -120,7 +122,8 @@ def test_remote_slm_server_by_lora_name(tmp_path):
     vllm, vllm_port = FakeVllm(), free_port()
     vllm_thread = vllm.server(vllm_port).start()
     tokenizer = train_tokenizer()
-    generator = RemoteSlmGenerator(f"http://127.0.0.1:{vllm_port}/v1", tokenizer=lambda model: tokenizer)
+    generator = RemoteSlmGenerator(f"http://127.0.0.1:{vllm_port}/v1", key=lambda: "vllm-key",
+                                   tokenizer=lambda model: tokenizer)
     gateway, url, threads = _serve(tmp_path / "work", generator, FakeLLM())
     try:
         client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
@@ -136,3 +139,4 @@ def test_remote_slm_server_by_lora_name(tmp_path):
     assert sent["model"] == "cluster-0" and sent["logprobs"] == 1 and sent["temperature"] == 0
     assert "where is order A-12?" in sent["prompt"][0] and "lookup_order" in sent["prompt"][0]
     assert answer.usage.prompt_tokens == 40
+    assert vllm.auth == ["Bearer vllm-key"]
