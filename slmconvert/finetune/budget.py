@@ -11,12 +11,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from slmconvert.finetune.memory import cpu_needs_checkpointing, cpu_token_budget
 from slmconvert.finetune.params import FinetuneParams
 
 CPU_MAX_TRAIN_EXAMPLES = 1024  # the token budget binds first: a CPU run sees each example about once, so many distinct ones
 CPU_VALIDATION_EXAMPLES = 4  # generation dominates a short CPU run: a glimpse; iterate measures on the test split
 CPU_TOKENS_PER_BATCH = 2048  # smaller batches of long examples: more updates from the same CPU budget
-CPU_TOKENS_PER_MICRO_BATCH = 4096  # one CPU forward pass of a 135M model at this size stays around 3-5 GB
 GPU_VALIDATION_EXAMPLES = 64
 GPU_TOKENS_PER_MICRO_BATCH = 16_384  # activations of one forward pass stay modest on a 16-24 GB card
 MAX_EVAL_INTERVAL = 250  # optimiser steps between validations (and checkpoints) on long epochs
@@ -66,12 +66,11 @@ def default_max_length(params: FinetuneParams, device: str, data_limit: int) -> 
 
 
 def cpu_supports_bf16() -> bool:
-    """True on CPUs with native bf16 matrix instructions, where bf16 autocast is faster than fp32."""
-    import torch
+    """True on CPUs with native bf16 matrix instructions (AVX-512 BF16 or AMX), where bf16 is faster
+    than fp32 (see util.device.cpu_bf16_decision)."""
+    from slmconvert.util.device import cpu_bf16_support
 
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool((probe and probe()) or (amx and amx()))
+    return cpu_bf16_support()[0]
 
 
 def choose_method(params: FinetuneParams, device: str, n_params: int | None) -> str:
@@ -145,16 +144,22 @@ def make_plan(
 ) -> TrainPlan:
     """Resolve every None in params for this cluster's data and this device."""
     method = choose_method(params, device, n_params)
+    precision = choose_precision(params, device)
+    large = n_params is not None and n_params >= LARGE_MODEL_PARAMS
+    checkpointing = {"on": True, "off": False}.get(
+        params.gradient_checkpointing,
+        method == "qlora" or large or (device == "cpu" and cpu_needs_checkpointing(max_length, precision, n_params)),
+    )
     rank, dropout = scaled_lora(n_train)
     rank = params.lora_rank or rank
     batch = params.batch_size or scaled_batch(n_train)
     if device == "cpu" and params.batch_size is None:
         batch = max(2, min(batch, int(CPU_TOKENS_PER_BATCH // max(1.0, mean_length))))
     batch = min(batch, max(1, n_train))
-    micro = min(params.micro_batch_size or _micro_batch(batch, max_length, device), batch)
-    accumulation = math.ceil(batch / micro)
+    micro = min(params.micro_batch_size or _micro_batch(batch, max_length, device, precision, n_params, checkpointing), batch)
     if params.micro_batch_size is None:
-        micro = math.ceil(batch / accumulation)  # even passes: a batch of 6 is 2 x 3, not 2 x 5 = 10
+        micro = max(d for d in range(1, micro + 1) if batch % d == 0)  # even passes: 6 is 2 x 3, not 5 + 1
+    accumulation = math.ceil(batch / micro)
     batch = micro * accumulation
     steps_per_epoch = max(1, math.ceil(n_train / batch))
     epochs = params.epochs or scaled_epochs(n_train)
@@ -169,12 +174,10 @@ def make_plan(
         dropout = params.lora_dropout
     elif device == "cpu" or epochs_run <= 1.0:
         dropout = 0.0  # nothing to overfit in a short run, and dropout masks cost ~30% of a CPU step
-    large = n_params is not None and n_params >= LARGE_MODEL_PARAMS
-    checkpointing = {"on": True, "off": False}.get(params.gradient_checkpointing, method == "qlora" or large)
     return TrainPlan(
         method=method,
         device=device,
-        precision=choose_precision(params, device),
+        precision=precision,
         lora_rank=rank,
         lora_alpha=params.lora_alpha or 2 * rank,
         lora_dropout=dropout,
@@ -198,9 +201,10 @@ def make_plan(
     )
 
 
-def _micro_batch(batch: int, max_length: int, device: str) -> int:
+def _micro_batch(batch: int, max_length: int, device: str, precision: str = "fp32", n_params: int | None = None,
+                 checkpointing: bool = False) -> int:
     """Examples per forward pass: as many as fit a token budget at the longest length."""
-    budget = CPU_TOKENS_PER_MICRO_BATCH if device == "cpu" else GPU_TOKENS_PER_MICRO_BATCH
+    budget = cpu_token_budget(precision, n_params, checkpointing) if device == "cpu" else GPU_TOKENS_PER_MICRO_BATCH
     return max(1, min(batch, budget // max(1, max_length)))
 
 

@@ -1,8 +1,11 @@
 """Loading the base model for training (LoRA or QLoRA) and the LoRA configuration.
 
 QLoRA: 4-bit NF4 with double quantisation (models.quantization_config), bf16 compute where the
-hardware has it, then peft's k-bit preparation. LoRA: bf16 weights on a CUDA GPU; fp32 weights on
-a CPU (bf16 autocast does the matrix work there when supported: bf16 *weights* run slower on CPU).
+hardware has it, then peft's k-bit preparation. LoRA: the frozen base in bf16 whenever the plan
+trains in bf16, on a GPU or a CPU with AVX-512 BF16 / AMX (fp32 base weights under bf16 autocast
+were cast again at every step: ~1.5x the CPU time per token and more activation memory); the
+adapter weights and their optimiser state stay fp32 (peft keeps adapters in fp32). fp32 plans
+(forced, or a CPU without native bf16) load fp32 weights.
 Adapters go on every linear layer, never on embeddings or the LM head, and add no tokens, so
 vLLM can serve them.
 """
@@ -31,7 +34,7 @@ def load_for_training(model_name: str, plan: TrainPlan) -> LoadedModel:
         )
         keep_4bit_layers_differentiable(loaded.model)
     else:
-        dtype = "bfloat16" if plan.precision == "bf16" and plan.device == "cuda" else "float32"
+        dtype = "bfloat16" if plan.precision == "bf16" else "float32"
         loaded = load_model(model_name, device=plan.device, dtype=dtype)
     if plan.device == "cuda":
         use_varlen_attention(loaded.model)
@@ -43,7 +46,9 @@ def keep_4bit_layers_differentiable(model: Any) -> int:
 
     On AVX512-BF16 CPUs a Linear4bit in eval mode converts its weight, once and for good, to a
     packed layout served by a kernel without autograd; training after the first validation pass
-    would then silently lose the gradient through every base layer. Returns the layers changed.
+    would then silently lose the gradient through every base layer. This concerns bitsandbytes'
+    4-bit inference kernel only (QLoRA); it has no bearing on the training precision. Returns the
+    layers changed.
     """
     changed = 0
     for module in model.modules():

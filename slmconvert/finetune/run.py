@@ -218,6 +218,9 @@ def train_prepared(
     import datasets
     import transformers
 
+    from slmconvert.util.device import configure_threads
+
+    configure_threads()  # one intra-op pool of physical-core size, whatever an earlier stage left
     datasets.disable_progress_bars()
     verbosity = transformers.utils.logging.get_verbosity()
     transformers.utils.logging.set_verbosity_error()  # the progress bar and metrics.json say what matters

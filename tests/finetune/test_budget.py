@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slmconvert.finetune import budget
+from slmconvert.finetune import budget, memory
 from slmconvert.finetune.params import FinetuneParams
 
 
@@ -123,15 +123,15 @@ def test_cpu_validates_each_epoch_at_most_twice_and_drops_dropout():
 
 def test_cpu_micro_batches_bound_activation_memory():
     long = plan(n_train=64, mean_length=400.0, max_length=448)
-    assert long.micro_batch_size * 448 <= budget.CPU_TOKENS_PER_MICRO_BATCH
+    assert long.micro_batch_size * 448 <= memory.cpu_token_budget(long.precision, 135_000_000)
     assert long.micro_batch_size * long.gradient_accumulation == long.batch_size
     short = plan(n_train=64, mean_length=55.0, max_length=88)
     assert short.gradient_accumulation == 1 and short.micro_batch_size == short.batch_size == 8
 
 
 def test_a_batch_split_into_passes_is_split_evenly_not_rounded_up():
-    # batch 6 of long examples: a 4,096-token pass holds 5 of them, so 2 passes of 3 (not 2 x 5 = 10)
-    uneven = plan(FinetuneParams(batch_size=6), n_train=400, mean_length=700.0, max_length=800)
-    assert (uneven.micro_batch_size, uneven.gradient_accumulation, uneven.batch_size) == (3, 2, 6)
+    # batch 24 of long examples: a 16,384-token GPU pass holds 11 of them, so 3 passes of 8 (not 3 x 11 = 33)
+    uneven = plan(FinetuneParams(batch_size=24), device="cuda", n_train=400, mean_length=1300.0, max_length=1400)
+    assert (uneven.micro_batch_size, uneven.gradient_accumulation, uneven.batch_size) == (8, 3, 24)
     fixed = plan(FinetuneParams(batch_size=6, micro_batch_size=5), n_train=400, mean_length=700.0, max_length=800)
     assert (fixed.micro_batch_size, fixed.gradient_accumulation) == (5, 2)  # an explicit micro-batch is kept
