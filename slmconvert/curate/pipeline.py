@@ -1,4 +1,5 @@
-"""The curate run over a stream of call records: scrub in chunks, filter, shape for SFT, count."""
+"""The curate run over a stream of call records: scrub in chunks, filter, count (rows keep the
+normalised call record's shape: see slmconvert.artifacts.curated)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,14 @@ from slmconvert.curate.filters import Filters
 from slmconvert.curate.params import CurateParams
 from slmconvert.curate.recall import recall_lowering_settings
 from slmconvert.curate.scrub import Scrubber, ScrubResult
-from slmconvert.curate.sft import sft_columns
 from slmconvert.curate.spanstore import SpanStore
 from slmconvert.curate.surrogates import Pseudonymiser
 from slmconvert.errors import SlmError
 
 # What a call that failed to scrub keeps: its hash and numbers (every string column is emptied).
 ERROR_ROW_COLUMNS = ("call_id", "latency_ms", "cost_usd")
-JSON_COLUMNS = ("source", "messages", "tools", "tool_choice", "response_format", "output", "usage", "metadata",
-                "prompt", "completion")
-ADDED_COLUMNS = ("status", "reason", "prompt", "completion")
+JSON_COLUMNS = ("source", "messages", "tools", "tool_choice", "response_format", "output", "usage", "metadata")
+ADDED_COLUMNS = ("status", "reason")
 
 
 def _safe(key: str, value: Any) -> bool:
@@ -88,13 +87,11 @@ class Curator:
             row: dict[str, Any] = {k: (original[k] if k in ERROR_ROW_COLUMNS and _safe(k, original[k]) else None)
                                    for k in original}
             self.audit.add_error(result.error or "unknown", result.exception)
-            row.update(status="filtered", reason="scrub_error", prompt=None, completion=None)
+            row.update(status="filtered", reason="scrub_error")
             return row
         self.audit.dropped.update(result.dropped)
         row = dict(result.record)
         reason = self.filters.reason(original, result.record, result.request_key)
         self.audit.add(result.counts, reason)
-        row.update(status="kept" if reason is None else "filtered", reason=reason, prompt=None, completion=None)
-        if reason is None:
-            row.update(sft_columns(result.record))
+        row.update(status="kept" if reason is None else "filtered", reason=reason)
         return row

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from slmconvert.artifacts.curated import conversation
 from slmconvert.evaluation.generation import GenerationRun, generate
 from slmconvert.evaluation.metrics import (
     MetricSummary,
@@ -42,10 +43,10 @@ class EvalExample:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> EvalExample:
-        """From a curated record (`prompt`/`completion`/`tools`) or a collected one (`messages`/`output`)."""
+        """From a curated or a collected record (slmconvert.artifacts.curated)."""
         return cls(
             example_id=str(record.get("call_id", "")),
-            messages=list(record.get("prompt") or record.get("messages") or []),
+            messages=conversation(record),
             reference=record_output(record),
             tools=list(record.get("tools") or []),
             response_format=record.get("response_format"),

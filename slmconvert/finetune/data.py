@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from slmconvert.artifacts.curated import conversation
 from slmconvert.models.prompt import (
     PromptFormat,
     line_hash,
@@ -88,7 +89,7 @@ class LengthStats:
 def system_text(record: dict[str, Any]) -> str:
     """The concatenated system/developer messages of a record's prompt."""
     parts = []
-    for message in record.get("prompt") or record.get("messages") or []:
+    for message in conversation(record):
         if message.get("role") in ("system", "developer"):
             content = message.get("content")
             parts.append(content if isinstance(content, str) else canonical_json(content))

@@ -10,8 +10,8 @@ from slmconvert.errors import BadInputError
 from slmconvert.util.tables import iter_table
 from slmconvert.workspace import Artifact
 
-# The curated columns a specialist needs (prompt/completion/tools in trl's conversational shape).
-RECORD_COLUMNS = ["call_id", "status", "prompt", "completion", "tools", "response_format"]
+# The curated columns a specialist needs (see slmconvert.artifacts.curated).
+RECORD_COLUMNS = ["call_id", "status", "messages", "output", "tools", "response_format"]
 
 
 @dataclass
@@ -38,9 +38,9 @@ def load_cluster_records(curate: Artifact, cluster: Artifact, cluster_ids: list[
         where = split_of.get(row["call_id"])
         if where is None or row.get("status", "kept") != "kept":
             continue
-        if not row.get("prompt") or not row.get("completion"):
+        if not row.get("messages") or not row.get("output"):
             raise BadInputError(
-                f"{curated}: kept call {row['call_id']} has no prompt/completion",
+                f"{curated}: kept call {row['call_id']} has no messages or no output",
                 hint="rerun `slmconvert curate --force` with this slmconvert version",
             )
         cid, split = where

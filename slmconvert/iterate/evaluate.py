@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from slmconvert.artifacts.curated import conversation
 from slmconvert.evaluation import EvalExample, score_outputs
 from slmconvert.evaluation.metrics import AGREEMENT_METRIC, aggregate, primary_metric
 from slmconvert.iterate.cascade import ClusterCascade, can_still_pass, choose_signal, score_calls
@@ -46,7 +47,7 @@ def token_budget(records: Sequence[dict[str, Any]], cap: int) -> int:
 
 def prompt_chars(record: dict[str, Any], fmt: PromptFormat) -> int:
     """Rough size of a record's rendered prompt (what prefill costs), without a tokenizer."""
-    messages = record.get("prompt") or record.get("messages") or []
+    messages = conversation(record)
     size = sum(len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or "")) for m in messages
                if not (fmt.drop_system and m.get("role") in ("system", "developer")))
     if not fmt.drop_tools:

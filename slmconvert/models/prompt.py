@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from slmconvert.artifacts.curated import conversation, reference
 from slmconvert.models import chat
 from slmconvert.models.parse import ParsedOutput, parse_completion, strip_end_of_turn
 from slmconvert.models.toolspec import (
@@ -160,15 +161,11 @@ def render_record_completion(record: dict[str, Any], tokenizer: Any, fmt: Prompt
 
 def record_output(record: dict[str, Any]) -> dict[str, Any]:
     """The reference assistant message of a curated (or collected) record."""
-    completion = record.get("completion")
-    if isinstance(completion, list) and completion:
-        return completion[-1]
-    return record.get("output") or {"role": "assistant", "content": ""}
+    return reference(record)
 
 
 def _record_parts(record: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:
-    messages = record.get("prompt") or record.get("messages") or []
-    return list(messages), list(record.get("tools") or []), record.get("response_format")
+    return conversation(record), list(record.get("tools") or []), record.get("response_format")
 
 
 def assistant_text(output: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ import json
 import jsonschema
 import pytest
 
+from slmconvert.artifacts.curated import conversation, reference
 from slmconvert.curate.fields import SCANNED_FIELDS, RecordFields, json_leaves
 from slmconvert.curate.params import CurateParams
 from slmconvert.curate.pipeline import Curator
@@ -99,17 +100,19 @@ def test_fail_closed_when_the_analyzer_breaks(analyzer, monkeypatch):
 
 
 @pytest.mark.parametrize("style", ["surrogate", "typed"])
-def test_sft_shape(analyzer, style):
+def test_one_record_shape_ready_for_fine_tuning(analyzer, style):
     params = CurateParams(placeholder_style=style, filters=[])
     curator = Curator(params, KEY, analyzer=type(analyzer)(params, engine=analyzer.engine))
     rows = list(curator.curate(synthetic_calls(2, seed=9)))
     assert all(r["status"] == "kept" for r in rows)
     row = rows[2]
-    assert [m["role"] for m in row["prompt"]] == [m["role"] for m in row["messages"]]
-    assert row["completion"][0]["role"] == "assistant" and row["tools"] == TOOLS
-    assert all(None not in m.values() for m in row["prompt"] + row["completion"])
+    assert "prompt" not in row and "completion" not in row  # each conversation is stored once
+    prompt, answer = conversation(row), reference(row)
+    assert [m["role"] for m in prompt] == [m["role"] for m in row["messages"]]
+    assert answer["role"] == "assistant" and row["tools"] == TOOLS
+    assert all(None not in m.values() for m in [*prompt, answer])
     if style == "typed":
-        assert "<PERSON_1>" in row["prompt"][1]["content"]
+        assert "<PERSON_1>" in prompt[1]["content"]
 
 
 def test_scrubber_is_deterministic_across_runs(analyzer, params):

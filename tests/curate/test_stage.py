@@ -102,9 +102,9 @@ def test_curated_rows_and_audit(workspace):
     assert [(r["status"], r["reason"]) for r in rows] == [("kept", None), ("filtered", "error_response"),
                                                           ("kept", None)]
     kept = rows[2]
-    assert kept["completion"][0]["tool_calls"][0]["function"]["name"] == "find_customer"
-    assert kept["completion"][0]["tool_calls"][0]["function"]["arguments"]["customer_name"] in \
-        kept["prompt"][1]["content"]
+    assert kept["output"]["tool_calls"][0]["function"]["name"] == "find_customer"
+    assert kept["output"]["tool_calls"][0]["function"]["arguments"]["customer_name"] in \
+        kept["messages"][1]["content"]
     audit = json.loads(outcome.artifact.file("audit.json").read_text())
     assert audit["records"] == 3 and audit["filtered_by_reason"] == {"error_response": 1}
     assert audit["entities_by_field"]["tool_arguments"] >= 3 and audit["entities_by_field"]["metadata"] >= 1

@@ -17,9 +17,9 @@ def records(n):
     for i in range(n):
         out.append({
             "call_id": f"c{i}",
-            "prompt": [{"role": "user", "content": f"where is order {i}" + " please" * (i % 4)}],
-            "completion": [{"role": "assistant", "content": None, "tool_calls": [
-                {"id": "x", "type": "function", "function": {"name": "lookup_order", "arguments": {"order_id": str(i)}}}]}],
+            "messages": [{"role": "user", "content": f"where is order {i}" + " please" * (i % 4)}],
+            "output": {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "x", "type": "function", "function": {"name": "lookup_order", "arguments": {"order_id": str(i)}}}]},
             "tools": TOOLS,
         })
     return out

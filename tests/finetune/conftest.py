@@ -25,10 +25,10 @@ def task_record(i: int, rng: random.Random | None = None) -> dict:
     return {
         "call_id": f"sha256:{i:05d}",
         "status": "kept",
-        "prompt": [{"role": "system", "content": SYSTEM},
+        "messages": [{"role": "system", "content": SYSTEM},
                    {"role": "user", "content": rng.choice(PHRASES).format(o=order)}],
-        "completion": [{"role": "assistant", "content": None, "tool_calls": [
-            {"id": f"call_{i}", "type": "function", "function": {"name": "lookup_order", "arguments": {"order_id": order}}}]}],
+        "output": {"role": "assistant", "content": None, "tool_calls": [
+            {"id": f"call_{i}", "type": "function", "function": {"name": "lookup_order", "arguments": {"order_id": order}}}]},
         "tools": TOOLS,
         "response_format": None,
     }
@@ -45,7 +45,7 @@ def cluster_records(n_train: int = 24, n_validation: int = 4, cluster_id: int = 
 def fast_params(**overrides) -> FinetuneParams:
     """Tiny-model settings: few steps, a high learning rate, fp32 (fastest for tiny shapes)."""
     values = dict(max_steps=6, learning_rate=1e-2, precision="fp32", validation_examples=4, batch_size=4,
-                  early_stopping_patience=0, max_new_tokens=24, cpu_min_test_calls=0)
+                  early_stopping_patience=0, max_new_tokens=24)
     values.update(overrides)
     return FinetuneParams(**values)
 
@@ -88,7 +88,7 @@ def workspace(tmp_path, tiny_model):
     for cid in (0, 1, 2):
         for i in range(20):
             record = task_record(cid * 100 + i)
-            rows.append({**record, "messages": record["prompt"], "output": record["completion"][0], "reason": None})
+            rows.append({**record, "reason": None})
             split = "validation" if i < 3 else "test" if i < 5 else "train"
             splits.append({"call_id": record["call_id"], "cluster_id": cid, "split": split})
     curate = publish(ws, "curate", {"curated.parquet": rows})

@@ -98,18 +98,18 @@ def test_context_distillation_only_when_identical_across_the_cluster():
     records = cluster_records(n_train=6).train
     assert fdata.distillation_flags(records, "auto") == (True, True)
     assert fdata.distillation_flags(records, "off") == (False, False)
-    varied = [*records, {**records[0], "prompt": [{"role": "system", "content": SYSTEM + " Be brief."},
-                                                  *records[0]["prompt"][1:]]}]
+    varied = [*records, {**records[0], "messages": [{"role": "system", "content": SYSTEM + " Be brief."},
+                                                  *records[0]["messages"][1:]]}]
     assert fdata.distillation_flags(varied, "auto") == (False, True)
     no_tools = [{**r, "tools": []} for r in records[:2]] + [records[2]]
     assert fdata.distillation_flags(no_tools, "auto") == (True, False)
-    bare = [{"prompt": [{"role": "user", "content": "hi"}], "tools": []}] * 3
+    bare = [{"messages": [{"role": "user", "content": "hi"}], "tools": []}] * 3
     assert fdata.distillation_flags(bare, "auto") == (False, False)  # nothing shared to drop
 
 
 def test_shared_system_lines_are_those_most_calls_have():
     def record(date, extra=""):
-        return {"prompt": [{"role": "system", "content": f"{SYSTEM}\nToday is {date}.{extra}"}]}
+        return {"messages": [{"role": "system", "content": f"{SYSTEM}\nToday is {date}.{extra}"}]}
 
     records = [record(f"2026-11-{d:02d}") for d in range(1, 10)] + [record("2026-12-01", "\nVIP customer.")]
     shared = fdata.shared_system_lines(records)
@@ -127,7 +127,7 @@ def test_distilled_prompts_are_shorter_and_drop_the_shared_parts(tokenizer):
     distilled = render_record_prompt(record, tokenizer, PromptFormat("canonical", drop_system=True, drop_tools=True))
     assert SYSTEM in full and "lookup_order" in full
     assert SYSTEM not in distilled and "lookup_order" not in distilled
-    assert record["prompt"][1]["content"] in distilled
+    assert record["messages"][1]["content"] in distilled
     assert len(tokenizer(distilled)["input_ids"]) < len(tokenizer(full)["input_ids"])
 
 

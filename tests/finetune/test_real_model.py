@@ -45,7 +45,7 @@ def test_smollm2_learns_an_intent_routing_cluster(tmp_path):
     records = load_cluster_records(curate, cluster, [c.cluster_id for c in clusters])
     # intent routing: short text labels (the cluster whose completions are the shortest)
     def mean_completion(cid: int) -> float:
-        texts = [(r["completion"][0].get("content") or "") for r in records[cid].train]
+        texts = [(r["output"].get("content") or "") for r in records[cid].train]
         return sum(map(len, texts)) / max(1, len(texts))
 
     text_clusters = [c.cluster_id for c in clusters if output_type_of(records[c.cluster_id].train) == "text"]

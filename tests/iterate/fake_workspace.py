@@ -39,16 +39,16 @@ def tool_row(i: int) -> dict[str, Any]:
         {"id": "c0", "type": "function", "function": {"name": "lookup_order", "arguments": {"order_id": order}}}]}
     prompt = [{"role": "system", "content": "You are a support agent."},
               {"role": "user", "content": f"where is order {order}?"}]
-    return {"call_id": f"t{i:03d}", "status": "kept", "reason": None, "messages": prompt, "prompt": prompt,
-            "tools": [LOOKUP_TOOL], "output": call, "completion": [call],
+    return {"call_id": f"t{i:03d}", "status": "kept", "reason": None, "messages": prompt,
+            "tools": [LOOKUP_TOOL], "output": call,
             "usage": {"prompt_tokens": 200, "completion_tokens": 20}, "cost_usd": 0.002, "latency_ms": 900.0}
 
 
 def text_row(i: int) -> dict[str, Any]:
     answer = {"role": "assistant", "content": f"Dear customer, here is a long, careful plan number {i}...", "tool_calls": None}
     prompt = [{"role": "user", "content": f"draft a plan for launch {i}"}]
-    return {"call_id": f"x{i:03d}", "status": "kept", "reason": None, "messages": prompt, "prompt": prompt,
-            "tools": [], "output": answer, "completion": [answer],
+    return {"call_id": f"x{i:03d}", "status": "kept", "reason": None, "messages": prompt,
+            "tools": [], "output": answer,
             "usage": {"prompt_tokens": 500, "completion_tokens": 400}, "cost_usd": 0.02, "latency_ms": 4000.0}
 
 
@@ -57,8 +57,7 @@ def build(root: Path, n_tool: int = 60, n_text: int = 30) -> Workspace:
     ws = Workspace(root)
     rows = [tool_row(i) for i in range(n_tool)] + [text_row(i) for i in range(n_text)]
     noise = tool_row(999) | {"call_id": "noise"}
-    filtered = tool_row(998) | {"call_id": "filtered", "status": "filtered", "reason": "error_response",
-                                "prompt": None, "completion": None}
+    filtered = tool_row(998) | {"call_id": "filtered", "status": "filtered", "reason": "error_response"}
     rows += [noise, filtered]
     _publish(ws, "curate", "v-curate", {}, lambda p: write_table(p / "curated.parquet", rows))
 

@@ -136,8 +136,8 @@ def test_long_prompts_are_generated_in_small_chunks():
     from slmconvert.iterate.evaluate import chunks
     from slmconvert.models.prompt import PromptFormat
 
-    short = {"prompt": [{"role": "user", "content": "x" * 100}], "tools": []}
-    long = {"prompt": [{"role": "system", "content": "p" * 20_000}, {"role": "user", "content": "x"}], "tools": []}
+    short = {"messages": [{"role": "user", "content": "x" * 100}], "tools": []}
+    long = {"messages": [{"role": "system", "content": "p" * 20_000}, {"role": "user", "content": "x"}], "tools": []}
     assert [len(c) for c in chunks([short] * 20, PromptFormat(), 8)] == [8, 8, 4]
     assert [len(c) for c in chunks([long] * 3, PromptFormat(), 8)] == [1, 1, 1]
     # a specialist trained without the system prompt has short prompts again

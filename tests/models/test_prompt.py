@@ -219,7 +219,7 @@ def test_tool_history_is_rendered_as_tool_responses(tiny_tokenizer):
 
 
 def test_record_helpers_use_prompt_completion_and_tools(tiny_tokenizer):
-    record = {"call_id": "x", "prompt": MESSAGES, "completion": [OUTPUTS["single"]], "tools": TOOLS, "response_format": None}
+    record = {"call_id": "x", "messages": MESSAGES, "output": OUTPUTS["single"], "tools": TOOLS, "response_format": None}
     fmt = PromptFormat()
     assert render_record_prompt(record, tiny_tokenizer, fmt) == render_prompt(MESSAGES, TOOLS, tiny_tokenizer, fmt)
     assert parse_completion(render_record_completion(record, tiny_tokenizer, fmt)).tool_calls == expected_calls(OUTPUTS["single"])

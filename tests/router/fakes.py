@@ -26,12 +26,9 @@ def call(call_id: str, order: str = "A-17", cluster: int = 0) -> dict[str, Any]:
         "call_id": call_id,
         "status": "kept",
         "messages": [{"role": "user", "content": f"where is order {order}?"}],
-        "prompt": [{"role": "user", "content": f"where is order {order}?"}],
         "tools": [LOOKUP_TOOL],
         "output": {"role": "assistant", "content": None, "tool_calls": [
             {"id": "c0", "type": "function", "function": {"name": "lookup_order", "arguments": {"order_id": order}}}]},
-        "completion": [{"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c0", "type": "function", "function": {"name": "lookup_order", "arguments": {"order_id": order}}}]}],
         "_cluster": cluster,
     }
 

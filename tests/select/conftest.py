@@ -17,25 +17,25 @@ SCHEMA = {"type": "object", "properties": {"intent": {"type": "string"}, "order_
 def _tool_record(i: int) -> dict:
     number = f"1Z{i:04d}"
     return {
-        "prompt": [{"role": "system", "content": "You track parcels."}, {"role": "user", "content": f"Where is parcel {number}?"}],
-        "completion": [{"role": "assistant", "content": None, "tool_calls": [
-            {"id": f"c{i}", "type": "function", "function": {"name": "track_shipment", "arguments": {"tracking_number": number}}}]}],
+        "messages": [{"role": "system", "content": "You track parcels."}, {"role": "user", "content": f"Where is parcel {number}?"}],
+        "output": {"role": "assistant", "content": None, "tool_calls": [
+            {"id": f"c{i}", "type": "function", "function": {"name": "track_shipment", "arguments": {"tracking_number": number}}}]},
         "tools": TOOLS, "response_format": None,
     }
 
 
 def _json_record(i: int) -> dict:
     return {
-        "prompt": [{"role": "system", "content": "Extract the intent."}, {"role": "user", "content": f"refund order A-{i}"}],
-        "completion": [{"role": "assistant", "content": json.dumps({"intent": "refund", "order_id": f"A-{i}"}), "tool_calls": None}],
+        "messages": [{"role": "system", "content": "Extract the intent."}, {"role": "user", "content": f"refund order A-{i}"}],
+        "output": {"role": "assistant", "content": json.dumps({"intent": "refund", "order_id": f"A-{i}"}), "tool_calls": None},
         "tools": [], "response_format": {"type": "json_schema", "json_schema": {"name": "intent", "schema": SCHEMA}},
     }
 
 
 def _text_record(i: int) -> dict:
     return {
-        "prompt": [{"role": "user", "content": f"Write a long plan number {i}."}],
-        "completion": [{"role": "assistant", "content": "First we plan, then we act. " * 3, "tool_calls": None}],
+        "messages": [{"role": "user", "content": f"Write a long plan number {i}."}],
+        "output": {"role": "assistant", "content": "First we plan, then we act. " * 3, "tool_calls": None},
         "tools": [], "response_format": None,
     }
 
@@ -50,8 +50,7 @@ def upstream(tmp_path):
         for i in range(12):
             call_id = f"sha256:{cid}{i:03d}"
             record = make(i)
-            rows.append({"call_id": call_id, "status": "kept", "reason": None, "messages": record["prompt"],
-                         "output": record["completion"][0], **record})
+            rows.append({"call_id": call_id, "status": "kept", "reason": None, **record})
             split = "validation" if i < 6 else ("test" if i < 8 else "train")
             splits.append({"call_id": call_id, "cluster_id": cid, "split": split})
     rows.append({**rows[0], "call_id": "sha256:filtered", "status": "filtered", "reason": "error"})
