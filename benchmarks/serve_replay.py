@@ -29,7 +29,7 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 
 from benchmarks.serve_overhead import request_body  # noqa: E402
-from slmconvert.iterate.upstream import load_curated  # noqa: E402
+from slmconvert.artifacts.curated import conversation, load_curated  # noqa: E402
 from slmconvert.router.config import RouterConfig  # noqa: E402
 from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator  # noqa: E402
 from slmconvert.serve import ServeSettings, build_gateway, server  # noqa: E402
@@ -41,7 +41,7 @@ from tests.serve.harness import FakeLLM, ThreadServer, free_port  # noqa: E402
 
 def prompt_key(record: dict[str, Any]) -> str:
     """Identity of a call's prompt, the same for a curated row and the record serve builds from its request."""
-    payload = [record.get("prompt") or record.get("messages"), record.get("tools") or [], record.get("response_format")]
+    payload = [conversation(record), record.get("tools") or [], record.get("response_format")]
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

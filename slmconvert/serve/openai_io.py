@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 
-from slmconvert.artifacts.curated import clean_message
 from slmconvert.collect.formats.common import Notes, RecordRejected
 from slmconvert.collect.formats.openai_chat import request_fields
 from slmconvert.models.parse import ParsedOutput
@@ -85,9 +84,7 @@ def read_request(body: bytes, request_id: str | None = None) -> ChatRequest:
     record = {
         "call_id": request_id,
         "model": fields["model"],
-        "messages": fields["messages"],
-        # curate's prompt shape, so the SLM sees what it was trained and evaluated on
-        "prompt": [clean_message(m) for m in fields["messages"]],
+        "messages": fields["messages"],  # collect's normalised form, as curated records hold them
         "tools": fields["tools"],
         "tool_choice": fields["tool_choice"],
         "response_format": fields["response_format"],

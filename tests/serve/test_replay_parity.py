@@ -68,3 +68,27 @@ def test_serve_replays_like_iterate(tmp_path):
     assert result["cluster_differs"] == result["route_differs"] == result["escalation_differs"] == 0, result
     assert result["serve_escalation_rate"] == result["offline_escalation_rate"] > 0
     assert result["serve_escalations"] == {"unknown_tool": sum(p.get("escalation") == "unknown_tool" for p in offline)}
+
+
+def test_a_served_request_reads_back_as_its_curated_conversation():
+    """What the agent sends (tool-call arguments as JSON strings) becomes the record the SLM was trained on."""
+    import orjson
+
+    from benchmarks.serve_overhead import request_body
+    from slmconvert.artifacts.curated import conversation
+    from slmconvert.serve.openai_io import read_request
+
+    call = {"id": "call_1", "type": "function", "function": {"name": "lookup_order", "arguments": {"order_id": "A-9"}}}
+    curated = tool_row(9) | {"messages": [
+        {"role": "system", "content": "You are a support agent.", "tool_calls": None, "tool_call_id": None, "name": None},
+        {"role": "user", "content": "where is order A-9?", "tool_calls": None, "tool_call_id": None, "name": None},
+        {"role": "assistant", "content": None, "tool_calls": [call], "tool_call_id": None, "name": None},
+        {"role": "tool", "content": '{"status": "shipped"}', "tool_calls": None, "tool_call_id": "call_1",
+         "name": "lookup_order"},
+        {"role": "user", "content": "and when does it arrive?", "tool_calls": None, "tool_call_id": None,
+         "name": None}]}
+    body = request_body(curated)
+    assert isinstance(body["messages"][2]["tool_calls"][0]["function"]["arguments"], str)
+    served = read_request(orjson.dumps(body)).record
+    assert conversation(served) == conversation(curated)
+    assert prompt_key(served) == prompt_key(curated)
