@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     from slmconvert.finetune.params import FinetuneParams
     from slmconvert.finetune.records import load_cluster_records
     from slmconvert.finetune.run import ClusterJob, output_type_of
-    from slmconvert.iterate.upstream import lineage_curate, load_clusters
+    from slmconvert.artifacts.clusters import load_clusters
     from slmconvert.models import load_tokenizer
     from slmconvert.util.device import pick_device
     from slmconvert.workspace import Workspace
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     ws = Workspace(args.workdir)
     cluster = ws.artifact("cluster")
-    curate = lineage_curate(ws, cluster, ws.artifact("curate"))
+    curate = ws.artifact("curate", cluster.manifest["inputs"]["curate"]["version"])  # the curate it was built on
     clusters = load_clusters(cluster)
     records = load_cluster_records(curate, cluster, [c.cluster_id for c in clusters])
     cid = pick_cluster(clusters, {k: len(v.train) for k, v in records.items()}, args.cluster)

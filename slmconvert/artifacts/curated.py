@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from slmconvert.util.tables import iter_table
+from slmconvert.workspace import Artifact
+
 CURATED_FILE = "curated.parquet"
 AUDIT_FILE = "audit.json"
 MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
@@ -34,3 +37,14 @@ def reference(record: dict[str, Any]) -> dict[str, Any]:
     output = record.get("output")
     return clean_message({**output, "role": "assistant"}) if isinstance(output, dict) else \
         {"role": "assistant", "content": ""}
+
+
+def load_curated(curate: Artifact, call_ids: set[str] | None = None) -> list[dict[str, Any]]:
+    """Curated rows (all statuses), optionally only those whose call_id is in `call_ids`."""
+    return [row for row in iter_table(curate.file(CURATED_FILE))
+            if call_ids is None or row.get("call_id") in call_ids]
+
+
+def traffic_rows(curate: Artifact) -> list[dict[str, Any]]:
+    """The columns the economics need, for every curated row."""
+    return list(iter_table(curate.file(CURATED_FILE), columns=["call_id", "status", "usage", "cost_usd", "latency_ms"]))

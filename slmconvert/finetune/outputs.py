@@ -15,12 +15,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from slmconvert.artifacts.adapters import ADAPTER_DIR, CARD_FILE, METRICS_FILE, PROMPT_FORMAT_FILE
 from slmconvert.errors import SlmError
 from slmconvert.finetune.card import curve_points, plot_curves, write_card
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.util.jsonio import atomic_write_json
 
-ADAPTER_DIR = "adapter"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 # Weight names that would make an adapter unservable as a plain LoRA (vLLM) or change the vocabulary.
 _UNSERVABLE = ("embed_tokens", "lm_head", "modules_to_save", "trainable_tokens")
@@ -68,13 +68,13 @@ def publish_cluster(
         shutil.rmtree(adapter)
     shutil.copytree(final_dir / ADAPTER_DIR, adapter)
     metrics = {**metrics, "adapter": check_servable(adapter)}
-    fmt.save(out_dir / "prompt_format.json")
+    fmt.save(out_dir / PROMPT_FORMAT_FILE)
     points = curve_points(log_history)
     atomic_write_json(out_dir / "curves.json", points)
     title = f"cluster {metrics.get('cluster_id')}: {metrics.get('label') or ''}"[:90]
     metrics["curves_png"] = plot_curves(points, out_dir / "curves.png", title)
-    atomic_write_json(out_dir / "metrics.json", metrics)
-    write_card(metrics, out_dir / "README.md")
+    atomic_write_json(out_dir / METRICS_FILE, metrics)
+    write_card(metrics, out_dir / CARD_FILE)
     return metrics
 
 

@@ -27,7 +27,8 @@ from slmconvert.finetune.budget import (
     train_example_cap,
     validation_cap,
 )
-from slmconvert.finetune.outputs import ADAPTER_DIR, publish_cluster, write_merged
+from slmconvert.artifacts.adapters import ADAPTER_DIR
+from slmconvert.finetune.outputs import publish_cluster, write_merged
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.records import ClusterRecords, sample
 from slmconvert.models.prompt import PromptFormat

@@ -9,7 +9,7 @@ from typing import Any
 from slmconvert.iterate.cascade import ClusterCascade
 from slmconvert.iterate.economics import ServingPlan
 from slmconvert.iterate.params import IterateParams
-from slmconvert.iterate.upstream import Specialist
+from slmconvert.artifacts.adapters import Specialist
 from slmconvert.router.confidence import SIGNALS
 from slmconvert.router.config import ClusterRoute, EscalationRules, relative_to_router
 

@@ -20,7 +20,8 @@ from slmconvert.evaluation import EvalExample, score_outputs
 from slmconvert.evaluation.metrics import AGREEMENT_METRIC, aggregate, primary_metric
 from slmconvert.iterate.cascade import ClusterCascade, can_still_pass, choose_signal, score_calls
 from slmconvert.iterate.params import IterateParams
-from slmconvert.iterate.upstream import ClusterInfo, Specialist
+from slmconvert.artifacts.adapters import Specialist
+from slmconvert.artifacts.clusters import ClusterInfo
 from slmconvert.models.prompt import PromptFormat, assistant_text, record_output
 from slmconvert.router.config import EscalationRules
 from slmconvert.router.generator import Generation, Generator, base_format

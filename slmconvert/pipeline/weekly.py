@@ -18,7 +18,7 @@ from slmconvert.errors import MissingArtifactError, UsageError
 from slmconvert.iterate import drift
 from slmconvert.iterate.evaluate import seeded_sample
 from slmconvert.iterate.params import IterateParams
-from slmconvert.iterate.upstream import load_assignments
+from slmconvert.artifacts.clusters import load_assignments
 from slmconvert.params import StageParams
 from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
 from slmconvert.router.replay import replay

@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+from slmconvert.artifacts.curated import CURATED_FILE
+from slmconvert.artifacts.clusters import ASSIGNMENTS_FILE, CLUSTERS_FILE, MAP_FILE, SEED_DIR, SPLITS_FILE
 from slmconvert.cluster.params import ClusterParams
 from slmconvert.cluster.pipeline import ClusterRun, discover_tasks
 from slmconvert.cluster.plot import draw_cluster_map
@@ -23,12 +25,6 @@ UPSTREAM = ("curate",)
 Params = ClusterParams
 EXTEND_FROM = "extend_from"  # input role: the cluster version grown with new calls (weekly loop)
 
-CURATED_FILE = "curated.parquet"
-ASSIGNMENTS_FILE = "assignments.parquet"
-CLUSTERS_FILE = "clusters.json"
-SPLITS_FILE = "splits.parquet"
-MAP_FILE = "map.png"
-SEED_DIR = "router_seed"
 CLUSTERS_SCHEMA = "slmconvert.clusters/1"
 TABLE_KEYS = ("id", "label", "size", "share_calls", "share_tokens", "share_cost", "output_type", "top_tools",
               "keywords", "candidate", "why_not")

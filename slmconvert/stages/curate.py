@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from slmconvert.artifacts.curated import CURATED_FILE
 from slmconvert.curate.params import CurateParams
 from slmconvert.curate.recall import describe, recall_lowering_settings
 from slmconvert.stages.base import StageContext, StageResult
@@ -48,7 +49,7 @@ def run(ctx: StageContext) -> StageResult:
     gc.freeze()  # spaCy/Presidio objects live all run: keep the collector from rescanning them per chunk
     try:
         with ctx.progress("scrubbing calls", total) as advance, \
-                TableWriter(ctx.out_dir / "curated.parquet", json_columns=JSON_COLUMNS) as writer:
+                TableWriter(ctx.out_dir / CURATED_FILE, json_columns=JSON_COLUMNS) as writer:
             for row in curator.curate(iter_table(calls), advance, total):
                 writer.write(row)
     finally:

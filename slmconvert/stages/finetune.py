@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from slmconvert.artifacts.adapters import INDEX_FILE
 from slmconvert.errors import UsageError
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.models.loading import model_identity
@@ -21,7 +22,6 @@ from slmconvert.util.jsonio import atomic_write_json, read_json
 NAME = "finetune"
 UPSTREAM = ("select", "cluster", "curate")
 Params = FinetuneParams
-INDEX = "finetune.json"
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -59,7 +59,7 @@ def run(ctx: StageContext) -> StageResult:
     results.sort(key=lambda r: r["cluster_id"])
     summary = {"device": device, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
                "seconds": round(time.perf_counter() - started, 2)}
-    atomic_write_json(ctx.out_dir / INDEX, summary)
+    atomic_write_json(ctx.out_dir / INDEX_FILE, summary)
     improvements = [r["improvement"] for r in results if r.get("improvement") is not None]
     return StageResult(
         metrics={

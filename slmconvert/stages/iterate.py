@@ -11,6 +11,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from slmconvert.artifacts.adapters import Specialist, finetune_skips, load_specialists
+from slmconvert.artifacts.clusters import cluster_map, load_assignments, load_clusters, load_splits, seed_dir
+from slmconvert.artifacts.curated import load_curated, traffic_rows
 from slmconvert.iterate import outputs
 from slmconvert.iterate.build import (
     BASELINE_SAMPLE,
@@ -36,18 +39,6 @@ from slmconvert.iterate.evaluate import (
 from slmconvert.iterate.history import extend, make_entry, previous_history
 from slmconvert.iterate.params import IterateParams
 from slmconvert.iterate.promotion import decide_all
-from slmconvert.iterate.upstream import (
-    Specialist,
-    cluster_map,
-    finetune_skips,
-    load_assignments,
-    load_clusters,
-    load_curated,
-    load_specialists,
-    load_splits,
-    seed_dir,
-    traffic_rows,
-)
 from slmconvert.router.config import RouterConfig
 from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
 from slmconvert.router.replay import replay
@@ -170,16 +161,13 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
 def _specialists(ctx: StageContext) -> dict[int, Specialist]:
     """Adapters of the finetune input, plus those the weekly loop carries over from older finetune
     versions for clusters it did not retrain (inputs named by `carried_adapter_role`)."""
-    from slmconvert.select import chosen_models, read_selection
-
-    models = {cid: choice.model for cid, choice in chosen_models(read_selection(ctx.inputs["select"])).items()}
-    found = load_specialists(ctx.inputs["finetune"], models)
+    found = load_specialists(ctx.inputs["finetune"])
     for role, artifact in sorted(ctx.inputs.items()):
         if not role.startswith(_CARRIED):
             continue
         cid = int(role.removeprefix(_CARRIED))
         if cid not in found:
-            older = load_specialists(artifact, models)
+            older = load_specialists(artifact)
             if cid in older:
                 found[cid] = older[cid]
     return found

@@ -83,7 +83,6 @@ def test_clusters_and_seed_are_carried_over_and_recounted(grown):
     assert document["extended_from"] == first.artifact.ref
     seed_old, seed_new = first.artifact.path / "router_seed", extended.artifact.path / "router_seed"
     assert not filecmp.dircmp(seed_old, seed_new).diff_files
-    assert stage.SUPPORTS_EXTEND
     console = Console(record=True, width=140)
     stage.render(extended.summary, console)
     assert f"extended {first.artifact.ref}" in console.export_text()

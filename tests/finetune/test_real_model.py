@@ -39,7 +39,7 @@ def test_smollm2_learns_an_intent_routing_cluster(tmp_path):
     workspace = Workspace(tmp_path / "work")
     _stages(workspace)
     cluster, curate = workspace.artifact("cluster"), workspace.artifact("curate")
-    from slmconvert.iterate.upstream import load_clusters
+    from slmconvert.artifacts.clusters import load_clusters
 
     clusters = load_clusters(cluster)
     records = load_cluster_records(curate, cluster, [c.cluster_id for c in clusters])

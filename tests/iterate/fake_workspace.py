@@ -98,6 +98,7 @@ def build(root: Path, n_tool: int = 60, n_text: int = 30) -> Workspace:
         (adapter / "adapter_model.safetensors").write_bytes(b"weights")
         atomic_write_json(p / "0" / "prompt_format.json", FORMAT)
         atomic_write_json(p / "0" / "metrics.json", {"base_model": {"name": "tiny-model", "hf_id": None}})
+        atomic_write_json(p / "finetune.json", {"clusters": [0], "skipped": []})
 
     _publish(ws, "finetune", "v-finetune", {"select": "v-select", "cluster": "v-cluster", "curate": "v-curate"},
              write_finetune)
