@@ -14,12 +14,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from slmconvert.artifacts.clusters import ASSIGNMENTS_FILE, SPLITS_FILE, clusters_document, seed_dir
 from slmconvert.cluster.assign import ClusterAssigner
 from slmconvert.cluster.params import ClusterParams
 from slmconvert.cluster.signature import request_key
 from slmconvert.cluster.splits import split_cluster, test_share
 from slmconvert.models.embedder import Embedder
-from slmconvert.util.jsonio import read_json
 from slmconvert.util.tables import iter_table
 from slmconvert.workspace import Artifact
 
@@ -39,10 +39,10 @@ def extend(records: list[dict[str, Any]], previous: Artifact, params: ClusterPar
            embedder: Embedder | None = None) -> Extended:
     """Assignments and splits for every kept call: the previous version's, plus the new calls'."""
     before = {r["call_id"]: (int(r["cluster_id"]), float(r["probability"]))
-              for r in iter_table(previous.file("assignments.parquet"))}
-    split_before = {r["call_id"]: r["split"] for r in iter_table(previous.file("splits.parquet"))}
+              for r in iter_table(previous.file(ASSIGNMENTS_FILE))}
+    split_before = {r["call_id"]: r["split"] for r in iter_table(previous.file(SPLITS_FILE))}
     new = [r for r in records if r["call_id"] not in before]
-    decided = ClusterAssigner.load(previous.path / "router_seed", embedder).assign(new) if new else []
+    decided = ClusterAssigner.load(seed_dir(previous), embedder).assign(new) if new else []
     label = dict(before)
     label.update({r["call_id"]: (cid, conf) for r, (cid, conf) in zip(new, decided, strict=True)})
     out = Extended(new_calls=len(new), new_assigned=sum(1 for cid, _ in decided if cid >= 0))
@@ -56,7 +56,7 @@ def extend(records: list[dict[str, Any]], previous: Artifact, params: ClusterPar
     out.splits = [{"call_id": r["call_id"], "cluster_id": label[r["call_id"]][0],
                    "split": split_of[label[r["call_id"]][0]][r["call_id"]]}
                   for r in records if label[r["call_id"]][0] >= 0]
-    out.document = _recount(read_json(previous.file("clusters.json")), out, len(records), previous.ref)
+    out.document = _recount(clusters_document(previous), out, len(records), previous.ref)
     return out
 
 

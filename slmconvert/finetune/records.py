@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from slmconvert.artifacts.clusters import SPLITS_FILE
+from slmconvert.artifacts.curated import CURATED_FILE
 from slmconvert.errors import BadInputError
 from slmconvert.util.tables import iter_table
 from slmconvert.workspace import Artifact
@@ -28,12 +30,12 @@ def load_cluster_records(curate: Artifact, cluster: Artifact, cluster_ids: list[
     """Kept curated calls of the given clusters, joined with cluster's splits.parquet."""
     wanted = set(cluster_ids)
     split_of: dict[str, tuple[int, str]] = {}
-    for row in iter_table(cluster.file("splits.parquet"), columns=["call_id", "cluster_id", "split"]):
+    for row in iter_table(cluster.file(SPLITS_FILE), columns=["call_id", "cluster_id", "split"]):
         cid = int(row["cluster_id"])
         if cid in wanted:
             split_of[row["call_id"]] = (cid, row["split"])
     found: dict[int, ClusterRecords] = {cid: ClusterRecords(cid) for cid in cluster_ids}
-    curated = curate.file("curated.parquet")
+    curated = curate.file(CURATED_FILE)
     for row in iter_table(curated, columns=_present_columns(curated)):
         where = split_of.get(row["call_id"])
         if where is None or row.get("status", "kept") != "kept":

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from slmconvert.artifacts.selection import SELECTION_FILE
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.util.jsonio import read_json
 from slmconvert.workspace import Artifact
@@ -81,7 +82,7 @@ class Choice:
 
 def read_selection(artifact: Artifact) -> dict[str, Any]:
     """selection.json of a select version."""
-    return read_json(artifact.file("selection.json"))
+    return read_json(artifact.file(SELECTION_FILE))
 
 
 def chosen_models(selection: dict[str, Any]) -> dict[int, Choice]:

@@ -7,9 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from slmconvert.errors import BadInputError
+from slmconvert.artifacts.clusters import SPLITS_FILE, clusters_document
+from slmconvert.artifacts.curated import CURATED_FILE
 from slmconvert.evaluation.harness import EvalExample
-from slmconvert.util.jsonio import read_json
 from slmconvert.util.tables import iter_table
 from slmconvert.workspace import Artifact
 
@@ -31,18 +31,14 @@ class ClusterTask:
 
 
 def read_clusters(artifact: Artifact) -> list[dict[str, Any]]:
-    """clusters.json entries (a list, or a document with a `clusters` list)."""
-    data = read_json(artifact.file("clusters.json"))
-    clusters = data.get("clusters", []) if isinstance(data, dict) else data
-    if not isinstance(clusters, list):
-        raise BadInputError(f"{artifact.ref}: clusters.json holds no cluster list")
-    return clusters
+    """clusters.json entries, as written."""
+    return clusters_document(artifact)["clusters"]
 
 
 def read_splits(artifact: Artifact) -> dict[int, dict[str, list[str]]]:
     """cluster id -> split name -> call ids (noise, id -1, left out)."""
     splits: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for row in iter_table(artifact.file("splits.parquet")):
+    for row in iter_table(artifact.file(SPLITS_FILE)):
         cluster_id = int(row["cluster_id"])
         if cluster_id >= 0:
             splits[cluster_id][str(row["split"])].append(str(row["call_id"]))
@@ -52,7 +48,7 @@ def read_splits(artifact: Artifact) -> dict[int, dict[str, list[str]]]:
 def read_records(artifact: Artifact, call_ids: set[str]) -> dict[str, dict[str, Any]]:
     """Kept curated records for the given call ids (the rest of the table is streamed past)."""
     records = {}
-    for row in iter_table(artifact.file("curated.parquet")):
+    for row in iter_table(artifact.file(CURATED_FILE)):
         if row.get("call_id") in call_ids and row.get("status", "kept") == "kept":
             records[row["call_id"]] = row
     return records

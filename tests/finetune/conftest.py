@@ -93,7 +93,7 @@ def workspace(tmp_path, tiny_model):
             splits.append({"call_id": record["call_id"], "cluster_id": cid, "split": split})
     curate = publish(ws, "curate", {"curated.parquet": rows})
     clusters = [{"id": c, "label": f"tool_call: lookup_order {c}", "output_type": "tool_call"} for c in (0, 1, 2)]
-    cluster = publish(ws, "cluster", {"clusters.json": clusters, "splits.parquet": splits},
+    cluster = publish(ws, "cluster", {"clusters.json": {"clusters": clusters}, "splits.parquet": splits},
                       inputs={"curate": {"stage": "curate", "version": curate.version}})
     chosen = {"model": str(tiny_model), "prompt_format": {"style": "canonical"}, "n_params": 60_000}
     selection = {"clusters": [

@@ -60,7 +60,7 @@ def upstream(tmp_path):
         {"id": 1, "label": "json: intent", "output_type": "json", "candidate": True, "why_not": []},
         {"id": 2, "label": "text: plan", "output_type": "text", "candidate": False, "why_not": ["open-ended free text"]},
     ]
-    publish(workspace, "cluster", {"clusters.json": clusters, "splits.parquet": splits},
+    publish(workspace, "cluster", {"clusters.json": {"clusters": clusters}, "splits.parquet": splits},
             inputs={"curate": {"stage": "curate", "version": curate.version}})
     return workspace
 
