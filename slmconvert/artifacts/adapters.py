@@ -16,6 +16,8 @@ ADAPTER_DIR = "adapter"
 METRICS_FILE = "metrics.json"
 PROMPT_FORMAT_FILE = "prompt_format.json"
 CARD_FILE = "README.md"
+# The `model` of a call answered by one of our specialists (serve logs it; curate keeps it out of training).
+SLM_MODEL_PREFIX = "slmconvert/"
 
 
 @dataclass

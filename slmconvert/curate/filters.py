@@ -9,6 +9,7 @@ import orjson
 from jsonschema import exceptions as schema_errors
 from jsonschema import validators
 
+from slmconvert.artifacts.adapters import SLM_MODEL_PREFIX
 from slmconvert.curate.params import CurateParams
 
 _ERROR_FINISH = {"error", "content_filter"}
@@ -109,6 +110,8 @@ class Filters:
         early = error_reason(original)
         if early is not None and early in self.enabled:
             return early
+        if "served_by_slm" in self.enabled and str(original.get("model") or "").startswith(SLM_MODEL_PREFIX):
+            return "served_by_slm"
         if "invalid_tool_call" in self.enabled:
             problem = self.checker.reason(scrubbed)
             if problem:

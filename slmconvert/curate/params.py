@@ -21,7 +21,8 @@ DEFAULT_THRESHOLDS = {
 }
 # A detection score: Presidio scores lie in [0, 1]; a threshold above 1 would turn scrubbing off.
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
-FILTERS = ["error_response", "empty_output", "truncated", "invalid_tool_call", "too_long", "near_duplicate"]
+FILTERS = ["error_response", "empty_output", "truncated", "invalid_tool_call", "too_long", "near_duplicate",
+           "served_by_slm"]
 
 
 class CurateParams(StageParams):
@@ -64,9 +65,10 @@ class CurateParams(StageParams):
     scan_metadata: bool = Field(True, description="Scrub string values inside the `metadata` column; when off, "
                                 "metadata is dropped from curated.parquet instead.")
     filters: list[Literal["error_response", "empty_output", "truncated", "invalid_tool_call", "too_long",
-                          "near_duplicate"]] = Field(
+                          "near_duplicate", "served_by_slm"]] = Field(
         default_factory=lambda: list(FILTERS), description="Filters to apply; each filtered call is counted "
-        "with its reason and kept in curated.parquet with status=filtered.",
+        "with its reason and kept in curated.parquet with status=filtered. served_by_slm: answers `slmconvert "
+        "serve` gave from a specialist (model slmconvert/...), which must not train the specialists again.",
     )
     max_tokens: int = Field(16384, ge=16, description="Calls longer than this (prompt + completion tokens: "
                             "the larger of the logged usage and ~4 bytes of text per token) are filtered as too_long.")

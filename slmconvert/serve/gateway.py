@@ -16,6 +16,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from slmconvert.artifacts.adapters import SLM_MODEL_PREFIX
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.router.export import adapter_name
 from slmconvert.router.generator import Generator
@@ -39,7 +40,7 @@ ROUTE_BATCH = 64
 
 def slm_model_name(cluster_id: int) -> str:
     """The `model` an SLM answer carries (and its log line: collect keeps it, so SLM-served calls stay visible)."""
-    return f"slmconvert/{adapter_name(cluster_id)}"
+    return f"{SLM_MODEL_PREFIX}{adapter_name(cluster_id)}"
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -78,3 +78,12 @@ def test_near_duplicate_key_ignores_entities_numbers_and_spaces(scrubber):
     c = copy.deepcopy(a)
     c["messages"][1]["content"] += " Also, can you gift-wrap it?"
     assert scrubber.scrub([c])[0].request_key != keys[0]
+
+
+def test_answers_our_own_specialists_served_do_not_train_them_again():
+    from slmconvert.serve.gateway import slm_model_name
+
+    served = variant(model=slm_model_name(3))
+    assert reason(served) == "served_by_slm"
+    assert reason(served, filters=["too_long"]) is None
+    assert reason(variant(model="gpt-4o-mini")) is None
