@@ -92,6 +92,12 @@ def test_pair_maps_every_field():
     assert call["metadata"]["request_model"] == "gpt-4o-mini"
 
 
+def test_line_level_metadata_is_kept():
+    (call,) = openai_chat.normalise(flywheel(metadata={"slmconvert": {"route": "slm", "cluster_id": 3}}))
+    assert call["metadata"]["slmconvert"] == {"route": "slm", "cluster_id": 3}
+    assert call["metadata"]["temperature"] == 0.2
+
+
 def test_history_tool_messages_and_text_answer():
     request = {
         "model": "gpt-4o",

@@ -202,5 +202,7 @@ def normalise(record: dict) -> list[dict]:
     call["workload_id"] = str_or_none(record.get("workload_id"))
     call["client_id"] = str_or_none(record.get("client_id"))
     call["latency_ms"] = latency_of(record)
+    if isinstance(record.get("metadata"), dict):  # e.g. the route decision `slmconvert serve` logs
+        call["metadata"].update(record["metadata"])
     call["metadata"].update(notes.data)
     return [call]
