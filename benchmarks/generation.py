@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--calls", type=Path, help="curated.parquet / calls.parquet to take prompts from")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto", help="auto | float32 | bfloat16 (auto: as load_model picks)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="also write the numbers as JSON here")
     args = parser.parse_args()
@@ -118,7 +119,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    loaded = load_model(args.model, device=args.device)
+    loaded = load_model(args.model, device=args.device, dtype=args.dtype)
     tokenizer, model = loaded.tokenizer, loaded.model
     fmt = PromptFormat.for_tokenizer(tokenizer)
     prompts = (table_prompts(args.calls, args.n, tokenizer, fmt, args.seed) if args.calls

@@ -204,7 +204,11 @@ def _prefix_cache(model: Any, encoded: Sequence[list[int]], device: Any) -> tupl
         return None
     prefix = list(encoded[0][:length])
     with torch.inference_mode():
-        out = model(input_ids=torch.tensor([prefix], device=device), use_cache=True)
+        ids = torch.tensor([prefix], device=device)
+        try:  # only the cache is wanted: no vocabulary projection of every prefix position
+            out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        except TypeError:  # architectures without logits_to_keep
+            out = model(input_ids=ids, use_cache=True)
     cache = out.get("cache") if hasattr(out, "get") else None
     if cache is None or not hasattr(cache, "batch_repeat_interleave"):
         return None

@@ -73,7 +73,9 @@ class PeftGenerator:
     def _loaded(self, model: str) -> Any:
         if model not in self._models:
             from slmconvert.models import load_model
+            from slmconvert.util.device import configure_threads
 
+            configure_threads()  # no more intra-op threads than physical cores
             loaded = load_model(model, device=self.device)
             self.load_seconds += loaded.load_seconds
             self._models[model] = loaded
