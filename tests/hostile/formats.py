@@ -141,7 +141,8 @@ def openai_chat_lines(p: Planter) -> Iterator[dict]:
         refusal = p.text(fmt, "response refusal text", kinds=("person", "phone")) if not tool_output and not stream else None
         response = stream_chunks(conv, stream == "sse") if stream else completion(conv, refusal)
         yield ({"timestamp": TS, "workload_id": p.tag(fmt, "workload_id"), "client_id": p.tag(fmt, "client_id"),
-                      "latency_ms": 850, "request": request, "response": response})
+                "latency_ms": 850, "request": request, "response": response,
+                "metadata": p.mapping(fmt, "line metadata", kinds=("email", "username", "person", "phone", "public_ip"))})
     error_text = p.text(fmt, "error response message", kinds=("person", "email", "openai_key"),
                         lead="Content rejected.")
     yield ({"timestamp": TS, "workload_id": p.tag(fmt, "workload_id"), "client_id": p.tag(fmt, "client_id"),
