@@ -21,8 +21,14 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
         merge: Annotated[bool | None, typer.Option(
             "--merge/--no-merge", help="Also write the base model with the adapter merged in.")] = None,
+        budget: Annotated[str | None, typer.Option(
+            "--budget", help="Wall-clock budget of training plus the held-out evaluation iterate will run "
+            "(e.g. 90s, 15m, 2h; default finetune.budget).")] = None,
     ) -> int:
-        flags = {"method": method, "base_model": base_model, "device": device, "merge": merge}
-        extra = {"clusters": sorted(set(cluster))} if cluster else {}
+        from slmconvert.pipeline.budget import evidence_from_config
+
+        flags = {"method": method, "base_model": base_model, "device": device, "merge": merge, "budget": budget}
+        extra: dict = {"clusters": sorted(set(cluster))} if cluster else {}
+        extra["evidence"] = evidence_from_config(opts.config, opts.sets, "finetune")
         run_stage_command("finetune", opts, flags={k: v for k, v in flags.items() if v is not None}, extra=extra)
         return 0

@@ -45,15 +45,23 @@ def register(app: typer.Typer) -> None:
             typer.Option("--logs", help="New call logs (files, dirs, globs; repeatable): append, curate, measure "
                          "drift, re-cluster/retrain as needed, and write a new version."),
         ] = None,
+        budget: Annotated[
+            str | None,
+            typer.Option("--budget", help="Wall-clock budget (e.g. 90s, 15m, 2h; default iterate.budget); with "
+                         "--logs, of the whole weekly loop."),
+        ] = None,
     ) -> int:
         if not logs:
-            run_stage_command("iterate", opts)
+            run_stage_command("iterate", opts, flags={"budget": budget} if budget else None)
             return 0
         from slmconvert.config import resolve_all
+        from slmconvert.pipeline.budget import apply_budget
         from slmconvert.pipeline.weekly import weekly
         from slmconvert.stages.runner import parse_pins
 
         params = resolve_all(opts.config, opts.sets)
+        if budget:
+            params = apply_budget(params, budget)
         summary = weekly(opts.workspace, list(logs), params, console=opts.console, quiet=opts.silent,
                          verbose=opts.verbose, force=opts.force, pins=parse_pins(opts.inputs))
         if opts.json:

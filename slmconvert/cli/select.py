@@ -18,7 +18,15 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--candidate", help="Candidate model: alias, local path or Hugging Face id (repeatable; replaces select.candidates)."),
         ] = None,
+        budget: Annotated[
+            str | None,
+            typer.Option("--budget", help="Wall-clock budget the compute gate checks candidates against "
+                         "(e.g. 90s, 15m, 2h; default select.budget)."),
+        ] = None,
     ) -> int:
-        extra = {"candidates": list(candidates)} if candidates else {}
-        run_stage_command("select", opts, extra=extra)
+        from slmconvert.pipeline.budget import evidence_from_config
+
+        extra: dict = {"candidates": list(candidates)} if candidates else {}
+        extra["evidence"] = evidence_from_config(opts.config, opts.sets, "select")
+        run_stage_command("select", opts, flags={"budget": budget} if budget else None, extra=extra)
         return 0

@@ -1,66 +1,169 @@
-"""Sharing one CPU training budget among clusters.
+"""The budget plan: which clusters a run trains, for how long, and the evidence each one keeps.
 
-On a CPU a run can afford a few tens of thousands of training tokens per cluster, not every
-cluster. Clusters are trained in order of calls moved per training token (cluster size / mean
-tokens of an example): a large cluster of short examples moves the most traffic for the least
-compute, and is also the cheapest to evaluate. Each takes what its plan needs from
-`cpu_total_train_tokens`; the last one may take a smaller plan, and clusters the total no longer
-covers are not trained, with the reason. On a GPU every cluster is trained.
+Inputs are seconds (what is left of the run's wall-clock budget) and measured speeds (see
+`finetune.probe`), never token counts tuned to one machine. The plan:
+
+1. leaves out clusters whose held-out test split cannot show the promotion target even if the
+   specialist were perfect on every call (`iterate.evidence.required_test_calls` at full coverage);
+2. orders the others by the LLM cost they could move per second of training (cost share /
+   seconds of their full training plan), most value first;
+3. admits clusters in that order while each one's fixed cost (model load), its *evidence* (the
+   validation calls that calibrate its confidence threshold + the test calls its promotion check
+   needs at the planned coverage, at measured generation speed) and a minimum of training fit in
+   what is left: evidence is reserved before any training time is handed out, so a slow machine
+   trains fewer clusters but never evaluates one too little;
+4. hands the remaining seconds out as training time in the same order, up to each full plan;
+5. spends what is still left on more test, then validation calls (tighter evidence), up to the caps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from slmconvert.finetune.params import FinetuneParams
+from slmconvert.iterate.plan import MIN_CALIBRATION_CALLS, PLANNED_COVERAGE
 
-MIN_SHARE = 0.5  # a cluster needs at least this share of its plan's tokens to be worth training
-
-
-def planned_tokens(plan: Any, mean_length: float) -> int:
-    """Tokens (prompt + completion, all steps) a plan trains on."""
-    return int(plan.max_steps * plan.batch_size * mean_length)
+MIN_EXAMPLE_PASSES = 64  # least training worth doing: this many example passes (or the full plan if smaller)
 
 
-def calls_per_token(size: int, mean_length: float) -> float:
-    """Calls a cluster moves per token of one pass over an example: the training order's key."""
-    return size / max(1.0, mean_length)
+@dataclass
+class ClusterNeed:
+    """What the plan knows of one trainable cluster (sizes in calls and tokens, speeds measured)."""
+
+    cluster_id: int
+    cost_share: float  # share of the LLM cost in the logs
+    full_tokens: int  # tokens its full training plan passes over (epochs x examples x mean length)
+    mean_example_tokens: float
+    train_tokens_per_second: float
+    validation_available: int
+    test_available: int
+    seconds_per_call: float  # generation seconds of one evidence call (prefill + decode share)
+    fixed_seconds: float = 0.0  # loading the model for training and for evaluation
+
+    @property
+    def min_tokens(self) -> int:
+        return int(min(self.full_tokens, MIN_EXAMPLE_PASSES * self.mean_example_tokens))
+
+    def train_seconds(self, tokens: float) -> float:
+        return tokens / max(1e-9, self.train_tokens_per_second)
 
 
-def share_budget(
-    items: Sequence[tuple[Any, Any]],
-    params: FinetuneParams,
-    device: str,
-    replan: Callable[[Any, Any, int], Any],
-) -> tuple[list[tuple[Any, Any]], list[dict[str, Any]]]:
-    """(job, prepared) pairs to train, in training order, and the clusters left out with the reason.
+@dataclass
+class Evidence:
+    """How held-out evidence is sized: iterate's target, candidate thresholds and sample caps."""
 
-    `replan(job, prepared, tokens)` re-plans a job for a smaller per-cluster token budget.
-    """
-    if device != "cpu" or not params.cpu_total_train_tokens:
-        return list(items), []
-    ordered = sorted(items, key=lambda item: (-calls_per_token(_size(item[0]), item[1].train.mean_length),
-                                              item[0].cluster_id))
-    remaining = params.cpu_total_train_tokens
-    chosen: list[tuple[Any, Any]] = []
-    left_out: list[dict[str, Any]] = []
-    for job, prepared in ordered:
-        need = planned_tokens(prepared.plan, prepared.train.mean_length)
-        if need > remaining and remaining >= max(MIN_SHARE * need, 1000):
-            prepared = replan(job, prepared, remaining)
-            need = planned_tokens(prepared.plan, prepared.train.mean_length)
-        if need > remaining:
-            left_out.append({"cluster_id": job.cluster_id, "reason": (
-                f"CPU training budget spent: {remaining:,} of finetune.cpu_total_train_tokens="
-                f"{params.cpu_total_train_tokens:,} left, its plan needs {need:,} (clusters that move more calls "
-                "per training token went first; raise the budget or train on a GPU)")})
+    target: float = 0.90
+    candidates: int = 2
+    max_validation_calls: int = 500
+    max_test_calls: int = 2000
+    coverage: float = PLANNED_COVERAGE
+
+    def required(self, coverage: float) -> int | None:
+        from slmconvert.iterate.evidence import required_test_calls
+
+        return required_test_calls(self.target, coverage, self.candidates)
+
+
+@dataclass
+class PlanEntry:
+    """One cluster's share of the budget (recorded in finetune.json and read by iterate)."""
+
+    cluster_id: int
+    trained: bool
+    value_rate: float  # cost share per second of full training: the order
+    train_seconds: float = 0.0
+    train_tokens: int = 0
+    full_tokens: int = 0
+    validation_calls: int = 0
+    test_calls: int = 0
+    required_test_calls: int | None = None
+    evidence_seconds: float = 0.0
+    fixed_seconds: float = 0.0
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        return {**out, "value_rate": float(f"{self.value_rate:.4g}")}
+
+
+@dataclass
+class BudgetPlan:
+    """The plan of one finetune run: seconds available, entries in value order, what is left."""
+
+    seconds: float
+    entries: list[PlanEntry] = field(default_factory=list)
+    spare_seconds: float = 0.0
+
+    @property
+    def planned_seconds(self) -> float:
+        return sum(e.train_seconds + e.evidence_seconds + e.fixed_seconds for e in self.entries if e.trained)
+
+    def entry(self, cluster_id: int) -> PlanEntry | None:
+        return next((e for e in self.entries if e.cluster_id == cluster_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": round(self.seconds, 2), "planned_seconds": round(self.planned_seconds, 2),
+                "spare_seconds": round(self.spare_seconds, 2), "entries": [e.to_dict() for e in self.entries]}
+
+
+def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence) -> BudgetPlan:
+    """Split `seconds` among `needs` (see the module docstring for the rule)."""
+    plan = BudgetPlan(seconds=max(0.0, seconds))
+    at_full = evidence.required(1.0)
+    admitted: list[tuple[ClusterNeed, PlanEntry]] = []
+    left = plan.seconds
+    for need in sorted(needs, key=lambda n: (-_value_rate(n), n.cluster_id)):
+        entry = PlanEntry(need.cluster_id, False, _value_rate(need), full_tokens=need.full_tokens,
+                          fixed_seconds=need.fixed_seconds)
+        plan.entries.append(entry)
+        if at_full is None or need.test_available < at_full:
+            entry.reason = (f"{need.test_available} held-out test calls: even a perfect specialist needs "
+                            f"{at_full} to show the {evidence.target:.2f} target, so it is not trained")
             continue
-        remaining -= need
-        chosen.append((job, prepared))
-    return chosen, left_out
+        required = evidence.required(evidence.coverage) or at_full
+        entry.required_test_calls = at_full
+        entry.test_calls = min(need.test_available, evidence.max_test_calls, max(at_full, required))
+        entry.validation_calls = min(need.validation_available, evidence.max_validation_calls, MIN_CALIBRATION_CALLS)
+        entry.evidence_seconds = (entry.test_calls + entry.validation_calls) * need.seconds_per_call
+        least = need.fixed_seconds + entry.evidence_seconds + need.train_seconds(need.min_tokens)
+        if least > left:
+            entry.reason = (f"budget: needs {least:.0f} s ({need.train_seconds(need.min_tokens):.0f} s of training at "
+                            f"{need.train_tokens_per_second:.0f} tok/s + {entry.evidence_seconds:.0f} s for "
+                            f"{entry.validation_calls + entry.test_calls} evidence calls + {need.fixed_seconds:.0f} s "
+                            f"loading), {left:.0f} s left after clusters that move more cost per training second")
+            entry.test_calls = entry.validation_calls = 0
+            entry.evidence_seconds = 0.0
+            continue
+        entry.trained = True
+        entry.train_tokens = need.min_tokens
+        left -= least
+        admitted.append((need, entry))
+    for need, entry in admitted:  # more training, most value first, up to the full plan
+        more = min(need.train_seconds(need.full_tokens - entry.train_tokens), left)
+        entry.train_tokens += int(more * need.train_tokens_per_second)
+        left -= more
+    for pool in ("test", "validation"):  # then tighter evidence with what remains
+        for need, entry in admitted:
+            left -= _widen(entry, need, pool, evidence, left)
+    for need, entry in admitted:
+        entry.train_seconds = need.train_seconds(entry.train_tokens)
+    plan.spare_seconds = max(0.0, left)
+    return plan
 
 
-def _size(job: Any) -> int:
-    records = job.records
-    return len(records.train) + len(records.validation) + len(records.test)
+def _widen(entry: PlanEntry, need: ClusterNeed, pool: str, evidence: Evidence, left: float) -> float:
+    """Add calls of `pool` to the entry's evidence up to its caps within `left` seconds; the seconds used."""
+    if pool == "test":
+        room = min(need.test_available, evidence.max_test_calls) - entry.test_calls
+    else:
+        room = min(need.validation_available, evidence.max_validation_calls) - entry.validation_calls
+    extra = max(0, min(room, int(left / max(1e-9, need.seconds_per_call))))
+    setattr(entry, f"{pool}_calls", getattr(entry, f"{pool}_calls") + extra)
+    entry.evidence_seconds += extra * need.seconds_per_call
+    return extra * need.seconds_per_call
+
+
+def _value_rate(need: ClusterNeed) -> float:
+    """LLM cost share the cluster could move per second of its full training plan."""
+    return need.cost_share / max(1e-9, need.train_seconds(max(1, need.full_tokens)))

@@ -1,8 +1,9 @@
 """The training plan of one cluster: method, precision and hyperparameters scaled to its data.
 
 Small clusters get a small, well-regularised adapter trained for several epochs; large ones a
-bigger rank, larger batches and fewer passes. On a CPU a token budget caps the steps so that a
-whole `run-all` stays within minutes; on a GPU the plan trains properly over all the data.
+bigger rank, larger batches and fewer passes. The cluster's share of the wall-clock budget (seconds
+x measured training tokens/s, see `finetune.allocate`) caps the steps, on any device: a fast
+machine simply affords the full plan.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ class TrainPlan:
 
 
 def default_max_length(params: FinetuneParams, device: str, data_limit: int) -> int:
-    """max_length: explicit, else the data's percentile limit (capped on CPU, where every token is costly)."""
+    """max_length: explicit, else the data's percentile limit, at most max_length_cap."""
     if params.max_length is not None:
         return params.max_length
-    return min(data_limit, params.cpu_max_length) if device == "cpu" else data_limit
+    return min(data_limit, params.max_length_cap)
 
 
 def cpu_supports_bf16() -> bool:
@@ -141,8 +142,10 @@ def make_plan(
     max_length: int,
     completion_max: int,
     varlen_attention: bool,
+    token_budget: int | None = None,
 ) -> TrainPlan:
-    """Resolve every None in params for this cluster's data and this device."""
+    """Resolve every None in params for this cluster's data and this device; `token_budget` (tokens the
+    cluster's share of the budget buys) caps the steps unless max_steps is set."""
     method = choose_method(params, device, n_params)
     precision = choose_precision(params, device)
     large = n_params is not None and n_params >= LARGE_MODEL_PARAMS
@@ -164,9 +167,9 @@ def make_plan(
     steps_per_epoch = max(1, math.ceil(n_train / batch))
     epochs = params.epochs or scaled_epochs(n_train)
     steps = max(1, math.ceil(epochs * steps_per_epoch))
-    if device == "cpu" and params.max_steps is None:
+    if token_budget is not None and params.max_steps is None:
         tokens_per_step = max(1.0, batch * mean_length)
-        steps = min(steps, max(1, int(params.cpu_max_train_tokens // tokens_per_step)))
+        steps = min(steps, max(1, int(token_budget // tokens_per_step)))
     if params.max_steps is not None:
         steps = min(steps, params.max_steps)
     epochs_run = steps / steps_per_epoch
@@ -199,6 +202,17 @@ def make_plan(
         max_new_tokens=params.max_new_tokens or max(16, int(completion_max * 1.25) + 4),
         seed=params.seed,
     )
+
+
+def make_probe_plan(params: FinetuneParams, device: str, n_params: int | None) -> TrainPlan:
+    """The plan the throughput probe loads and trains with: this run's method and precision."""
+    return make_plan(params.model_copy(update={"max_steps": None}), device=device, n_params=n_params, n_train=64,
+                     mean_length=128.0, max_length=128, completion_max=16, varlen_attention=False)
+
+
+def full_plan_tokens(plan: TrainPlan, mean_length: float) -> int:
+    """Tokens (prompt + completion, all steps) a plan trains on."""
+    return int(plan.max_steps * plan.batch_size * mean_length)
 
 
 def _micro_batch(batch: int, max_length: int, device: str, precision: str = "fp32", n_params: int | None = None,

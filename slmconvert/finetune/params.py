@@ -1,7 +1,7 @@
 """Parameters of the finetune stage (defaults < --config < --set < flags).
 
-Fields left at None are derived per cluster from its data size and the device (see
-`slmconvert.finetune.budget`); what was actually used is recorded in each cluster's metrics.json.
+Fields left at None are derived per cluster from its data size, the device and its share of the
+wall-clock budget (see `slmconvert.finetune.budget` and `slmconvert.finetune.allocate`); what was actually used is recorded in each cluster's metrics.json.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from slmconvert.params import StageParams, seed_field
+from slmconvert.util.budget import check_budget
 
 
 class FinetuneParams(StageParams):
@@ -65,29 +66,24 @@ class FinetuneParams(StageParams):
         "trains on each about once), no cap on GPU."
     )
     min_train_examples: int = Field(8, ge=1, description="Clusters with fewer usable training examples are skipped.")
-    cpu_min_test_calls: int = Field(
-        35, ge=0,
-        description="On a CPU, clusters with fewer held-out test calls are not trained: even a perfect specialist "
-        "could not show a 0.90 promotion target on fewer (the Wilson lower bound of 35/35 is 0.90; 0 = train all).",
+    max_steps: int | None = Field(
+        None, ge=1, description="Cap on optimiser steps per cluster; default: what the cluster's share of the budget "
+        "buys at the measured training speed.",
     )
-    max_steps: int | None = Field(None, ge=1, description="Cap on optimiser steps per cluster; default: none on GPU, from cpu_max_train_tokens on CPU.")
-    cpu_max_train_tokens: int = Field(
-        60_000, ge=1000,
-        description="CPU budget: tokens (prompt + completion, all epochs) trained per cluster; bounds the steps.",
-    )
-    cpu_total_train_tokens: int = Field(
-        120_000, ge=0,
-        description="CPU budget of one finetune run, shared by its clusters: they are trained in order of calls moved "
-        "per training token (cluster size / mean example tokens), each taking up to cpu_max_train_tokens; those "
-        "it no longer covers are not trained, with the reason (0 = no total).",
+    budget: str = Field(
+        "15m",
+        description="Wall-clock budget (e.g. 90s, 15m, 2h, 3h30m) of this finetune run and the held-out evaluation of "
+        "what it trains (iterate): a short throughput probe on this machine turns it into training seconds per "
+        "cluster, most LLM cost moved per training second first, after reserving each trained cluster's evidence; "
+        "run-all --budget sets it for the whole run.",
     )
     max_length: int | None = Field(
         None, ge=16,
         description="Token limit per example; default from the data (length_percentile of prompt+completion), "
-        "at most cpu_max_length on CPU.",
+        "at most max_length_cap.",
     )
-    cpu_max_length: int = Field(
-        768, ge=64, description="CPU budget: default max_length never exceeds this (long prompts lose their middle)."
+    max_length_cap: int = Field(
+        768, ge=64, description="Default max_length never exceeds this (long prompts lose their middle)."
     )
     length_percentile: float = Field(
         98.0, gt=50.0, le=100.0,
@@ -119,6 +115,11 @@ class FinetuneParams(StageParams):
         True, description="Reuse a finished training run from the workspace cache when cluster data and params are unchanged."
     )
     seed: int = seed_field("Seed for sampling, adapter initialisation and data order")
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> str:
+        return check_budget(value)
 
     @field_validator("context_distillation", "baseline", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
+from slmconvert.artifacts.adapters import ADAPTER_DIR
 from slmconvert.errors import SlmError
 from slmconvert.finetune import data as fdata
 from slmconvert.finetune.budget import (
@@ -27,7 +28,6 @@ from slmconvert.finetune.budget import (
     train_example_cap,
     validation_cap,
 )
-from slmconvert.artifacts.adapters import ADAPTER_DIR
 from slmconvert.finetune.outputs import publish_cluster, write_merged
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.records import ClusterRecords, sample
@@ -81,7 +81,6 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     """Prompt format (with context distillation), examples cut to the data's length limit, and the plan."""
     if job.records is None:
         raise ValueError(f"cluster {job.cluster_id}: records were not loaded")
-    check_provable(job.records, params, device)
     base_fmt = PromptFormat.for_tokenizer(tokenizer, job.prompt_style)
     drop_system, drop_tools = fdata.distillation_flags(job.records.train, params.context_distillation)
     shared_lines = (
@@ -116,38 +115,26 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     return PreparedJob(fmt, base_fmt, train, validation, plan, stats, digest, key, len(job.records.train))
 
 
-def with_plan(job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, device: str) -> PreparedJob:
-    """The prepared job with its plan (and cache key) made for these params, e.g. a smaller CPU budget."""
+def with_plan(job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, device: str,
+              token_budget: int | None = None) -> PreparedJob:
+    """The prepared job with its plan (and cache key) made for these params and the tokens its share of
+    the wall-clock budget buys."""
     plan, key = _plan_and_key(job, params, device, prepared.train, prepared.stats, prepared.data_hash,
-                              prepared.plan.max_length)
+                              prepared.plan.max_length, token_budget)
     return dataclasses.replace(prepared, plan=plan, key=key)
 
 
 def _plan_and_key(job: ClusterJob, params: FinetuneParams, device: str, train: fdata.PreparedSet,
-                  stats: fdata.LengthStats, data_hash: str, max_length: int) -> tuple[TrainPlan, str]:
+                  stats: fdata.LengthStats, data_hash: str, max_length: int,
+                  token_budget: int | None = None) -> tuple[TrainPlan, str]:
     """The training plan for this data, and the cache key of model + data + plan."""
     plan = make_plan(
         params, device=device, n_params=job.n_params, n_train=len(train.examples),
         mean_length=train.mean_length, max_length=max_length,
-        completion_max=stats.completion_max, varlen_attention=False,
+        completion_max=stats.completion_max, varlen_attention=False, token_budget=token_budget,
     )
     plan_key = {k: v for k, v in plan.to_dict().items() if k != "padding_free"}  # speed only, same result
     return plan, sha256_json({"model": job.model_identity or job.model, "data": data_hash, "plan": plan_key})
-
-
-def check_provable(records: ClusterRecords, params: FinetuneParams, device: str) -> None:
-    """On a CPU, skip clusters whose test split is too small to prove a specialist (cpu_min_test_calls)."""
-    from slmconvert.evaluation.stats import wilson_interval
-
-    n_test = len(records.test)
-    if device != "cpu" or n_test >= params.cpu_min_test_calls:
-        return
-    best = (f" (even {n_test}/{n_test} correct has a Wilson lower bound of {wilson_interval(n_test, n_test)[0]:.2f})"
-            if n_test else "")
-    raise ClusterSkipped(
-        f"{n_test} held-out test calls < cpu_min_test_calls={params.cpu_min_test_calls}; "
-        f"not trained on a CPU, as its specialist could not be shown good enough{best}"
-    )
 
 
 def _validation_sample(
@@ -186,9 +173,11 @@ def train_cluster(
     console: Console,
     quiet: bool = False,
     prepared: PreparedJob | None = None,
+    stop_at: float | None = None,
 ) -> dict[str, Any]:
     """Train (or reuse) one cluster's adapter and write its outputs into out_dir; returns its metrics.
-    `prepared` (from prepare_job, perhaps re-planned) saves preparing the data again."""
+    `prepared` (from prepare_job, perhaps re-planned) saves preparing the data again; training stops
+    at wall-clock time `stop_at` (the budget plan's guard) at the latest."""
     if prepared is None:
         from slmconvert.models import load_tokenizer
 
@@ -204,7 +193,7 @@ def train_cluster(
         if not quiet:
             console.print(f"[dim]cluster {job.cluster_id}: unchanged data and plan, reusing the trained adapter[/dim]")
     else:
-        result = train_prepared(job, prepared, params, run_dir, console, quiet)
+        result = train_prepared(job, prepared, params, run_dir, console, quiet, stop_at)
     metrics = publish_cluster(final, out_dir, result["metrics"], prepared.fmt, result["log_history"])
     if params.merge:
         metrics["merged"] = write_merged(job.model, out_dir / ADAPTER_DIR, out_dir / "merged", device)
@@ -213,7 +202,8 @@ def train_cluster(
 
 
 def train_prepared(
-    job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, run_dir: Path, console: Console, quiet: bool
+    job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, run_dir: Path, console: Console, quiet: bool,
+    stop_at: float | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) training in run_dir and leave the best adapter + result in run_dir/final."""
     import datasets
@@ -226,13 +216,14 @@ def train_prepared(
     verbosity = transformers.utils.logging.get_verbosity()
     transformers.utils.logging.set_verbosity_error()  # the progress bar and metrics.json say what matters
     try:
-        return _train(job, prepared, params, run_dir, console, quiet)
+        return _train(job, prepared, params, run_dir, console, quiet, stop_at)
     finally:
         transformers.utils.logging.set_verbosity(verbosity)
 
 
 def _train(
-    job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, run_dir: Path, console: Console, quiet: bool
+    job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, run_dir: Path, console: Console, quiet: bool,
+    stop_at: float | None = None,
 ) -> dict[str, Any]:
     import datasets
     from transformers import EarlyStoppingCallback, PrinterCallback
@@ -264,6 +255,10 @@ def _train(
     callbacks: list[Any] = [RichProgress(console, f"cluster {job.cluster_id}", meter, quiet)]
     if validator is not None and plan.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=plan.early_stopping_patience))
+    if stop_at is not None:
+        from slmconvert.finetune.schedule import stop_callback
+
+        callbacks.append(stop_callback(stop_at))
     trainer = SpecialistTrainer(
         model=loaded.model,
         args=sft_config(plan, run_dir, validate=validator is not None),

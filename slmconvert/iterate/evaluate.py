@@ -1,9 +1,9 @@
 """Held-out evaluation of each cluster's specialist on its validation and test samples (the evidence
 of the cascade promotion, see iterate.cascade) and of its base model zero-shot (the baseline).
 
-Samples are seeded and capped per device (see IterateParams); every metric carries its sample
-size and 95% interval. The specialist's samples are never cut by a timer; only the base-model
-baseline is (max_eval_seconds_*).
+Samples are seeded and sized by finetune's budget plan within IterateParams' caps; every metric
+carries its sample size and 95% interval. The specialist's samples are never cut by a timer; only
+the base-model baseline is (it runs with what is left of the budget).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from slmconvert.artifacts.adapters import Specialist
+from slmconvert.artifacts.clusters import ClusterInfo
 from slmconvert.artifacts.curated import conversation
 from slmconvert.evaluation import EvalExample, score_outputs
 from slmconvert.evaluation.metrics import AGREEMENT_METRIC, aggregate, primary_metric
 from slmconvert.iterate.cascade import ClusterCascade, can_still_pass, choose_signal, score_calls
 from slmconvert.iterate.params import IterateParams
-from slmconvert.artifacts.adapters import Specialist
-from slmconvert.artifacts.clusters import ClusterInfo
 from slmconvert.models.prompt import PromptFormat, assistant_text, record_output
 from slmconvert.router.config import EscalationRules
 from slmconvert.router.generator import Generation, Generator, base_format
@@ -243,10 +243,10 @@ def evaluate_base(
     fmt = base_format(PromptFormat.from_dict(entry["prompt_format"]))
     device = pick_device(params.device)
     longest = int(max(prompt_chars(r, fmt) for r in base) / CHARS_PER_TOKEN_FLOOR)
-    if device == "cpu" and 0 < params.max_base_prompt_tokens_cpu < longest:
+    if 0 < params.max_base_prompt_tokens < longest:
         entry["base_skipped"] = (
-            f"base model not measured: full prompts up to ~{longest} tokens > max_base_prompt_tokens_cpu "
-            f"{params.max_base_prompt_tokens_cpu}"
+            f"base model not measured: full prompts up to ~{longest} tokens > max_base_prompt_tokens "
+            f"{params.max_base_prompt_tokens}"
         )
         if progress is not None:
             progress(len(base))

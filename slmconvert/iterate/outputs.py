@@ -163,9 +163,10 @@ def write_all(out_dir: Path, *, version: str, lineage: dict[str, str], entries: 
         "slm_input_price_per_1m": params.slm_input_price_per_1m,
         "slm_output_price_per_1m": params.slm_output_price_per_1m,
         "device": device,
-        "max_test_calls": params.cap("test", device),
-        "max_base_calls": params.cap("base", device),
-        "max_calibration_calls": params.cap("calibration", device),
+        "max_test_calls": params.cap("test"),
+        "max_base_calls": params.cap("base"),
+        "max_calibration_calls": params.cap("calibration"),
+        "budget": params.budget,
     }
     llm_latency = {k: t.median_latency_ms for k, t in traffic.items() if isinstance(k, int)}
     report = build_report(

@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from slmconvert.params import StageParams, seed_field
+from slmconvert.util.budget import check_budget
+
+CPU_CHUNK = 4  # a CPU generates a batch slowly: check the early stop and the clock every few calls
 
 ConfidenceMeasure = Literal["auto", "tool_span_mean_logprob", "mean_logprob", "min_logprob", "none"]
 
@@ -34,39 +37,38 @@ class IterateParams(StageParams):
     )
     # -- evaluation budget ---------------------------------------------------------------------
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the specialists are evaluated.")
-    max_test_calls_cpu: int = Field(
-        120, ge=1, description="Test calls per trained cluster evaluated with the adapter on CPU (seeded "
-        "sample, evaluated in full: never cut by a timer). Promotion needs at least 35 kept calls at the "
-        "default target (iterate.evidence.required_test_calls).",
+    budget: str = Field(
+        "15m",
+        description="Wall-clock budget (e.g. 90s, 15m, 2h) of an iterate run started alone; under run-all the run's "
+        "deadline applies. The specialists' evidence is what finetune's budget plan reserved (never cut); the "
+        "base-model baseline uses what is left.",
     )
-    max_test_calls_gpu: int = Field(2000, ge=1, description="The same cap on a CUDA GPU.")
-    max_base_calls_cpu: int = Field(
-        8, ge=0, description="Test calls per cluster evaluated with the base model zero-shot on CPU "
-        "(the side-by-side baseline; 0 skips it).",
+    max_test_calls: int = Field(
+        2000, ge=1, description="Upper bound on test calls per trained cluster (seeded sample, evaluated in full: "
+        "never cut by a timer). finetune's budget plan sizes each cluster's sample within it: at least the "
+        "calls its promotion needs (iterate.evidence.required_test_calls), more when time allows.",
     )
-    max_base_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
-    max_base_prompt_tokens_cpu: int = Field(
-        2048, ge=0, description="On CPU, the base-model baseline is skipped for clusters whose full prompts are "
-        "longer than this (estimated from their characters; prefilling one takes minutes there; 0 = no limit).",
+    max_base_calls: int = Field(
+        500, ge=0, description="Upper bound on test calls per cluster evaluated with the base model zero-shot "
+        "(the side-by-side baseline, run with what is left of the budget; 0 skips it).",
     )
-    max_calibration_calls_cpu: int = Field(
-        32, ge=0, description="Validation calls per trained cluster generated on CPU to choose its confidence "
-        "signal and candidate thresholds (0: no validation; a cluster can then only be promoted whole, without a threshold).",
+    max_base_prompt_tokens: int = Field(
+        2048, ge=0, description="The base-model baseline is skipped for clusters whose full prompts are "
+        "longer than this (estimated from their characters; 0 = no limit).",
     )
-    max_calibration_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
-    max_eval_seconds_cpu: float = Field(
-        150.0, ge=0.0, description="Generation time budget for the base-model baseline on CPU, in seconds "
-        "(0 = none). The specialists' validation and test samples are never cut by it.",
+    max_calibration_calls: int = Field(
+        500, ge=0, description="Upper bound on validation calls per trained cluster generated to choose its "
+        "confidence signal and candidate thresholds; the budget plan reserves up to 32 before training and "
+        "more when time allows (0: no validation; a cluster can then only be promoted whole).",
     )
-    max_eval_seconds_gpu: float = Field(0.0, ge=0.0, description="The same budget on a CUDA GPU (0 = none).")
     stop_when_decided: bool = Field(
         True, description="Stop evaluating a cluster's test sample as soon as no candidate threshold could pass "
         "even if every remaining call were kept and agreed (the metrics then cover the calls evaluated).",
     )
     batch_size: int = Field(8, ge=1, description="Prompts generated together.")
-    eval_chunk_cpu: int = Field(
-        4, ge=1, description="Calls generated between two checks of the time budget and of the early stop on "
-        "CPU (smaller = less overshoot and earlier stops, larger = better batching).",
+    eval_chunk: int | None = Field(
+        None, ge=1, description="Calls generated between two checks of the early stop and the time left "
+        "(smaller = earlier stops, larger = better batching); default: the batch size on a GPU, 4 on a CPU.",
     )
     max_new_tokens: int = Field(
         256, ge=8, description="Upper bound on generated tokens; each cluster uses less when its logged "
@@ -107,11 +109,15 @@ class IterateParams(StageParams):
         0.05, ge=0.0, le=1.0,
         description="Retrain a cluster when its agreement with the LLM on new calls fell by more than this.",
     )
-    max_drift_calls_cpu: int = Field(
-        16, ge=0, description="New calls per promoted cluster replayed on CPU to measure escalation and "
-        "agreement drift (0 skips the replay).",
+    max_drift_calls: int = Field(
+        500, ge=0, description="Upper bound on new calls per promoted cluster replayed to measure escalation "
+        "and agreement drift; the replay stops when a tenth of the budget is spent (0 skips it).",
     )
-    max_drift_calls_gpu: int = Field(500, ge=0, description="The same cap on a CUDA GPU.")
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> str:
+        return check_budget(value)
 
     @field_validator("threshold_levels")
     @classmethod
@@ -130,18 +136,15 @@ class IterateParams(StageParams):
             raise ValueError(f"unknown metric {value!r}; one of: {', '.join(METRICS)}")
         return value
 
-    def cap(self, name: str, device: str) -> int:
-        """A per-device sample cap, e.g. cap("test", "cpu") -> max_test_calls_cpu."""
-        suffix = "gpu" if device == "cuda" else "cpu"
+    def cap(self, name: str) -> int:
+        """An upper bound on a per-cluster sample, e.g. cap("test") -> max_test_calls (the budget plan
+        decides how much of it a run uses)."""
         field = {"test": "max_test_calls", "base": "max_base_calls",
                  "calibration": "max_calibration_calls", "drift": "max_drift_calls"}[name]
-        return int(getattr(self, f"{field}_{suffix}"))
+        return int(getattr(self, field))
 
     def chunk(self, device: str) -> int:
-        """Calls per generation chunk: the batch size on GPU, at most eval_chunk_cpu on CPU."""
-        return self.batch_size if device == "cuda" else min(self.batch_size, self.eval_chunk_cpu)
-
-    def eval_seconds(self, device: str) -> float | None:
-        """The evaluation time budget on this device (None = unlimited)."""
-        value = self.max_eval_seconds_gpu if device == "cuda" else self.max_eval_seconds_cpu
-        return float(value) or None
+        """Calls per generation chunk: eval_chunk, else the batch size on a GPU and at most 4 on a CPU."""
+        if self.eval_chunk is not None:
+            return min(self.batch_size, self.eval_chunk)
+        return self.batch_size if device == "cuda" else min(self.batch_size, CPU_CHUNK)

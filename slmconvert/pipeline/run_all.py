@@ -1,5 +1,6 @@
-"""run-all: the six stages in order with the skip-unchanged rule, `--from`, `--force`, and a dry run
-that says, per stage, whether it would run and why (by comparing fingerprints with what exists)."""
+"""run-all: the six stages in order with the skip-unchanged rule, `--from`, `--force`, one wall-clock
+budget (see pipeline.budget), and a dry run that says, per stage, whether it would run and why (by
+comparing fingerprints with what exists) and how the budget would be split."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from slmconvert import __version__
 from slmconvert.errors import UsageError
 from slmconvert.params import StageParams
+from slmconvert.pipeline.budget import budget_extra, run_budget
 from slmconvert.stages.runner import (
     StageOutcome,
     execute,
@@ -22,6 +24,7 @@ from slmconvert.stages.runner import (
     load_stage,
     run_device,
 )
+from slmconvert.util.budget import Deadline, parse_duration
 from slmconvert.util.source import package_digest
 from slmconvert.workspace import STAGES, Artifact, Workspace
 
@@ -123,7 +126,8 @@ def plan(
             steps.append(StepPlan(stage, "run", "--force"))
             produced[stage] = None
             continue
-        extra_fp = fingerprint_extra(module, extras.get(stage, {}))  # type: ignore[arg-type]
+        # as run_all hands them over (the deadline stays out of fingerprints, iterate's evidence does not)
+        extra_fp = fingerprint_extra(module, budget_extra(stage, extras.get(stage, {}), Deadline(0.0), params))
         fp = fingerprint(stage, params[stage], inputs, extra_fp)
         existing = workspace.find_by_fingerprint(stage, fp)
         if existing is not None:
@@ -158,17 +162,26 @@ def run_all(
                          "(or --from curate to start from the collected calls)")
     console = console or Console(stderr=True)
     steps = []
+    budget = run_budget(params, None)
+    deadline = Deadline.after(budget)  # one deadline: each planning stage re-plans with what is left
     with workspace.lock("slmconvert run-all"):
         for stage in STAGES[start:]:
             started = time.perf_counter()
+            left = deadline.left()
             outcome = execute(stage, workspace, params[stage], pins=_pins_for(load_stage(stage), pins),
-                              extra=extras.get(stage, {}), force=force, console=console, quiet=quiet,
-                              verbose=verbose)
+                              extra=budget_extra(stage, extras.get(stage, {}), deadline, params), force=force,
+                              console=console, quiet=quiet, verbose=verbose)
             steps.append({"stage": stage, "version": outcome.artifact.version, "skipped": outcome.skipped,
-                          "seconds": round(time.perf_counter() - started, 2)})
+                          "seconds": round(time.perf_counter() - started, 2), "budget_left_seconds": round(left, 1)})
             if on_stage is not None:
                 on_stage(stage, outcome)
-    return final_summary(workspace, steps)
+    return {**final_summary(workspace, steps), "budget": budget,
+            "budget_seconds": parse_duration(budget), "over_budget_seconds": round(max(0.0, -_left(deadline)), 1)}
+
+
+def _left(deadline: Deadline) -> float:
+    """Seconds to the deadline (negative once past it)."""
+    return deadline.at - time.time()
 
 
 def final_summary(workspace: Workspace, steps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -14,12 +14,14 @@ from typing import Any
 
 from rich.console import Console
 
+from slmconvert.artifacts.clusters import load_assignments
 from slmconvert.errors import MissingArtifactError, UsageError
 from slmconvert.iterate import drift
 from slmconvert.iterate.evaluate import seeded_sample
 from slmconvert.iterate.params import IterateParams
-from slmconvert.artifacts.clusters import load_assignments
+from slmconvert.iterate.plan import DRIFT_SHARE, drift_calls
 from slmconvert.params import StageParams
+from slmconvert.pipeline.budget import apply_budget, budget_extra
 from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
 from slmconvert.router.replay import replay
 from slmconvert.router.router import Assigner, Router
@@ -27,6 +29,7 @@ from slmconvert.stages.cluster import EXTEND_FROM
 from slmconvert.stages.collect import APPEND_FROM
 from slmconvert.stages.iterate import carried_adapter_role
 from slmconvert.stages.runner import StageOutcome, execute, load_stage
+from slmconvert.util.budget import Deadline, parse_duration
 from slmconvert.util.device import pick_device
 from slmconvert.util.jsonio import read_json
 from slmconvert.util.tables import iter_table
@@ -78,12 +81,15 @@ def measure_drift(
     assigned = router.assigner.assign(new_rows) if new_rows else []
     device = pick_device(params.device)
     promoted = {r.cluster_id for r in router.config.promoted}
+    previous_entries = {int(e["cluster_id"]): e for e in read_json(previous.file("evaluation.json")).get("clusters", [])}
+    seconds = DRIFT_SHARE * parse_duration(params.budget) / max(1, len(promoted))
     groups: dict[int, list[dict[str, Any]]] = {}
     for row, (cid, _) in zip(new_rows, assigned, strict=True):
         if cid in promoted:
             groups.setdefault(cid, []).append(row)
     sample = [r for cid, rows in sorted(groups.items())
-              for r in seeded_sample(rows, params.cap("drift", device), params.seed, f"drift-{cid}")]
+              for r in seeded_sample(rows, drift_calls(previous_entries.get(cid, {}), params.cap("drift"), seconds),
+                                     params.seed, f"drift-{cid}")]
     after: dict[int, dict[str, Any]] = {}
     overall: dict[str, Any] = {}
     if sample:
@@ -126,12 +132,15 @@ def weekly(
                          hint="pin the iteration to improve on (--input iterate@V) or the calls to append to "
                          "(--input collect@V); the loop builds the other stages itself")
 
+    params = apply_budget(params, params["iterate"].budget)  # type: ignore[attr-defined]
+    iterate_params: IterateParams = params["iterate"]  # type: ignore[assignment]
+    deadline = Deadline.after(iterate_params.budget)  # one budget for the whole loop (iterate.budget)
+
     def run(stage: str, pins: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
             roles: dict[str, Artifact] | None = None) -> StageOutcome:
-        return execute(stage, workspace, params[stage], pins=pins, extra=extra, force=force, console=console,
-                       quiet=quiet, verbose=verbose, role_inputs=roles)
+        return execute(stage, workspace, params[stage], pins=pins, extra=budget_extra(stage, extra, deadline, params),
+                       force=force, console=console, quiet=quiet, verbose=verbose, role_inputs=roles)
 
-    iterate_params: IterateParams = params["iterate"]  # type: ignore[assignment]
     with workspace.lock("slmconvert iterate --logs"):
         previous, lineage = _previous(workspace, pins.get("iterate"))
         prev_cluster, prev_select, prev_finetune = lineage["cluster"], lineage["select"], lineage["finetune"]

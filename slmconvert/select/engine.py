@@ -11,12 +11,14 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from slmconvert.errors import ConfigError, SlmError
 from slmconvert.evaluation.generation import generate
 from slmconvert.evaluation.harness import evaluate
 from slmconvert.evaluation.metrics import primary_metric
+from slmconvert.finetune.allocate import MIN_EXAMPLE_PASSES
 from slmconvert.models.embedder import Embedder, SentenceEmbedder
 from slmconvert.models.info import ModelInfo, model_info
 from slmconvert.models.loading import load_model, load_tokenizer, resolve_dtype
@@ -25,6 +27,7 @@ from slmconvert.models.registry import ResolvedModel, resolve_model
 from slmconvert.select.choose import RULE, choose
 from slmconvert.select.data import ClusterTask, with_few_shot
 from slmconvert.select.gates import (
+    Work,
     available_memory,
     compute_gate,
     context_gate,
@@ -32,6 +35,7 @@ from slmconvert.select.gates import (
     memory_gate,
     memory_need,
     percentile_99,
+    zero_shot_skip,
 )
 from slmconvert.select.params import SelectParams
 from slmconvert.util.device import pick_device
@@ -40,9 +44,30 @@ Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 SCHEMA = "slmconvert.selection/1"
 _ROW_DROP = ("text", "token_logprobs")
 SOLE_CANDIDATE = (
-    "the only candidate passing the CPU compute gate: nothing to compare, so not measured zero-shot on a CPU "
-    "(iterate measures the base model beside its specialist; select.cpu_measure_single=true measures it here)"
+    "the only candidate passing the compute gate: nothing to compare, so not measured zero-shot "
+    "(iterate measures the base model beside its specialist; select.measure_single=true measures it here)"
 )
+ZERO_SHOT_SHARE = 0.2  # select's zero-shot measurements together may take at most this share of what is left
+LEAST_PROMPT_TOKENS = 64  # the smallest cluster work imaginable, for the gate before a tokenizer is loaded
+LEAST_NEW_TOKENS = 8
+
+
+@dataclass
+class Budget:
+    """What select knows of the run's budget: seconds left (a clock), the evidence calls a trained
+    cluster needs, and each candidate's measured speed (None: not measured)."""
+
+    seconds_left: Callable[[], float]
+    evidence_calls: int
+    speed: Callable[[ResolvedModel], Any]
+    zero_shot_share: float = ZERO_SHOT_SHARE  # of what is left, for one measurement (set per run)
+
+
+def cluster_work(prompt_tokens: list[int], new_tokens: list[int], evidence_calls: int) -> Work:
+    """The least a cluster asks: MIN_EXAMPLE_PASSES examples of its mean length trained, its evidence answered."""
+    prompt = sum(prompt_tokens) / max(1, len(prompt_tokens))
+    new = sum(new_tokens) / max(1, len(new_tokens))
+    return Work(MIN_EXAMPLE_PASSES * (prompt + new), evidence_calls, prompt, new)
 
 
 def select_models(
@@ -52,8 +77,10 @@ def select_models(
     *,
     progress: Progress,
     log: Callable[[str], None],
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
-    """The selection document: every candidate's facts, gates and measurements, and the choices."""
+    """The selection document: every candidate's facts, gates and measurements, and the choices
+    (`budget`: gate on measured throughput against what is left; None = no compute gate)."""
     resolved = [resolve_model(name) for name in dict.fromkeys(candidates)]  # unknown names fail early
     if not resolved:
         raise ConfigError("no candidate models given", hint="pass --candidate NAME or set select.candidates")
@@ -61,12 +88,15 @@ def select_models(
     # 256 tokens: the model's own limit, so long answers are compared whole
     embedder = SentenceEmbedder(max_seq_length=256) if params.text_cosine else None
     entries, results = [], {task.cluster_id: [] for task in tasks}
-    registry_gates = {c.name: _compute_gate(c, device, params) for c in resolved}
-    sole = (device == "cpu" and not params.cpu_measure_single
-            and sum(g["passed"] for g in registry_gates.values()) == 1)
+    speeds = {c.name: budget.speed(c) if budget else None for c in resolved}
+    if budget is not None:  # the measurements share ZERO_SHOT_SHARE of what is left
+        budget.zero_shot_share = ZERO_SHOT_SHARE / max(1, len(resolved) * len(tasks))
+    registry_gates = {c.name: _compute_gate(speeds[c.name], budget) for c in resolved}
+    sole = not params.measure_single and sum(g["passed"] for g in registry_gates.values()) == 1
     for candidate in resolved:
         entry, measured = _measure(candidate, tasks, params, device, embedder, progress, log,
-                                   registry_gates[candidate.name], SOLE_CANDIDATE if sole else None)
+                                   registry_gates[candidate.name], SOLE_CANDIDATE if sole else None,
+                                   speeds[candidate.name], budget)
         entries.append(entry)
         for cid, result in measured.items():
             results[cid].append(result)
@@ -112,6 +142,8 @@ def _measure(
     log: Callable[[str], None],
     gate: dict[str, Any],
     skip_reason: str | None,
+    speed: Any = None,
+    budget: Budget | None = None,
 ) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     """One candidate: gates per cluster, then its zero-shot measurement where one is due (a
     non-None skip_reason leaves every cluster unmeasured with that reason)."""
@@ -119,8 +151,8 @@ def _measure(
     entry: dict[str, Any] = {"model": name, "kind": candidate.kind, "error": None, "info": None, "prompt_format": None}
     if not gate["passed"]:  # decided from the registry: nothing to load, convert or tokenize
         log(f"select: {name} skipped: {gate['reason']}")
-        return entry, {t.cluster_id: {**_excluded(name, None, gate["reason"]), "n_params": gate["n_params"],
-                                      "gates": {"compute": gate}} for t in tasks}
+        return entry, {t.cluster_id: {**_excluded(name, None, gate["reason"]), "gates": {"compute": gate}}
+                       for t in tasks}
     try:
         log(f"select: preparing {name}")
         tokenizer = load_tokenizer(candidate)  # converts packaged weights into the cache on first use
@@ -132,7 +164,10 @@ def _measure(
     dtype = str(resolve_dtype(params.dtype, device)).removeprefix("torch.")
     entry.update(info=info.to_dict(), prompt_format=fmt.to_dict(), dtype=dtype, device=device)
     free = available_memory(device)
-    plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free, device, skip_reason) for t in tasks}
+    if speed is not None:
+        entry["throughput"] = speed.to_dict()
+    plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free, device, skip_reason, speed, budget)
+             for t in tasks}
     measured = {t.cluster_id: _excluded(name, info, plans[t.cluster_id]["excluded"], plans[t.cluster_id]) for t in tasks}
     for t in tasks:
         if plans[t.cluster_id]["unmeasured"]:
@@ -178,14 +213,18 @@ def _measure(
     return entry, measured
 
 
-def _compute_gate(candidate: ResolvedModel, device: str, params: SelectParams) -> dict[str, Any]:
-    """The CPU compute gate from the registry's parameter count (unknown sizes pass until loaded)."""
-    return compute_gate(candidate.spec.n_params if candidate.spec else None, device, params.cpu_max_params)
+def _compute_gate(speed: Any, budget: Budget | None) -> dict[str, Any]:
+    """The compute gate before anything is tokenized: can the candidate do even the smallest cluster's work?"""
+    if budget is None:
+        return compute_gate(None, None, 0.0)
+    least = Work(MIN_EXAMPLE_PASSES * (LEAST_PROMPT_TOKENS + LEAST_NEW_TOKENS), budget.evidence_calls,
+                 LEAST_PROMPT_TOKENS, LEAST_NEW_TOKENS)
+    return compute_gate(speed, least, budget.seconds_left())
 
 
 def _plan(
     task: ClusterTask, tokenizer: Any, fmt: PromptFormat, info: ModelInfo, params: SelectParams, dtype: str, free: int,
-    device: str, skip_reason: str | None = None,
+    device: str, skip_reason: str | None = None, speed: Any = None, budget: Budget | None = None,
 ) -> dict[str, Any]:
     """Prompts, the generation bound and the gates of one candidate on one cluster."""
     def count(text: str) -> int:
@@ -205,18 +244,17 @@ def _plan(
     p99 = percentile_99(members)
     longest = max((count(p) for p in prompts), default=0)
     batch = min(params.batch_size, len(prompts))
+    left = budget.seconds_left() if budget else 0.0
+    work = cluster_work(members, references, budget.evidence_calls) if budget else None
     gates = {
         "context": context_gate(info.context_length, p99, bound),
         "memory": memory_gate(memory_need(info, dtype, params.load_in_4bit, batch, longest + bound), free, params.memory_fraction),
         "license": licence_gate(info.license, params.allowed_licenses),
-        "compute": compute_gate(info.n_params, device, params.cpu_max_params),
+        "compute": compute_gate(speed, work, left),
     }
     excluded = "; ".join(g["reason"] for g in gates.values() if not g["passed"]) or None
-    too_long = device == "cpu" and 0 < params.cpu_max_prompt_tokens < longest
-    unmeasured = (
-        f"not measured zero-shot: sampled prompts up to {longest} tokens > cpu_max_prompt_tokens "
-        f"{params.cpu_max_prompt_tokens}" if too_long else skip_reason
-    )
+    too_slow = zero_shot_skip(speed, len(prompts), longest, bound, left, budget.zero_shot_share) if budget else None
+    unmeasured = too_slow or skip_reason
     return {
         "prompts": prompts, "first_prompt": prompts[0] if prompts else "", "max_new_tokens": bound,
         "gates": gates, "excluded": excluded, "unmeasured": unmeasured, "p99_prompt_tokens": p99,

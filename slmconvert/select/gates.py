@@ -1,9 +1,11 @@
-"""Gates a candidate must pass for a cluster before it is evaluated: context, memory, licence."""
+"""Gates a candidate must pass for a cluster before it is evaluated: context, memory, licence, and
+compute (can it train and answer its evidence within the budget, at the speed measured here?)."""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +39,50 @@ def context_gate(context_length: int | None, p99_prompt_tokens: int, max_new_tok
     return gate
 
 
-def compute_gate(n_params: int | None, device: str, cpu_max_params: int) -> dict[str, Any]:
-    """On a CPU, passes only models up to cpu_max_params (0 = no gate; unknown size passes, noted)."""
-    gate = {"device": device, "n_params": n_params, "cpu_max_params": cpu_max_params or None}
-    gated = device == "cpu" and cpu_max_params > 0
-    gate["passed"] = not gated or n_params is None or n_params <= cpu_max_params
+@dataclass(frozen=True)
+class Work:
+    """The least a cluster asks of a candidate within the budget: train on `train_tokens` and answer
+    `evidence_calls` held-out calls of `prompt_tokens` + `new_tokens` each."""
+
+    train_tokens: float
+    evidence_calls: int
+    prompt_tokens: float
+    new_tokens: float
+
+
+def compute_gate(speed: Any, work: Work | None, seconds: float) -> dict[str, Any]:
+    """Passes when the candidate, at the speed measured on this machine (`speed`: a finetune.probe
+    Throughput, None = not measured), can train and answer its evidence in `seconds` (what is left of
+    the budget). Parameter counts say little here: most of a small model's parameters are embeddings."""
+    gate: dict[str, Any] = {"seconds_left": round(seconds, 1), "passed": True}
+    if speed is None or work is None:
+        gate["reason"] = "throughput not measured (not gated)"
+        return gate
+    train = work.train_tokens / max(1e-9, speed.train_tokens_per_second)
+    answer = work.evidence_calls * speed.call_seconds(work.prompt_tokens, work.new_tokens)
+    need = train + answer + speed.load_seconds
+    gate.update(train_tokens_per_second=speed.train_tokens_per_second, needed_seconds=round(need, 1),
+                passed=need <= seconds)
     if not gate["passed"]:
         gate["reason"] = (
-            f"{n_params / 1e6:.0f}M parameters > cpu_max_params {cpu_max_params / 1e6:.0f}M "
-            "(too slow to fine-tune on a CPU; raise it or run on a GPU)"
+            f"needs ~{need:.0f} s here ({train:.0f} s to train {work.train_tokens:,.0f} tokens at "
+            f"{speed.train_tokens_per_second:.0f} tok/s + {answer:.0f} s for {work.evidence_calls} evidence calls), "
+            f"{max(0.0, seconds):.0f} s of the budget left (raise the budget or use a faster machine)"
         )
-    elif gated and n_params is None:
-        gate["reason"] = "model size unknown (not gated)"
     return gate
+
+
+def zero_shot_skip(speed: Any, prompts: int, longest: int, new_tokens: int, seconds: float,
+                   share: float) -> str | None:
+    """Why a zero-shot measurement is skipped: it would take more than `share` of the `seconds` left
+    (at the speed measured here); None when it fits or the speed is unknown."""
+    if speed is None or not prompts:
+        return None
+    cost = prompts * speed.call_seconds(longest, new_tokens)
+    if cost <= share * seconds:
+        return None
+    return (f"not measured zero-shot: ~{cost:.0f} s for {prompts} sampled prompts up to {longest} tokens, more "
+            f"than {share:.0%} of the {max(0.0, seconds):.0f} s left of the budget")
 
 
 def licence_gate(license_name: str | None, allowed: list[str]) -> dict[str, Any]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from slmconvert.models.registry import DEFAULT_CANDIDATES
 from slmconvert.params import StageParams, seed_field
+from slmconvert.util.budget import check_budget
 
 
 class SelectParams(StageParams):
@@ -43,21 +44,17 @@ class SelectParams(StageParams):
     allowed_licenses: list[str] = Field(
         [], description="Licence gate: when non-empty, only candidates whose licence is listed are evaluated."
     )
-    cpu_max_params: int = Field(
-        200_000_000, ge=0,
-        description="CPU compute gate: on a CPU, candidates with more parameters are not considered (fine-tuning "
-        "them does not fit a CPU budget; 0 = no gate). GPUs are not gated.",
+    budget: str = Field(
+        "15m",
+        description="Wall-clock budget (e.g. 90s, 15m, 2h); under run-all the run's deadline applies. A candidate "
+        "passes the compute gate for a cluster when, at the speed measured on this machine, it can train on the "
+        "cluster and answer the held-out evidence its promotion needs within what is left; zero-shot "
+        "measurements together may take a fifth of what is left (one that would take more is skipped).",
     )
-    cpu_max_prompt_tokens: int = Field(
-        2048, ge=0,
-        description="On a CPU, a cluster whose sampled prompts are longer than this is not measured zero-shot "
-        "(prefilling one such prompt takes minutes there); its choice falls to the size rule among the candidates "
-        "passing the gates, and iterate still measures the specialist (0 = no limit).",
-    )
-    cpu_measure_single: bool = Field(
+    measure_single: bool = Field(
         False,
-        description="On a CPU, also measure zero-shot when a single candidate passes the compute gate (nothing to "
-        "choose between; iterate measures the base model beside its specialist anyway).",
+        description="Also measure zero-shot when a single candidate passes the gates (nothing to choose between; "
+        "iterate measures the base model beside its specialist anyway).",
     )
     quality_tolerance: float = Field(
         0.05, ge=0, le=1,
@@ -76,3 +73,8 @@ class SelectParams(StageParams):
         False, description="Also time one prompt alone (batch size 1), the latency a single routed call sees (costs one more generation per cluster)."
     )
     seed: int = seed_field("Seed for sampling validation and few-shot examples")
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> str:
+        return check_budget(value)

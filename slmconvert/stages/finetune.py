@@ -26,7 +26,6 @@ Params = FinetuneParams
 
 def run(ctx: StageContext) -> StageResult:
     """Train every selected cluster (or those in ctx.extra["clusters"]) and index the results."""
-    from slmconvert.finetune.allocate import share_budget
     from slmconvert.finetune.records import load_cluster_records
     from slmconvert.finetune.run import train_cluster
     from slmconvert.util.device import pick_device
@@ -40,8 +39,8 @@ def run(ctx: StageContext) -> StageResult:
     device = pick_device(params.device)
     records = load_cluster_records(curate, cluster, [job.cluster_id for job in jobs])
     prepared, unfit = prepare_jobs(jobs, records, params, device)
-    to_train, left_out = share_budget(prepared, params, device, lambda job, prep, tokens: _replan(
-        job, prep, params, device, tokens))
+    schedule = _schedule(ctx, prepared, params, device, read_json(cluster.file("clusters.json")))
+    to_train, left_out = _planned(prepared, schedule, params, device)
     skipped += unfit + left_out
     ctx.log(f"finetune: {len(to_train)} cluster(s) to train on {device}"
             + (f", {len(skipped)} skipped" if skipped else ""))
@@ -53,12 +52,12 @@ def run(ctx: StageContext) -> StageResult:
     for job, prep in to_train:
         metrics = train_cluster(
             job, params, device=device, cache_root=cache_root, out_dir=ctx.out_dir / str(job.cluster_id),
-            console=ctx.console, quiet=ctx.quiet, prepared=prep,
+            console=ctx.console, quiet=ctx.quiet, prepared=prep, stop_at=schedule.stop_at(job.cluster_id),
         )
         results.append(_row(metrics))
     results.sort(key=lambda r: r["cluster_id"])
     summary = {"device": device, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
-               "seconds": round(time.perf_counter() - started, 2)}
+               "seconds": round(time.perf_counter() - started, 2), "budget": schedule.to_dict()}
     atomic_write_json(ctx.out_dir / INDEX_FILE, summary)
     improvements = [r["improvement"] for r in results if r.get("improvement") is not None]
     return StageResult(
@@ -68,6 +67,8 @@ def run(ctx: StageContext) -> StageResult:
             "clusters_skipped": len(skipped),
             "mean_improvement": round(sum(improvements) / len(improvements), 4) if improvements else None,
             "seconds": summary["seconds"],
+            "budget": params.budget,
+            "budget_plan": {k: v for k, v in summary["budget"].items() if k != "throughput"},
         },
         summary=summary,
     )
@@ -132,11 +133,40 @@ def prepare_jobs(jobs: list[Any], records: dict[int, Any], params: FinetuneParam
     return ready, unfit
 
 
-def _replan(job: Any, prepared: Any, params: FinetuneParams, device: str, tokens: int) -> Any:
-    """The job re-planned for a per-cluster CPU budget of `tokens`."""
+def _schedule(ctx: StageContext, prepared: list[tuple[Any, Any]], params: FinetuneParams, device: str,
+              clusters_json: Any) -> Any:
+    """The budget plan: the deadline run-all handed down (else this run's own budget from now), the
+    evidence iterate will need (run-all passes iterate's settings), speeds probed on this machine."""
+    from slmconvert.finetune.allocate import Evidence
+    from slmconvert.finetune.schedule import cost_shares, default_probe, make_schedule
+    from slmconvert.util.budget import stage_deadline
+
+    deadline = stage_deadline(params.budget, ctx.extra.get("deadline"))
+    evidence = Evidence(**(ctx.extra.get("evidence") or {}))
+    probe = ctx.extra.get("probe") or default_probe(ctx.workspace.cache_dir("throughput"), params, device)
+    schedule = make_schedule(prepared, params, device, deadline, cost_shares(clusters_json), evidence, probe)
+    for model, speed in schedule.throughput.items():
+        ctx.log(f"finetune: {model} here ({speed.source}): {speed.train_tokens_per_second:.0f} training tok/s, "
+                f"{speed.prefill_tokens_per_second:.0f} prefill / {speed.decode_tokens_per_second:.0f} decode tok/s")
+    ctx.log(f"finetune: budget {params.budget}: {schedule.plan.seconds:.0f} s to plan, "
+            f"{schedule.plan.planned_seconds:.0f} s planned (training + evidence)")
+    return schedule
+
+
+def _planned(prepared: list[tuple[Any, Any]], schedule: Any, params: FinetuneParams,
+             device: str) -> tuple[list[tuple[Any, Any]], list[dict[str, Any]]]:
+    """(job, re-planned job) pairs to train in plan order, and the clusters the plan leaves out, with why."""
     from slmconvert.finetune.run import with_plan
 
-    return with_plan(job, prepared, params.model_copy(update={"cpu_max_train_tokens": tokens}), device)
+    by_id = {job.cluster_id: (job, prep) for job, prep in prepared}
+    chosen, left_out = [], []
+    for entry in schedule.plan.entries:
+        job, prep = by_id[entry.cluster_id]
+        if entry.trained:
+            chosen.append((job, with_plan(job, prep, params, device, token_budget=entry.train_tokens)))
+        else:
+            left_out.append({"cluster_id": entry.cluster_id, "reason": entry.reason})
+    return chosen, left_out
 
 
 def _select_baseline(entry: dict[str, Any]) -> dict[str, Any] | None:
@@ -162,8 +192,10 @@ def _hf_id(name: str) -> str | None:
 
 
 def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
-    """The cluster filter, normalised (order and duplicates do not matter)."""
-    out = dict(extra)
+    """The cluster filter, normalised (order and duplicates do not matter). The deadline, probe and
+    iterate's evidence settings are not part of it: the budget param is (what is left of it differs
+    every run; a stricter target later makes iterate evaluate more, not finetune retrain)."""
+    out = {k: v for k, v in extra.items() if k not in ("deadline", "probe", "evidence")}
     if extra.get("clusters"):
         out["clusters"] = sorted({int(c) for c in extra["clusters"]})
     return out

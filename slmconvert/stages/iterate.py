@@ -12,7 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from slmconvert.artifacts.adapters import Specialist, finetune_skips, load_specialists
-from slmconvert.artifacts.clusters import cluster_map, load_assignments, load_clusters, load_splits, seed_dir
+from slmconvert.artifacts.clusters import (
+    cluster_map,
+    load_assignments,
+    load_clusters,
+    load_splits,
+    seed_dir,
+)
 from slmconvert.artifacts.curated import load_curated, traffic_rows
 from slmconvert.iterate import outputs
 from slmconvert.iterate.build import (
@@ -38,12 +44,19 @@ from slmconvert.iterate.evaluate import (
 )
 from slmconvert.iterate.history import extend, make_entry, previous_history
 from slmconvert.iterate.params import IterateParams
+from slmconvert.iterate.plan import (
+    after_evidence_reserve,
+    least_calls,
+    planned_evidence,
+    sample_size,
+)
 from slmconvert.iterate.promotion import decide_all
 from slmconvert.router.config import RouterConfig
 from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
 from slmconvert.router.replay import replay
 from slmconvert.router.router import Assigner, Router
 from slmconvert.stages.base import StageContext, StageResult
+from slmconvert.util.budget import stage_deadline
 from slmconvert.util.device import pick_device
 
 NAME = "iterate"
@@ -79,18 +92,24 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
     def members(cid: int, split: str) -> list[dict[str, Any]]:
         return [records[c] for c in ids.get((cid, split), []) if c in records]
 
-    def sample(split: str, cap: int) -> dict[int, list[dict[str, Any]]]:
-        return {c.cluster_id: seeded_sample(members(c.cluster_id, split), cap, params.seed,
-                                            f"{split if split == 'test' else 'val'}-{c.cluster_id}") for c in clusters}
+    deadline = stage_deadline(params.budget, ctx.extra.get("deadline"))
+    planned = planned_evidence(ctx.inputs["finetune"])
 
-    test, validation = sample("test", params.cap("test", device)), sample("validation", params.cap("calibration", device))
+    def sample(split: str, pool: str) -> dict[int, list[dict[str, Any]]]:
+        least = least_calls(pool, params.promotion_target, len(params.threshold_levels))
+        return {c.cluster_id: seeded_sample(members(c.cluster_id, split),
+                                            sample_size(planned, c.cluster_id, pool, params.cap(pool), least),
+                                            params.seed, f"{split if split == 'test' else 'val'}-{c.cluster_id}")
+                for c in clusters}
+
+    test, validation = sample("test", "test"), sample("validation", "calibration")
     generator = generator or CachedGenerator(PeftGenerator(device, params.batch_size),
                                              ws.cache_dir("iterate-generations"))
     if not isinstance(generator, CachedGenerator):
         generator = CachedGenerator(generator)
     evaluated = [c for c in clusters if c.candidate and c.cluster_id in specialists and test[c.cluster_id]]
-    ctx.log(f"iterate: evaluating {len(evaluated)} specialist(s) on {device} (validation <= "
-            f"{params.cap('calibration', device)}, test <= {params.cap('test', device)} calls per cluster, in full)")
+    ctx.log(f"iterate: evaluating {len(evaluated)} specialist(s) on {device} (validation and test samples as "
+            f"{'finetune planned' if planned else 'capped'}, in full; {deadline.left():.0f} s of the budget left)")
     evals = {}
     order = sorted(clusters, key=lambda c: promise(specialists.get(c.cluster_id)))
     total = sum(len(validation[c.cluster_id]) + len(test[c.cluster_id]) for c in evaluated)
@@ -100,12 +119,13 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
             evals[info.cluster_id] = evaluate_cluster(
                 info, specialists.get(info.cluster_id), validation[info.cluster_id], test[info.cluster_id],
                 len(ids.get((info.cluster_id, "test"), [])), generator, params, rules, advance)
-    base_cap = params.cap("base", device)
+    base_cap = params.cap("base")
     measured = [c.cluster_id for c in order if evals[c.cluster_id].entry.get("prompt_format")]
-    deadline = Deadline(params.eval_seconds(device))
+    base_deadline = Deadline(max(1e-3, deadline.left() - after_evidence_reserve(deadline)))
     with ctx.progress("base-model baseline", sum(min(base_cap, len(test[c])) for c in measured)) as advance:
         for cid in measured:  # the side-by-side baseline, with what time its budget allows
-            evaluate_base(evals[cid], specialists[cid], test[cid][:base_cap], generator, params, advance, deadline)
+            evaluate_base(evals[cid], specialists[cid], test[cid][:base_cap], generator, params, advance,
+                          base_deadline)
     entries = [evals[c.cluster_id].entry for c in clusters]
     untrained = finetune_skips(ctx.inputs["finetune"])
     for entry in entries:
@@ -143,6 +163,9 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
     version = ctx.version
     weekly = ctx.extra.get("weekly")
     summary = outputs.summary(entries, result.overall, economics, device, generator, time.perf_counter() - started)
+    summary["budget"] = {"budget": params.budget, "deadline": round(deadline.at, 3),
+                         "seconds_left": round(deadline.left(), 2), "planned": sorted(planned.values(),
+                                                                                     key=lambda e: e["cluster_id"])}
     earlier = previous_history(ws)
     history = extend(earlier, make_entry(version, lineage, summary, weekly, len(earlier)))
     outputs.write_all(
@@ -154,8 +177,14 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
     )
     ctx.log(f"iterate: promoted {len(promoted)}/{len(entries)} cluster(s); "
             f"report at {ctx.out_dir.name}/report.html")
-    return StageResult(metrics=outputs.metrics(summary), summary=summary)
+    return StageResult(metrics={**outputs.metrics(summary), "budget": summary["budget"]}, summary=summary)
 
+
+
+def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """Extra inputs as they identify a run: not the deadline (the budget param is; what is left of it
+    differs every run)."""
+    return {k: v for k, v in extra.items() if k != "deadline"}
 
 
 def _specialists(ctx: StageContext) -> dict[int, Specialist]:

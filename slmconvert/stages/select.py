@@ -31,7 +31,8 @@ def run(ctx: StageContext) -> StageResult:
         context_sample=params.context_sample, include_non_candidates=params.include_non_candidates, seed=params.seed,
     )
     ctx.log(f"select: {len(tasks)} cluster(s) to match, {len(skipped)} skipped, candidates: {', '.join(candidates)}")
-    selection = select_models(tasks, params, candidates, progress=ctx.progress, log=ctx.log)
+    selection = select_models(tasks, params, candidates, progress=ctx.progress, log=ctx.log,
+                              budget=_budget(ctx, params))
     selection["inputs"] = {"cluster": cluster.ref, "curate": curate.ref}
     selection["skipped_clusters"] = skipped
     atomic_write_json(ctx.out_dir / "selection.json", selection)
@@ -46,9 +47,34 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(metrics=metrics, summary=summary)
 
 
+def _budget(ctx: StageContext, params: SelectParams) -> Any:
+    """The compute gate's view of the budget: the run's deadline (else select.budget from now) less the
+    time kept for iterate, the evidence a trained cluster needs, and each candidate's speed measured here."""
+    from slmconvert.finetune.allocate import MIN_CALIBRATION_CALLS, Evidence
+    from slmconvert.finetune.schedule import (
+        ITERATE_RESERVE_MIN,
+        ITERATE_RESERVE_SHARE,
+        candidate_speed,
+    )
+    from slmconvert.select.engine import Budget
+    from slmconvert.util.budget import stage_deadline
+    from slmconvert.util.device import pick_device
+
+    deadline = stage_deadline(params.budget, ctx.extra.get("deadline"))
+    evidence = Evidence(**(ctx.extra.get("evidence") or {}))
+    calls = (evidence.required(evidence.coverage) or 0) + MIN_CALIBRATION_CALLS
+
+    def left() -> float:
+        return deadline.left() - max(ITERATE_RESERVE_MIN, ITERATE_RESERVE_SHARE * deadline.left())
+
+    speed = candidate_speed(ctx.workspace.cache_dir("throughput"), pick_device(params.device), ctx.log)
+    return Budget(seconds_left=left, evidence_calls=calls, speed=speed)
+
+
 def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
-    """Candidates by identity: a local model dir changes the fingerprint when its files change."""
-    out = dict(extra)
+    """Candidates by identity: a local model dir changes the fingerprint when its files change. Not the
+    deadline or iterate's evidence settings (the budget param is: what is left of it differs every run)."""
+    out = {k: v for k, v in extra.items() if k not in ("deadline", "evidence")}
     if extra.get("candidates"):
         out["candidates"] = [{"name": name, "identity": model_identity(name)} for name in extra["candidates"]]
     return out

@@ -18,10 +18,9 @@ FAST_SETS = [
     "cluster.min_cluster_size=8", "cluster.min_examples=12",
     "select.sample_size=3", "select.single_call_latency=false", "select.text_cosine=false", "select.max_new_tokens=8",
     "finetune.max_steps=2", "finetune.max_train_examples=8", "finetune.validation_examples=2",
-    "finetune.baseline='off'", "finetune.max_new_tokens=8", "finetune.cpu_min_test_calls=0",
-    "iterate.promotion_target=0.0", "iterate.max_new_tokens=8", "iterate.max_test_calls_cpu=6",
-    "iterate.max_base_calls_cpu=2",
-    "iterate.max_calibration_calls_cpu=3", "iterate.max_drift_calls_cpu=3",
+    "finetune.baseline='off'", "finetune.max_new_tokens=8",
+    "iterate.promotion_target=0.0", "iterate.max_new_tokens=8", "iterate.max_test_calls=6",
+    "iterate.max_base_calls=2", "iterate.max_calibration_calls=3", "iterate.max_drift_calls=3",
     # a tiny model agrees with nothing and rarely says anything: keep its answers whole at target 0
     "iterate.threshold_levels=[0.0]", "iterate.escalate_on_parse_error=false",
 ]

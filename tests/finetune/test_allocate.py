@@ -1,50 +1,99 @@
-"""Sharing the CPU training budget: order by calls moved per training token, re-plan the last, skip the rest."""
+"""The budget plan: most LLM cost moved per training second first, evidence reserved before training
+time, never more seconds planned than the budget has, and the speed of the machine measured, not assumed."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import dataclasses
+import random
 
-from slmconvert.finetune.allocate import calls_per_token, planned_tokens, share_budget
-from slmconvert.finetune.params import FinetuneParams
+import pytest
 
+from slmconvert.finetune.allocate import (
+    MIN_CALIBRATION_CALLS,
+    ClusterNeed,
+    Evidence,
+    plan_budget,
+)
 
-def _item(cid: int, size: int, mean_length: float, tokens: int) -> tuple[SimpleNamespace, SimpleNamespace]:
-    """A job of `size` calls whose plan trains `tokens` tokens on examples of `mean_length`."""
-    records = SimpleNamespace(train=[{}] * (size - 2), validation=[{}], test=[{}])
-    steps = max(1, round(tokens / (4 * mean_length)))
-    prepared = SimpleNamespace(train=SimpleNamespace(mean_length=mean_length),
-                               plan=SimpleNamespace(max_steps=steps, batch_size=4))
-    return SimpleNamespace(cluster_id=cid, records=records), prepared
-
-
-def _replan(job, prepared, tokens):
-    steps = max(1, int(tokens // (prepared.plan.batch_size * prepared.train.mean_length)))
-    return SimpleNamespace(train=prepared.train, plan=SimpleNamespace(max_steps=steps, batch_size=4), replanned=tokens)
+EVIDENCE = Evidence(target=0.90, candidates=2, max_validation_calls=500, max_test_calls=2000)
 
 
-def test_gpu_or_no_total_trains_everything_in_cluster_order():
-    items = [_item(0, 100, 400, 40_000), _item(1, 100, 50, 40_000)]
-    params = FinetuneParams(cpu_total_train_tokens=1000)
-    assert [j.cluster_id for j, _ in share_budget(items, params, "cuda", _replan)[0]] == [0, 1]
-    chosen, skipped = share_budget(items, FinetuneParams(cpu_total_train_tokens=0), "cpu", _replan)
-    assert [j.cluster_id for j, _ in chosen] == [0, 1] and skipped == []
+def _clusters(train_tps: float, seconds_per_call: float) -> list[ClusterNeed]:
+    """The same four clusters on a machine of the given speed (a skewed cost mix, like agent logs)."""
+    def need(cid: int, share: float, examples: int, mean: float, test: int) -> ClusterNeed:
+        return ClusterNeed(cluster_id=cid, cost_share=share, full_tokens=int(examples * 2 * mean),
+                           mean_example_tokens=mean, train_tokens_per_second=train_tps, validation_available=80,
+                           test_available=test, seconds_per_call=seconds_per_call, fixed_seconds=8.0)
+    return [need(0, 0.75, 300, 400.0, 150), need(1, 0.19, 300, 300.0, 150), need(2, 0.05, 500, 120.0, 150),
+            need(3, 0.01, 30, 100.0, 12)]
 
 
-def test_cpu_trains_most_calls_per_token_first_and_skips_what_the_total_does_not_cover():
-    items = [_item(0, 1000, 400, 40_000), _item(1, 400, 50, 40_000), _item(2, 300, 400, 40_000)]
-    assert calls_per_token(400, 50) > calls_per_token(1000, 400) > calls_per_token(300, 400)
-    chosen, skipped = share_budget(items, FinetuneParams(cpu_total_train_tokens=80_000), "cpu", _replan)
-    assert [j.cluster_id for j, _ in chosen] == [1, 0]
-    assert [s["cluster_id"] for s in skipped] == [2]
-    assert "cpu_total_train_tokens=80,000" in skipped[0]["reason"]
+SLOW = _clusters(train_tps=80.0, seconds_per_call=2.0)
+FAST = _clusters(train_tps=8000.0, seconds_per_call=0.02)
 
 
-def test_the_last_cluster_takes_a_smaller_plan_when_at_least_half_is_left():
-    items = [_item(0, 400, 50, 40_000), _item(1, 300, 100, 40_000)]
-    chosen, skipped = share_budget(items, FinetuneParams(cpu_total_train_tokens=65_000), "cpu", _replan)
-    assert [j.cluster_id for j, _ in chosen] == [0, 1] and not skipped
-    last = chosen[1][1]
-    assert last.replanned == 65_000 - planned_tokens(chosen[0][1].plan, 50)
-    assert planned_tokens(last.plan, 100) <= last.replanned
-    chosen, skipped = share_budget(items, FinetuneParams(cpu_total_train_tokens=50_000), "cpu", _replan)
-    assert [j.cluster_id for j, _ in chosen] == [0] and [s["cluster_id"] for s in skipped] == [1]
+def _trained(plan) -> list[int]:
+    return [e.cluster_id for e in plan.entries if e.trained]
+
+
+def test_fast_and_slow_machines_plan_the_same_data_differently():
+    slow, fast = plan_budget(SLOW, 800, EVIDENCE), plan_budget(FAST, 800, EVIDENCE)
+    assert _trained(fast) == [0, 1, 2]
+    assert _trained(slow) and len(_trained(slow)) < len(_trained(fast))
+    assert set(_trained(slow)) < set(_trained(fast))
+    for entry in fast.entries:  # a fast machine affords full plans and more evidence than the minimum
+        if entry.trained:
+            assert entry.train_tokens == entry.full_tokens and entry.test_calls == 150
+            assert entry.validation_calls == 80
+
+
+def test_a_slow_machine_still_reserves_full_evidence_for_what_it_trains():
+    slow = plan_budget(SLOW, 800, EVIDENCE)
+    need = EVIDENCE.required(EVIDENCE.coverage)
+    for entry in slow.entries:
+        if entry.trained:
+            assert entry.test_calls >= need >= EVIDENCE.required(1.0) == entry.required_test_calls
+            assert entry.validation_calls == MIN_CALIBRATION_CALLS
+            assert entry.evidence_seconds == pytest.approx((entry.test_calls + entry.validation_calls) * 2.0)
+            assert entry.train_tokens < entry.full_tokens  # it trains less rather than evaluate too little
+    left_out = [e for e in slow.entries if not e.trained and e.cluster_id != 3]
+    assert left_out and all(e.reason.startswith("budget: needs") for e in left_out)
+
+
+def test_clusters_go_in_order_of_cost_moved_per_training_second():
+    plan = plan_budget(FAST, 800, EVIDENCE)
+    rates = [e.value_rate for e in plan.entries]
+    assert rates == sorted(rates, reverse=True)
+    cheap = [dataclasses.replace(n, cost_share=0.9 if n.cluster_id == 2 else 0.01) for n in SLOW]
+    assert _trained(plan_budget(cheap, 400, EVIDENCE))[0] == 2
+
+
+def test_a_cluster_that_cannot_show_the_target_is_not_trained():
+    entry = plan_budget(FAST, 800, EVIDENCE).entry(3)
+    assert not entry.trained and "12 held-out test calls" in entry.reason and "46" in entry.reason
+
+
+def test_evidence_is_reserved_before_training_time_is_handed_out():
+    one = [dataclasses.replace(SLOW[0], fixed_seconds=0.0)]
+    least_training = one[0].train_seconds(one[0].min_tokens)
+    evidence = (EVIDENCE.required(EVIDENCE.coverage) + MIN_CALIBRATION_CALLS) * 2.0
+    assert not plan_budget(one, least_training + evidence - 1, EVIDENCE).entries[0].trained
+    fits = plan_budget(one, least_training + evidence + 1, EVIDENCE).entries[0]
+    assert fits.trained and fits.train_tokens >= one[0].min_tokens
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_the_plan_never_spends_more_than_the_budget(seed):
+    rng = random.Random(seed)
+    needs = [ClusterNeed(cluster_id=i, cost_share=rng.random(), full_tokens=rng.randint(1000, 500_000),
+                         mean_example_tokens=rng.uniform(50, 800), train_tokens_per_second=rng.uniform(20, 20_000),
+                         validation_available=rng.randint(0, 300), test_available=rng.randint(0, 600),
+                         seconds_per_call=rng.uniform(0.01, 5), fixed_seconds=rng.uniform(0, 30))
+             for i in range(rng.randint(1, 8))]
+    seconds = rng.uniform(30, 4000)
+    plan = plan_budget(needs, seconds, EVIDENCE)
+    assert plan.planned_seconds <= seconds + 1e-6
+    assert plan.planned_seconds + plan.spare_seconds == pytest.approx(seconds)
+    for entry, need in ((plan.entry(n.cluster_id), n) for n in needs):
+        assert entry.test_calls <= need.test_available and entry.validation_calls <= need.validation_available
+        assert entry.train_tokens <= need.full_tokens

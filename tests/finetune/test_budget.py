@@ -1,4 +1,4 @@
-"""The training plan: defaults that scale with data size, the CPU budget, method and precision choice."""
+"""The training plan: defaults that scale with data size, the budget's token share, method and precision choice."""
 
 from __future__ import annotations
 
@@ -34,11 +34,14 @@ def test_explicit_params_override_the_scaled_defaults():
     assert p.max_steps == p.steps_per_epoch == 5
 
 
-def test_cpu_budget_caps_steps_and_gpu_trains_all_epochs():
+def test_the_budget_share_caps_steps_on_any_device_and_without_one_all_epochs_train():
     gpu = plan(device="cuda", n_train=48)
     assert gpu.max_steps == gpu.steps_per_epoch * 4
-    cpu = plan(FinetuneParams(cpu_max_train_tokens=3000), device="cpu", n_train=48, mean_length=100.0)
-    assert cpu.max_steps == 3000 // (cpu.batch_size * 100)
+    for device in ("cpu", "cuda"):
+        capped = plan(device=device, n_train=48, mean_length=100.0, token_budget=3000)
+        assert capped.max_steps == 3000 // (capped.batch_size * 100)
+    assert plan(device="cpu", n_train=48).max_steps == plan(device="cpu", n_train=48).steps_per_epoch * 4
+    assert plan(FinetuneParams(max_steps=5), token_budget=100).max_steps == 5  # an explicit cap wins
     assert budget.train_example_cap(FinetuneParams(), "cpu") == budget.CPU_MAX_TRAIN_EXAMPLES
     assert budget.train_example_cap(FinetuneParams(), "cuda") is None
     assert budget.train_example_cap(FinetuneParams(max_train_examples=7), "cuda") == 7
@@ -77,10 +80,11 @@ def test_gpu_micro_batches_fit_a_token_budget():
     assert p.micro_batch_size * p.gradient_accumulation == p.batch_size == 32
 
 
-def test_cpu_limits_example_length_and_batches_long_examples_smaller():
+def test_example_length_is_capped_and_cpu_batches_long_examples_smaller():
     params = FinetuneParams()
-    assert budget.default_max_length(params, "cpu", 4000) == params.cpu_max_length
-    assert budget.default_max_length(params, "cuda", 4000) == 4000
+    assert budget.default_max_length(params, "cpu", 4000) == params.max_length_cap
+    assert budget.default_max_length(params, "cuda", 4000) == params.max_length_cap
+    assert budget.default_max_length(FinetuneParams(max_length_cap=8192), "cuda", 4000) == 4000
     assert budget.default_max_length(FinetuneParams(max_length=100), "cpu", 4000) == 100
     short, long = plan(mean_length=100.0), plan(mean_length=700.0)
     assert short.batch_size == 8 and long.batch_size == 2
@@ -111,10 +115,10 @@ def test_yaml_off_is_accepted_for_switches():
 
 
 def test_cpu_validates_each_epoch_at_most_twice_and_drops_dropout():
-    many_epochs = plan(FinetuneParams(cpu_max_train_tokens=40_000), n_train=48, mean_length=50.0)
+    many_epochs = plan(n_train=48, mean_length=50.0, token_budget=40_000)
     assert many_epochs.max_steps > 2 * many_epochs.steps_per_epoch
     assert many_epochs.eval_every_steps == -(-many_epochs.max_steps // 2)
-    part_epoch = plan(FinetuneParams(cpu_max_train_tokens=12_000), n_train=64, mean_length=700.0)  # a fraction of one epoch
+    part_epoch = plan(n_train=64, mean_length=700.0, token_budget=12_000)  # a fraction of one epoch
     assert part_epoch.max_steps < part_epoch.steps_per_epoch
     assert part_epoch.eval_every_steps == part_epoch.max_steps  # one validation, at the end
     assert many_epochs.lora_dropout == part_epoch.lora_dropout == 0.0

@@ -15,7 +15,13 @@ from rich.console import Console
 from slmconvert.config import resolve_params
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.records import load_cluster_records
-from slmconvert.finetune.run import ClusterJob, output_type_of, train_cluster
+from slmconvert.finetune.run import (
+    ClusterJob,
+    output_type_of,
+    prepare_job,
+    train_cluster,
+    with_plan,
+)
 from slmconvert.stages.runner import execute
 from slmconvert.workspace import Workspace
 
@@ -52,10 +58,12 @@ def test_smollm2_learns_an_intent_routing_cluster(tmp_path):
     cid = min(text_clusters, key=mean_completion)
     job = ClusterJob(cid, MODEL, records[cid], output_type="text", hf_id="HuggingFaceTB/SmolLM2-135M-Instruct")
     # a slice of the logs (no test split to speak of), on the budget measured to learn this task
-    params = FinetuneParams(device="cpu", baseline="measure", cpu_min_test_calls=0, cpu_max_train_tokens=16_000,
-                            validation_examples=8)
+    params = FinetuneParams(device="cpu", baseline="measure", validation_examples=8)
+    from slmconvert.models import load_tokenizer
+
+    prepared = with_plan(job, prepare_job(job, params, "cpu", load_tokenizer(MODEL)), params, "cpu", token_budget=16_000)
     metrics = train_cluster(job, params, device="cpu", cache_root=tmp_path / "cache", out_dir=tmp_path / "out",
-                            console=Console(stderr=True), quiet=True)
+                            console=Console(stderr=True), quiet=True, prepared=prepared)
     validation = metrics["validation"]
     before, after = validation["before"]["value"], validation["after"]["value"]
     print(f"cluster {cid}: {validation['metric']} {before:.3f} -> {after:.3f}; "

@@ -12,7 +12,7 @@ from slmconvert.stages.finetune import plan_jobs
 
 FAST = ["--set", "finetune.max_steps=4", "--set", "finetune.learning_rate=0.01", "--set", "finetune.precision=fp32",
         "--set", "finetune.validation_examples=3", "--set", "finetune.max_new_tokens=24",
-        "--set", "finetune.cpu_min_test_calls=0"]
+        "--set", "iterate.promotion_target=0.0"]
 
 
 def invoke(workspace, *args):
@@ -38,6 +38,13 @@ def test_finetune_trains_every_selected_cluster_and_skips_the_rest(workspace):
         assert PromptFormat.load(directory / "prompt_format.json").style == "canonical"
     index = json.loads((version.path / "finetune.json").read_text())
     assert index["clusters"][0]["metric"] == "function_name_and_args_accuracy"
+    plan = index["budget"]  # the budget plan: measured speeds, and per cluster its training and evidence
+    assert plan["budget"] == "15m" and plan["planned_seconds"] <= plan["seconds"] < 15 * 60
+    assert {e["cluster_id"] for e in plan["entries"] if e["trained"]} == {0, 1}
+    assert all(t["source"] in ("measured", "cached") and t["train_tokens_per_second"] > 0
+               for t in plan["throughput"].values())
+    assert version.manifest["metrics"]["budget"] == "15m"
+    assert version.manifest["metrics"]["budget_plan"]["entries"] == plan["entries"]
     outputs = {o["path"] for o in version.manifest["outputs"]}
     assert "0/adapter/adapter_model.safetensors" in outputs and "1/README.md" in outputs
 

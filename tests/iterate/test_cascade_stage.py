@@ -29,7 +29,7 @@ def _assigner():
 
 
 def _params(**extra):
-    return IterateParams(device="cpu", max_test_calls_cpu=100, max_calibration_calls_cpu=40, max_base_calls_cpu=0,
+    return IterateParams(device="cpu", max_test_calls=100, max_calibration_calls=40, max_base_calls=0,
                          **extra)
 
 

@@ -34,7 +34,7 @@ def _assigner():
 
 
 def test_perfect_specialist_is_promoted_and_everything_is_written(ws):
-    params = IterateParams(promotion_target=0.6, device="cpu", max_test_calls_cpu=48, max_base_calls_cpu=5)
+    params = IterateParams(promotion_target=0.6, device="cpu", max_test_calls=48, max_base_calls=5)
     generator = ReferenceGenerator()
     out, result = _run(ws, params, generator, _assigner())
     evaluation = read_json(out / "evaluation.json")
@@ -81,7 +81,7 @@ def test_perfect_specialist_is_promoted_and_everything_is_written(ws):
 
 def test_errors_keep_a_cluster_on_the_llm(ws):
     wrong = {f"t{i:03d}" for i in range(0, 60, 8)}  # every other test call is wrong
-    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls_cpu=0)
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls=0)
     out, result = _run(ws, params, ReferenceGenerator(wrong=wrong), _assigner())
     tool = read_json(out / "evaluation.json")["clusters"][0]
     # after the first 8 answers (4 wrong) even 7 perfect ones could not reach 0.6: evaluation stops
@@ -97,8 +97,10 @@ def test_errors_keep_a_cluster_on_the_llm(ws):
     assert all(p["promoted"] == [] for p in report["cost_quality_curve"])
 
 
-def test_the_time_budget_never_cuts_the_specialists_evidence(ws):
-    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls_cpu=5, max_eval_seconds_cpu=0.3)
+def test_the_time_budget_never_cuts_the_specialists_evidence(ws, monkeypatch):
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls=5)
+    # the baseline gets 0.3 s of what is left: the rest is kept for the router, replay and report
+    monkeypatch.setattr(iterate_stage, "after_evidence_reserve", lambda deadline: deadline.left() - 0.3)
 
     class Slow(ReferenceGenerator):
         def generate(self, *args, **kwargs):
@@ -119,7 +121,7 @@ def test_the_time_budget_never_cuts_the_specialists_evidence(ws):
 def test_low_confidence_answers_are_escalated_at_the_validated_threshold(ws):
     wrong = {"t001", "t005"}  # wrong answers on validation calls only
     unsure = wrong | {"t004", "t008"}  # t004, t008 are test calls the specialist gets right
-    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls_cpu=0, threshold_levels=[0.99])
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls=0, threshold_levels=[0.99])
     generator = ReferenceGenerator(wrong=wrong, logprobs=dict.fromkeys(unsure, -3.0))
     out, _ = _run(ws, params, generator, _assigner())
     tool = read_json(out / "evaluation.json")["clusters"][0]
@@ -146,11 +148,11 @@ def test_long_prompts_are_generated_in_small_chunks():
 
 
 def test_base_model_is_not_measured_on_long_prompts_on_cpu(ws):
-    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls_cpu=5, max_base_prompt_tokens_cpu=1)
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls=5, max_base_prompt_tokens=1)
     generator = ReferenceGenerator()
     out, _ = _run(ws, params, generator, _assigner())
     tool = read_json(out / "evaluation.json")["clusters"][0]
-    assert tool["base"] is None and "max_base_prompt_tokens_cpu 1" in tool["base_skipped"]
+    assert tool["base"] is None and "max_base_prompt_tokens 1" in tool["base_skipped"]
     assert tool["promotion"]["promoted"]  # the specialist is judged on its own numbers
     assert generator.calls == 30  # 15 test + 15 validation: no base generations
 
@@ -163,9 +165,31 @@ def test_a_cluster_finetune_left_untrained_gives_finetunes_reason(ws):
     version = ws.root / "finetune" / "v-finetune"
     shutil.rmtree(version / "0")
     atomic_write_json(version / "finetune.json", {"clusters": [], "skipped": [
-        {"cluster_id": 0, "reason": "CPU training budget spent: 0 of finetune.cpu_total_train_tokens=1,000 left"}]})
+        {"cluster_id": 0, "reason": "budget: needs 900 s (600 s of training at 80 tok/s + 290 s for 94 evidence calls + 10 s loading), 300 s left"}]})
     out, _ = _run(ws, IterateParams(device="cpu"), ReferenceGenerator(), _assigner())
     tool = read_json(out / "evaluation.json")["clusters"][0]
     assert not tool["promotion"]["promoted"]
     assert tool["promotion"]["reason"] == (
-        "stays on the LLM: not fine-tuned: CPU training budget spent: 0 of finetune.cpu_total_train_tokens=1,000 left")
+        "stays on the LLM: not fine-tuned: budget: needs 900 s (600 s of training at 80 tok/s + 290 s for 94 evidence calls + 10 s loading), 300 s left")
+
+
+def test_the_evidence_finetune_reserved_is_what_is_evaluated(ws):
+    from slmconvert.util.jsonio import atomic_write_json
+
+    index = ws.root / "finetune" / "v-finetune" / "finetune.json"
+    atomic_write_json(index, {**read_json(index), "budget": {"budget": "15m", "entries": [
+        {"cluster_id": 0, "trained": True, "test_calls": 9, "validation_calls": 6}]}})
+    generator = ReferenceGenerator()
+    out, result = _run(ws, IterateParams(promotion_target=0.0, device="cpu", max_base_calls=0), generator,
+                       _assigner())
+    tool = read_json(out / "evaluation.json")["clusters"][0]
+    # the planned test sample; validation never below the 32 calls calibration needs (15 are all there are)
+    assert tool["specialist"]["n"] == 9 and tool["validation"]["n"] == 15
+    assert result.metrics["budget"]["budget"] == "15m" and result.metrics["budget"]["planned"][0]["test_calls"] == 9
+    capped = IterateParams(promotion_target=0.0, device="cpu", max_base_calls=0, max_test_calls=5)
+    out, _ = _run(ws, capped, ReferenceGenerator(), _assigner(), version="v-capped")
+    assert read_json(out / "evaluation.json")["clusters"][0]["specialist"]["n"] == 5  # the cap still binds
+    stricter = IterateParams(promotion_target=0.9, device="cpu", max_base_calls=0)
+    out, _ = _run(ws, stricter, ReferenceGenerator(), _assigner(), version="v-stricter")
+    # a target stricter than the one finetune planned for needs more than was planned: all 15 are used
+    assert read_json(out / "evaluation.json")["test_sample"]["0"] == 15

@@ -118,9 +118,11 @@ def test_retrain_trains_only_those_clusters_on_extended_clusters(ws, monkeypatch
     assert rec.stages == ["collect", "curate", "cluster", "finetune", "iterate"]
     assert rec.calls[2][2]["extend_from"].version == "v-cluster"
     _, pins, extra = rec.calls[3]
-    assert extra == {"clusters": [0]} and pins["select"] == "v-select"
+    assert extra["clusters"] == [0] and pins["select"] == "v-select"
+    assert set(extra) == {"clusters", "deadline", "evidence"}  # one deadline for the loop; iterate's evidence
     _, pins, extra = rec.calls[4]
-    assert pins["select"] == "v-select" and set(extra) == {"weekly"}  # cluster 0 was the only adapter: none carried
+    assert pins["select"] == "v-select" and set(extra) == {"weekly", "deadline"}  # no adapter carried (only 0)
+    assert rec.calls[4][2]["deadline"] == rec.calls[3][2]["deadline"]
 
 
 def test_no_previous_iteration_is_a_clear_error(tmp_path):
@@ -153,5 +155,5 @@ def test_weekly_config_is_valid_and_only_touches_iterate():
     path = Path(__file__).resolve().parents[2] / "pipelines" / "weekly.yaml"
     assert set(load_config_file(path)) == {"iterate"}
     params = resolve_all(path)
-    assert params["iterate"].drift_threshold == 0.15
+    assert params["iterate"].drift_threshold == 0.15 and params["iterate"].budget == "3h"  # overnight
     assert params["cluster"] == resolve_all()["cluster"]  # earlier stages keep their fingerprints

@@ -8,12 +8,14 @@ from pydantic import ValidationError
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.select.choose import choose, chosen_models
 from slmconvert.select.gates import (
+    Work,
     compute_gate,
     context_gate,
     licence_gate,
     memory_gate,
     memory_need,
     percentile_99,
+    zero_shot_skip,
 )
 from slmconvert.select.params import SelectParams
 
@@ -52,17 +54,34 @@ def test_gates():
     assert memory_gate(10, 100, 0.8)["passed"] and not memory_gate(90, 100, 0.8)["passed"]
 
 
-def test_cpu_compute_gate_only_gates_cpus():
-    assert compute_gate(135_000_000, "cpu", 200_000_000)["passed"]
-    big = compute_gate(268_000_000, "cpu", 200_000_000)
-    assert not big["passed"] and "268M parameters > cpu_max_params 200M" in big["reason"]
-    assert compute_gate(268_000_000, "cuda", 200_000_000)["passed"]
-    assert compute_gate(268_000_000, "cpu", 0)["passed"]
-    assert compute_gate(None, "cpu", 200_000_000)["passed"]
+def _speed(train: float, prefill: float = 1000.0, decode: float = 50.0, load: float = 2.0):
+    from slmconvert.finetune.probe import Throughput
+
+    return Throughput("m", "cpu", train, prefill, decode, 8, load, 5.0)
+
+
+def test_compute_gate_asks_whether_training_and_evidence_fit_what_is_left_at_measured_speed():
+    work = Work(train_tokens=20_000, evidence_calls=94, prompt_tokens=300, new_tokens=30)
+    fast, slow = _speed(train=2000), _speed(train=30)  # the same model size, two machines
+    assert compute_gate(fast, work, 600)["passed"]
+    gate = compute_gate(slow, work, 600)
+    assert not gate["passed"] and gate["needed_seconds"] > 600
+    assert "to train 20,000 tokens at 30 tok/s" in gate["reason"] and "94 evidence calls" in gate["reason"]
+    assert not compute_gate(fast, work, 0)["passed"]
+    assert compute_gate(fast, work, 10_000)["passed"] and compute_gate(slow, work, 10_000)["passed"]
+    assert compute_gate(None, work, 0)["passed"] and "not measured" in compute_gate(None, work, 0)["reason"]
+
+
+def test_zero_shot_is_skipped_when_it_would_take_too_much_of_what_is_left():
+    slow = _speed(train=100, prefill=10.0, decode=2.0)
+    reason = zero_shot_skip(slow, 8, 6000, 40, 600, 0.05)
+    assert reason.startswith("not measured zero-shot:") and "6000 tokens" in reason and "600 s left" in reason
+    assert zero_shot_skip(_speed(train=100, prefill=100_000, decode=5000), 8, 6000, 40, 600, 0.05) is None
+    assert zero_shot_skip(None, 8, 6000, 40, 600, 0.05) is None
 
 
 def test_unmeasured_candidates_fall_to_the_size_rule():
-    long_prompts = "not measured zero-shot: sampled prompts up to 6000 tokens > cpu_max_prompt_tokens 2048"
+    long_prompts = "not measured zero-shot: ~900 s for 8 sampled prompts up to 6000 tokens, more than 5% of the 600 s left"
     small, large = result("small", None, 100), result("large", None, 1_000)
     small["unmeasured"] = large["unmeasured"] = long_prompts
     winner, reason = choose([large, small], 0.05)

@@ -12,7 +12,7 @@ from slmconvert.select.params import SelectParams
 from slmconvert.stages.runner import execute
 
 FAST = {"sample_size": 4, "batch_size": 4, "max_new_tokens": 12, "text_cosine": False, "few_shot": 1, "single_call_latency": True,
-        "cpu_measure_single": True}
+        "measure_single": True}
 
 
 def run(workspace, candidates, **overrides):
@@ -84,29 +84,47 @@ def test_licence_allow_list_excludes(upstream, tiny_models):
         assert cluster["chosen"] is None and "licence gemma not in allowed_licenses" in cluster["reason"]
 
 
-def test_long_prompts_on_cpu_are_not_measured_and_the_smaller_model_is_chosen(upstream, tiny_models):
-    outcome = run(upstream, [tiny_models["large"], tiny_models["small"]], cpu_max_prompt_tokens=1)
+def _fake_speed(monkeypatch, train: float, prefill: float):
+    """Every candidate measured at these speeds (instead of the probe on this machine)."""
+    from slmconvert.finetune import schedule
+    from slmconvert.finetune.probe import Throughput
+
+    monkeypatch.setattr(schedule, "candidate_speed", lambda cache, device, log: (
+        lambda candidate: Throughput(candidate.name, "cpu", train, prefill, 50.0, 8, 0.5, 1.0)))
+
+
+def test_measurements_past_their_budget_share_are_skipped_and_the_smaller_model_is_chosen(upstream, tiny_models,
+                                                                                           monkeypatch):
+    from slmconvert.select import engine
+
+    _fake_speed(monkeypatch, train=1e6, prefill=1e3)
+    monkeypatch.setattr(engine, "ZERO_SHOT_SHARE", 1e-9)
+    outcome = run(upstream, [tiny_models["large"], tiny_models["small"]])
     selection = read_selection(outcome.artifact)
     for cluster in selection["clusters"]:
-        assert all(r["primary"] is None and "cpu_max_prompt_tokens 1" in r["unmeasured"] for r in cluster["results"])
+        assert all(r["primary"] is None and "not measured zero-shot" in r["unmeasured"] for r in cluster["results"])
         assert cluster["chosen"]["model"] == tiny_models["small"]
         assert "smallest candidate passing the gates" in cluster["reason"]
     assert chosen_models(selection)[0].prompt_format.style == "canonical"
 
 
-def test_cpu_compute_gate_excludes_large_candidates(upstream, tiny_models):
-    outcome = run(upstream, [tiny_models["large"], tiny_models["small"]], cpu_max_params=1)
+def test_compute_gate_excludes_candidates_too_slow_for_the_budget(upstream, tiny_models, monkeypatch):
+    _fake_speed(monkeypatch, train=0.5, prefill=1e6)
+    outcome = run(upstream, [tiny_models["large"], tiny_models["small"]], budget="2m")
     for cluster in read_selection(outcome.artifact)["clusters"]:
-        assert all("cpu_max_params" in r["excluded"] for r in cluster["results"])
+        assert all("tok/s" in r["excluded"] and "of the budget left" in r["excluded"] for r in cluster["results"])
         assert cluster["chosen"] is None
+    _fake_speed(monkeypatch, train=1e6, prefill=1e6)
+    fast = run(upstream, [tiny_models["large"], tiny_models["small"]], budget="3m")  # a new fingerprint
+    assert all(c["chosen"] for c in read_selection(fast.artifact)["clusters"])
 
 
 def test_a_single_candidate_on_cpu_is_chosen_without_a_zero_shot_run(upstream, tiny_models):
-    outcome = run(upstream, [tiny_models["small"]], cpu_measure_single=False)
+    outcome = run(upstream, [tiny_models["small"]], measure_single=False)
     for cluster in read_selection(outcome.artifact)["clusters"]:
         (result,) = cluster["results"]
         assert result["primary"] is None and "nothing to compare" in result["unmeasured"]
         assert cluster["chosen"]["model"] == tiny_models["small"]
-    measured = run(upstream, [tiny_models["small"]], cpu_measure_single=True)
+    measured = run(upstream, [tiny_models["small"]], measure_single=True)
     for cluster in read_selection(measured.artifact)["clusters"]:
         assert cluster["results"][0]["primary"]["n"] == 4

@@ -1,0 +1,187 @@
+"""A short throughput probe on this machine: training tokens/s of a base model with LoRA (as the
+trainer runs it: same loading, precision and adapter placement), and prefill / decode tokens/s of
+batched generation. The budget plan turns seconds into tokens and calls with these numbers, so
+what fits a run depends on the measured machine, never on constants tuned to one CPU.
+
+A probe takes a few seconds; its result is cached per machine (CPU model, torch threads, device),
+model identity and slmconvert code, so the stages of one run (and later runs) measure once.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from slmconvert.finetune.budget import TrainPlan
+from slmconvert.util.jsonio import atomic_write_json, read_json, sha256_json
+
+PROBE_TOKENS = 128  # sequence length of the probe's training and prefill batches
+PROBE_BATCH = 2  # sequences per probe step
+PROBE_NEW_TOKENS = 8  # decode steps timed
+TRAIN_STEPS = 2  # timed optimiser steps (after one warm-up step)
+
+
+@dataclass
+class Throughput:
+    """Measured speeds of one model on one machine (tokens per second, all sequences of a batch together)."""
+
+    model: str
+    device: str
+    train_tokens_per_second: float
+    prefill_tokens_per_second: float
+    decode_tokens_per_second: float  # generated tokens/s summed over a batch of `batch` sequences
+    batch: int
+    load_seconds: float
+    probe_seconds: float
+    source: str = "measured"  # measured | cached | estimate
+    machine: str = ""  # CPU model and torch threads (GPU name on CUDA) it was measured on
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def train_seconds(self, tokens: float) -> float:
+        return tokens / max(1e-9, self.train_tokens_per_second)
+
+    def call_seconds(self, prompt_tokens: float, new_tokens: float) -> float:
+        """Generation seconds one call costs in a batch: its share of prefill and decode."""
+        return (prompt_tokens / max(1e-9, self.prefill_tokens_per_second)
+                + new_tokens / max(1e-9, self.decode_tokens_per_second))
+
+
+def cpu_model() -> str:
+    """The CPU's model name (lscpu's "Model name"), for the cache key."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_name(device: str) -> str:
+    """The machine a probe describes, as people read it: CPU model x threads (and the GPU)."""
+    import torch
+
+    name = f"{cpu_model()} x{torch.get_num_threads()} threads"
+    if device == "cuda" and torch.cuda.is_available():
+        name += f", {torch.cuda.get_device_name(0)}"
+    return name
+
+
+def machine_key(model_identity: str, device: str, precision: str) -> str:
+    """What a measurement depends on: machine, threads, device, precision, model and code."""
+    import torch
+
+    from slmconvert.util.source import package_digest
+
+    gpu = torch.cuda.get_device_name(0) if device == "cuda" and torch.cuda.is_available() else None
+    return sha256_json({"cpu": cpu_model(), "threads": torch.get_num_threads(), "device": device, "gpu": gpu,
+                        "precision": precision, "model": model_identity, "code": package_digest()})
+
+
+def cache_path(cache_dir: Path, model_identity: str, plan: TrainPlan, batch: int) -> Path:
+    """Where the probe of this model, plan (method, precision) and generation batch is cached."""
+    key = machine_key(f"{model_identity}:{plan.method}", plan.device, plan.precision)
+    return cache_dir / f"{key.removeprefix('sha256:')[:24]}-b{batch}.json"
+
+
+def cached_probe(cache_dir: Path, model: str, model_identity: str, plan: TrainPlan, batch: int) -> Throughput:
+    """The model's throughput here: from the cache, else measured now (and cached)."""
+    path = cache_path(cache_dir, model_identity, plan, batch)
+    if path.is_file():
+        return Throughput(**{**read_json(path), "source": "cached"})
+    result = measure(model, plan, batch)
+    atomic_write_json(path, result.to_dict())
+    return result
+
+
+def cached_probes(cache_dir: Path, device: str) -> list[Throughput]:
+    """Every probe cached in the workspace that was measured on this machine (for dry runs)."""
+    here = machine_name(device)
+    found = []
+    for path in sorted(cache_dir.glob("*.json")) if cache_dir.is_dir() else []:
+        try:
+            speed = Throughput(**{**read_json(path), "source": "cached"})
+        except (TypeError, ValueError, OSError):
+            continue
+        if speed.machine == here and speed.device == device:
+            found.append(speed)
+    return found
+
+
+def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
+    """Load the model as the trainer does, time a few LoRA training steps, then generation."""
+    import torch
+
+    from slmconvert.finetune.modeling import load_for_training, lora_config
+
+    device = plan.device
+    started = time.perf_counter()
+    loaded = load_for_training(model, plan)
+    load_seconds = time.perf_counter() - started
+    net = loaded.model
+    vocab = int(getattr(net.config, "vocab_size", 0) or getattr(net.get_input_embeddings(), "num_embeddings", 1000))
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(10, max(11, min(vocab, 30_000)), (PROBE_BATCH, PROBE_TOKENS), generator=generator)
+    ids = ids.to(net.device)
+    train_tps = _train_speed(net, ids, plan, lora_config(plan, net))
+    prefill_tps, decode_tps = _generation_speed(net, ids, batch, loaded.tokenizer)
+    del net, loaded
+    return Throughput(model=model, device=device, train_tokens_per_second=round(train_tps, 2),
+                      prefill_tokens_per_second=round(prefill_tps, 2), decode_tokens_per_second=round(decode_tps, 2),
+                      batch=batch, load_seconds=round(load_seconds, 2),
+                      probe_seconds=round(time.perf_counter() - started, 2), machine=machine_name(device))
+
+
+def _autocast(device: str, precision: str) -> Any:
+    import torch
+
+    return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> float:
+    """Tokens/s of forward + backward + AdamW step on a LoRA-wrapped copy (unwrapped afterwards)."""
+    import torch
+    from peft import get_peft_model
+
+    peft_model = get_peft_model(net, config)
+    peft_model.train()
+    optimiser = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-4)
+    elapsed = 0.0
+    for step in range(TRAIN_STEPS + 1):
+        begin = time.perf_counter()
+        with _autocast(plan.device, plan.precision):
+            loss = peft_model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimiser.step()
+        optimiser.zero_grad(set_to_none=True)
+        if plan.device == "cuda":
+            torch.cuda.synchronize()
+        if step:  # the first step warms up kernels and allocators
+            elapsed += time.perf_counter() - begin
+    peft_model.unload()  # back to the plain base model for the generation probe
+    return ids.numel() * TRAIN_STEPS / max(1e-9, elapsed)
+
+
+def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[float, float]:
+    """(prefill tokens/s, decode tokens/s) at `batch` sequences of PROBE_TOKENS prompt tokens."""
+    import torch
+
+    net.eval()
+    prompts = ids[:1].repeat(batch, 1)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    timings = {}
+    with torch.inference_mode():
+        for new in (1, 1, PROBE_NEW_TOKENS + 1):  # the first run warms up
+            begin = time.perf_counter()
+            net.generate(input_ids=prompts, attention_mask=torch.ones_like(prompts), max_new_tokens=new,
+                         min_new_tokens=new, do_sample=False, pad_token_id=pad)
+            timings[new] = time.perf_counter() - begin
+    prefill = timings[1]
+    decode = max(1e-9, timings[PROBE_NEW_TOKENS + 1] - prefill)
+    return prompts.numel() / max(1e-9, prefill), batch * PROBE_NEW_TOKENS / decode

@@ -1,0 +1,160 @@
+"""The finetune stage's side of the wall-clock budget: measure each base model's speed here, turn
+the prepared clusters into plan needs, plan (see `finetune.allocate`), and stop training on time.
+
+What is planned and why lands in finetune.json (`budget`), so iterate evaluates exactly the
+evidence reserved here and the user sees where each second went.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slmconvert.finetune.allocate import BudgetPlan, ClusterNeed, Evidence, plan_budget
+from slmconvert.finetune.budget import full_plan_tokens, make_probe_plan, validation_cap
+from slmconvert.finetune.params import FinetuneParams
+from slmconvert.finetune.probe import Throughput
+from slmconvert.iterate.params import CPU_CHUNK
+from slmconvert.util.budget import Deadline
+
+EVAL_BATCH = 8  # iterate's default generation batch (on a GPU)
+ITERATE_RESERVE_SHARE = 0.05  # of what is left: router build, replay, economics and report after the evidence
+ITERATE_RESERVE_MIN = 20.0  # seconds
+VALIDATIONS_PER_RUN = 2  # the trainer validates at most twice in a budgeted run
+STOP_SLACK = 1.5  # the wall-clock guard stops a cluster at this multiple of its planned seconds ...
+STOP_GRACE = 30.0  # ... plus this many seconds
+
+Probe = Callable[[str, Any, Any], Throughput]  # (model, job, plan) -> throughput
+
+
+@dataclass
+class Schedule:
+    """The plan of a finetune run plus the speeds it was made from."""
+
+    plan: BudgetPlan
+    throughput: dict[str, Throughput]
+    deadline: Deadline
+    budget: str
+    reserve_seconds: float
+    evidence: Evidence | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget": self.budget, "deadline": round(self.deadline.at, 3),
+                "evidence": dataclasses.asdict(self.evidence) if self.evidence else None,
+                "reserved_for_iterate_seconds": round(self.reserve_seconds, 2),
+                "throughput": {m: t.to_dict() for m, t in sorted(self.throughput.items())},
+                **self.plan.to_dict()}
+
+    def stop_at(self, cluster_id: int, started: float | None = None) -> float:
+        """Wall-clock time by which this cluster's training must stop: its planned seconds with slack
+        (the probe times bare training steps; the trainer adds validation and bookkeeping), and never
+        past the time kept for the evidence of every trained cluster."""
+        entry = self.plan.entry(cluster_id)
+        now = time.time() if started is None else started
+        planned = (STOP_SLACK * (entry.train_seconds + entry.fixed_seconds) + STOP_GRACE) if entry else 0.0
+        evidence = sum(e.evidence_seconds for e in self.plan.entries if e.trained) + self.reserve_seconds
+        return min(now + planned, self.deadline.at - evidence)
+
+
+def eval_batch(device: str) -> int:
+    """The batch iterate generates evidence at on this device (its default chunk): the probe's batch."""
+    return EVAL_BATCH if device == "cuda" else min(EVAL_BATCH, CPU_CHUNK)
+
+
+def default_probe(cache_dir: Path, params: FinetuneParams, device: str) -> Probe:
+    """The real probe: cached per machine, model and code."""
+    from slmconvert.finetune.probe import cached_probe
+
+    def probe(model: str, job: Any, _prepared: Any) -> Throughput:
+        plan = make_probe_plan(params, device, job.n_params)
+        return cached_probe(cache_dir, model, job.model_identity or model, plan, eval_batch(device))
+
+    return probe
+
+
+def candidate_speed(cache_dir: Path, device: str, log: Callable[[str], None]) -> Callable[[Any], Throughput | None]:
+    """For select's compute gate: a candidate's measured speed (cached), None when it cannot be probed."""
+    from slmconvert.errors import SlmError
+    from slmconvert.finetune.probe import cached_probe
+    from slmconvert.models.loading import model_identity
+
+    params = FinetuneParams(device=device)
+
+    def speed(candidate: Any) -> Throughput | None:
+        n_params = candidate.spec.n_params if getattr(candidate, "spec", None) else None
+        try:
+            found = cached_probe(cache_dir, candidate.name, model_identity(candidate.name),
+                                 make_probe_plan(params, device, n_params), eval_batch(device))
+        except (SlmError, OSError, RuntimeError, ValueError) as exc:
+            log(f"select: could not measure {candidate.name}'s speed here ({exc}); not gated on it")
+            return None
+        log(f"select: {candidate.name} here ({found.source}): {found.train_tokens_per_second:.0f} training tok/s, "
+            f"{found.decode_tokens_per_second:.0f} decode tok/s")
+        return found
+
+    return speed
+
+
+def make_schedule(
+    items: Sequence[tuple[Any, Any]],
+    params: FinetuneParams,
+    device: str,
+    deadline: Deadline,
+    cost_share: dict[int, float],
+    evidence: Evidence,
+    probe: Probe,
+) -> Schedule:
+    """Probe each base model once, then plan the clusters against what is left of the deadline."""
+    speeds: dict[str, Throughput] = {}
+    needs = []
+    for job, prep in items:
+        if job.model not in speeds:
+            speeds[job.model] = probe(job.model, job, prep)
+        needs.append(need_of(job, prep, params, device, speeds[job.model], cost_share.get(job.cluster_id, 0.0)))
+    left = deadline.left()
+    reserve = max(ITERATE_RESERVE_MIN, ITERATE_RESERVE_SHARE * left)
+    plan = plan_budget(needs, left - reserve, evidence)
+    return Schedule(plan, speeds, deadline, params.budget, reserve, evidence)
+
+
+def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Throughput,
+            cost_share: float) -> ClusterNeed:
+    """One cluster's plan need: its full training, its evidence pools, and seconds per evidence call."""
+    stats = prep.stats
+    per_call = speed.call_seconds(stats.prompt_p50, stats.completion_p50 + 1)
+    validations = min(validation_cap(params, device), len(prep.validation.examples)) * VALIDATIONS_PER_RUN
+    return ClusterNeed(
+        cluster_id=job.cluster_id, cost_share=cost_share,
+        full_tokens=full_plan_tokens(prep.plan, prep.train.mean_length),
+        mean_example_tokens=prep.train.mean_length,
+        train_tokens_per_second=speed.train_tokens_per_second,
+        validation_available=len(job.records.validation), test_available=len(job.records.test),
+        seconds_per_call=per_call, fixed_seconds=speed.load_seconds * 2 + validations * per_call,
+    )
+
+
+def cost_shares(clusters_json: Any) -> dict[int, float]:
+    """Each cluster's share of the LLM cost (its share of calls where the logs carry no prices)."""
+    rows = clusters_json.get("clusters", []) if isinstance(clusters_json, dict) else clusters_json
+    rows = [r for r in rows if isinstance(r, dict)]
+    priced = any((r.get("share_cost") or 0) > 0 for r in rows)
+    key = "share_cost" if priced else "share_calls"
+    return {int(r.get("id", r.get("cluster_id", -1))): float(r.get(key) or 0.0) for r in rows}
+
+
+def stop_callback(at: float) -> Any:
+    """A trainer callback that ends training at wall-clock time `at` (the plan's guard: steps are
+    planned from the measured speed; this catches a machine that got slower meanwhile)."""
+    from transformers import TrainerCallback
+
+    class StopAt(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+            if time.time() >= at:
+                control.should_training_stop = True
+            return control
+
+    return StopAt()

@@ -1,0 +1,67 @@
+"""iterate's side of the wall-clock budget: the evidence finetune's budget plan reserved per cluster
+(finetune.json `budget.entries`), and the time kept for the router, replay and report.
+
+The specialists' samples are the reserved ones, evaluated in full; the base-model baseline runs
+with what is left of the deadline after the reserve.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slmconvert.util.budget import Deadline
+from slmconvert.util.jsonio import read_json
+from slmconvert.workspace import Artifact
+
+PLANNED_COVERAGE = 0.75  # share of calls a specialist is expected to keep at its threshold (sizes the test sample)
+MIN_CALIBRATION_CALLS = 32  # validation calls reserved to choose a confidence signal and threshold (AUROC, levels)
+RESERVE_SHARE = 0.05  # of what is left: router build, replay, economics and report
+RESERVE_MIN = 20.0  # seconds
+POOLS = {"test": "test_calls", "calibration": "validation_calls"}
+
+
+def budget_of(finetune: Artifact) -> dict[str, Any]:
+    """finetune.json's `budget` section ({} for versions built before the budget plan)."""
+    index = finetune.path / "finetune.json"
+    return (read_json(index).get("budget") or {}) if index.is_file() else {}
+
+
+def planned_evidence(finetune: Artifact) -> dict[int, dict[str, Any]]:
+    """The plan entries of the clusters finetune trained, by cluster id."""
+    entries = budget_of(finetune).get("entries") or []
+    return {int(e["cluster_id"]): e for e in entries if e.get("trained")}
+
+
+def least_calls(pool: str, target: float, candidates: int) -> int:
+    """The evidence a promotion decision at `target` needs in `pool`, whatever finetune planned for."""
+    from slmconvert.iterate.evidence import required_test_calls
+
+    if pool == "calibration":
+        return MIN_CALIBRATION_CALLS
+    return required_test_calls(target, PLANNED_COVERAGE, candidates) or 0
+
+
+def sample_size(planned: dict[int, dict[str, Any]], cluster_id: int, pool: str, cap: int, least: int = 0) -> int:
+    """Calls of `pool` ("test" or "calibration") to evaluate for a cluster: what the plan reserved for
+    it, at least `least` (a later, stricter target needs more than was planned), within the cap; the
+    cap when there is no plan (an older finetune version, or an untrained cluster)."""
+    entry = planned.get(cluster_id)
+    if entry is None or entry.get(POOLS[pool]) is None:
+        return cap
+    return min(cap, max(least, int(entry[POOLS[pool]])))
+
+
+def after_evidence_reserve(deadline: Deadline) -> float:
+    """Seconds kept back from the base-model baseline for what follows it."""
+    return max(RESERVE_MIN, RESERVE_SHARE * deadline.left())
+
+
+DRIFT_SHARE = 0.10  # of the budget: the weekly drift replay of new calls through the promoted routes
+
+
+def drift_calls(entry: dict[str, Any], cap: int, seconds: float) -> int:
+    """New calls of a promoted cluster to replay in `seconds`, at the generation speed the previous
+    iteration measured for its specialist (evaluation.json timing); the cap when unknown."""
+    timing = ((entry.get("specialist") or {}).get("timing") or {})
+    rate = timing.get("calls_per_second")
+    return cap if not rate else max(1, min(cap, int(seconds * float(rate))))

@@ -1,0 +1,76 @@
+"""The finetune stage's budget schedule: one probe per base model, needs from prepared clusters, the
+deadline's remainder planned (less iterate's reserve), and a training stop that protects the evidence."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from slmconvert.finetune.allocate import Evidence
+from slmconvert.finetune.params import FinetuneParams
+from slmconvert.finetune.probe import Throughput
+from slmconvert.finetune.schedule import ITERATE_RESERVE_MIN, cost_shares, make_schedule
+from slmconvert.util.budget import Deadline
+
+
+def _item(cid: int, model: str, n_test: int = 120):
+    records = SimpleNamespace(train=[{}] * 200, validation=[{}] * 60, test=[{}] * n_test)
+    job = SimpleNamespace(cluster_id=cid, model=model, records=records, n_params=None, model_identity=model)
+    prep = SimpleNamespace(
+        stats=SimpleNamespace(prompt_p50=200.0, completion_p50=20.0),
+        plan=SimpleNamespace(max_steps=50, batch_size=8), train=SimpleNamespace(mean_length=250.0),
+        validation=SimpleNamespace(examples=[{}] * 4))
+    return job, prep
+
+
+def _probe(train_tps: float, calls: list[str]):
+    def probe(model, job, prep):
+        calls.append(model)
+        return Throughput(model, "cpu", train_tps, 2000.0, 40.0, 8, 3.0, 4.0)
+    return probe
+
+
+def test_each_base_model_is_probed_once_and_the_plan_fits_what_is_left():
+    calls: list[str] = []
+    items = [_item(0, "a"), _item(1, "a"), _item(2, "b")]
+    deadline = Deadline(time.time() + 600)
+    schedule = make_schedule(items, FinetuneParams(), "cpu", deadline, {0: 0.6, 1: 0.3, 2: 0.1}, Evidence(),
+                             _probe(500.0, calls))
+    assert calls == ["a", "b"]
+    assert schedule.plan.seconds <= 600 - ITERATE_RESERVE_MIN
+    assert schedule.plan.planned_seconds <= schedule.plan.seconds
+    assert [e.cluster_id for e in schedule.plan.entries][:2] == [0, 1]  # most cost per training second first
+    as_dict = schedule.to_dict()
+    assert as_dict["budget"] == "15m" and set(as_dict["throughput"]) == {"a", "b"}
+
+
+def test_a_slower_machine_trains_fewer_clusters_from_the_same_data():
+    items = [_item(0, "a"), _item(1, "a"), _item(2, "a")]
+    shares = {0: 0.5, 1: 0.3, 2: 0.2}
+
+    def trained(tps: float) -> int:
+        schedule = make_schedule(items, FinetuneParams(), "cpu", Deadline(time.time() + 900), shares, Evidence(),
+                                 _probe(tps, []))
+        return sum(e.trained for e in schedule.plan.entries)
+
+    assert trained(50.0) < trained(5000.0) == 3
+
+
+def test_training_stops_before_the_evidence_time_of_the_trained_clusters():
+    deadline = Deadline(time.time() + 900)
+    schedule = make_schedule([_item(0, "a")], FinetuneParams(), "cpu", deadline, {0: 1.0}, Evidence(),
+                             _probe(60.0, []))
+    entry = schedule.plan.entries[0]
+    assert entry.trained
+    stop = schedule.stop_at(0)
+    assert stop <= deadline.at - entry.evidence_seconds - schedule.reserve_seconds + 1e-6
+    assert stop > time.time()
+
+
+def test_cost_shares_fall_back_to_call_shares_without_prices():
+    priced = {"clusters": [{"id": 0, "share_cost": 0.9, "share_calls": 0.2}, {"id": 1, "share_cost": 0.1}]}
+    assert cost_shares(priced) == {0: 0.9, 1: 0.1}
+    unpriced = [{"cluster_id": 0, "share_cost": 0.0, "share_calls": 0.25}, {"cluster_id": 1, "share_calls": 0.75}]
+    assert cost_shares(unpriced) == pytest.approx({0: 0.25, 1: 0.75})
