@@ -100,6 +100,7 @@ def generate(
     progress: Callable[[int], None] | None = None,
     stop_ids: Sequence[int] | None = None,
     share_prefix: bool = True,
+    grammars: Sequence[str | None] | None = None,
 ) -> GenerationRun:
     """Greedy-decode every prompt in batches; results come back in prompt order.
 
@@ -107,6 +108,8 @@ def generate(
     generation prompt) and are flagged `truncated_prompt`; default = context length - max_new_tokens.
     progress: called with the number of prompts finished after each batch (e.g. a rich advance).
     share_prefix: compute each batch's common token prefix once (see module docstring).
+    grammars: per prompt, a grammar its output must follow (models.constrain; None = free); log-probs
+    are then those of the constrained distribution.
     """
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
@@ -124,7 +127,8 @@ def generate(
         eos_token_id=stops, pad_token_id=pad_id,
     )
 
-    def run_batch(batch: list[list[int]], recorder: _LogprobRecorder | None, cfg: Any) -> Any:
+    def run_batch(batch: list[list[int]], recorder: _LogprobRecorder | None, cfg: Any,
+                  rules: list[str | None] | None = None) -> Any:
         prefix = _prefix_cache(model, batch, device) if share_prefix else None
         shared = prefix[0] if prefix is not None else []
         rows = [ids[len(shared):] for ids in batch]
@@ -136,7 +140,8 @@ def generate(
             cache = prefix[1]
             cache.batch_repeat_interleave(len(rows))
             kwargs["cache"] = cache
-        processors = LogitsProcessorList([recorder]) if recorder is not None else None
+        steps = [p for p in (_grammar_processor(tokenizer, rules, model, stops), recorder) if p is not None]
+        processors = LogitsProcessorList(steps) if steps else None
         with torch.inference_mode():
             out = model.generate(
                 input_ids=input_ids, attention_mask=mask, generation_config=cfg, logits_processor=processors, **kwargs
@@ -158,7 +163,8 @@ def generate(
         recorder = _LogprobRecorder() if logprobs else None
         _sync(device)
         started = time.perf_counter()
-        generated = run_batch([encoded[i] for i in indices], recorder, config)
+        rules = [grammars[i] for i in indices] if grammars is not None else None
+        generated = run_batch([encoded[i] for i in indices], recorder, config, rules)
         _sync(device)
         elapsed = time.perf_counter() - started
         wall += elapsed
@@ -181,6 +187,15 @@ def generate(
         if progress is not None:
             progress(len(indices))
     return GenerationRun([r for r in results if r is not None], wall, warmup_seconds, batch_size)
+
+
+def _grammar_processor(tokenizer: Any, rules: list[str | None] | None, model: Any, stops: list[int]) -> Any:
+    """A constraint for the batch's rows (models.constrain), or None when no row has a grammar."""
+    if not rules or not any(rules):
+        return None
+    from slmconvert.models.constrain import GrammarProcessor
+
+    return GrammarProcessor(tokenizer, rules, model.get_output_embeddings().weight.shape[0], stops)
 
 
 def shared_prefix_length(encoded: Sequence[Sequence[int]]) -> int:

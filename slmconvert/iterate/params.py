@@ -66,6 +66,10 @@ class IterateParams(StageParams):
         "even if every remaining call were kept and agreed (the metrics then cover the calls evaluated).",
     )
     batch_size: int = Field(8, ge=1, description="Prompts generated together.")
+    constrain_tool_calls: bool = Field(
+        True, description="Decode SLM tool calls against each request's own tools (names and argument "
+        "JSON Schema, llguidance): every tool call parses and validates. Off: free decoding.",
+    )
     eval_chunk: int | None = Field(
         None, ge=1, description="Calls generated between two checks of the early stop and the time left "
         "(smaller = earlier stops, larger = better batching); default: the batch size on a GPU, 4 on a CPU.",

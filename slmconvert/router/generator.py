@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from slmconvert.models.constrain import available as constrain_available
+from slmconvert.models.constrain import record_grammar
 from slmconvert.models.prompt import PromptFormat, render_record_prompt
 from slmconvert.router.confidence import token_end_offsets
 
@@ -61,10 +63,14 @@ class PeftGenerator:
     """Generation with real models: `load_model` + PEFT adapters, via the evaluation harness's
     batched `generate` (greedy, left-padded, honest timing)."""
 
-    def __init__(self, device: str = "auto", batch_size: int = 8, logprobs: bool = True) -> None:
+    def __init__(self, device: str = "auto", batch_size: int = 8, logprobs: bool = True,
+                 constrain_tool_calls: bool = True) -> None:
         self.device = device
         self.batch_size = batch_size
         self.logprobs = logprobs
+        # tool calls decoded against each request's own tools (models.constrain), when installed
+        self.constrain_tool_calls = constrain_tool_calls and constrain_available()
+        self.cache_tag = "constrained" if self.constrain_tool_calls else ""
         self._models: dict[str, Any] = {}  # base model name -> LoadedModel
         self._adapters: dict[str, dict[str, str]] = {}  # base model name -> adapter path -> name
         self.load_seconds = 0.0
@@ -122,8 +128,9 @@ class PeftGenerator:
         prompts = [render_record_prompt(r, tokenizer, fmt) for r in records]
         base_only = adapter is None and hasattr(net, "disable_adapter") and self._adapters.get(model)
         with net.disable_adapter() if base_only else contextlib.nullcontext():
+            grammars = [record_grammar(r) for r in records] if self.constrain_tool_calls else None
             run = generate(net, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                           batch_size=self.batch_size, logprobs=self.logprobs, progress=progress)
+                           batch_size=self.batch_size, logprobs=self.logprobs, progress=progress, grammars=grammars)
         self._runs += 1
         out = []
         for result in run.results:
@@ -168,7 +175,9 @@ class CachedGenerator:
         name = str(adapter)
         if name not in self._adapters:
             self._adapters[name] = adapter_fingerprint(adapter)
-        return sha256_json([model, self._adapters[name], fmt.to_dict(), call_id, max_new_tokens]).split(":")[1]
+        parts = [model, self._adapters[name], fmt.to_dict(), call_id, max_new_tokens]
+        tag = getattr(self.inner, "cache_tag", "")  # how the inner generator decodes (e.g. constrained)
+        return sha256_json([*parts, tag] if tag else parts).split(":")[1]
 
     def _lookup(self, key: str) -> Generation | None:
         if key in self._memo:

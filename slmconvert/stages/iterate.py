@@ -103,7 +103,8 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
                 for c in clusters}
 
     test, validation = sample("test", "test"), sample("validation", "calibration")
-    generator = generator or CachedGenerator(PeftGenerator(device, params.batch_size),
+    generator = generator or CachedGenerator(PeftGenerator(device, params.batch_size,
+                                                           constrain_tool_calls=params.constrain_tool_calls),
                                              ws.cache_dir("iterate-generations"))
     if not isinstance(generator, CachedGenerator):
         generator = CachedGenerator(generator)
