@@ -77,6 +77,14 @@ _COMMON_PARAMETERS = [
         annotation=Annotated[list[str] | None, typer.Option("--input", help="Pin an upstream artifact: STAGE@VERSION (repeatable).")],
     ),
     inspect.Parameter(
+        "engine", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[str | None, typer.Option("--engine", help="Where scrubbing and embedding run: local or ray (sets curate.engine and cluster.engine).", show_default=False)],
+    ),
+    inspect.Parameter(
+        "ray_address", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[str | None, typer.Option("--ray-address", help="Ray cluster for --engine ray: auto, ray://host:10001 (default: a local Ray).", show_default=False)],
+    ),
+    inspect.Parameter(
         "json_output", inspect.Parameter.KEYWORD_ONLY, default=False,
         annotation=Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")],
     ),
@@ -175,7 +183,7 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
             opts = CommonOptions(
                 workdir=values.pop("workdir"),
                 config=values.pop("config"),
-                sets=values.pop("sets") or [],
+                sets=(values.pop("sets") or []) + engine_sets(values.pop("engine"), values.pop("ray_address")),
                 inputs=values.pop("inputs") or [],
                 json=values.pop("json_output"),
                 force=values.pop("force"),
@@ -195,6 +203,19 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
         return wrapper
 
     return decorate
+
+
+def engine_sets(engine: str | None, ray_address: str | None) -> list[str]:
+    """--engine/--ray-address as `--set stage.key=value` for every stage whose params have the fields
+    (after the user's --set, so the flags win, as flags do)."""
+    if engine is None and ray_address is None:
+        return []
+    from slmconvert.config import params_class
+    from slmconvert.workspace import STAGES
+
+    values = {"engine": engine, "ray_address": ray_address}
+    return [f"{stage}.{key}={json.dumps(value)}" for stage in STAGES for key, value in values.items()
+            if value is not None and key in params_class(stage).model_fields]
 
 
 def print_json(payload: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from slmconvert.cluster.cache import EmbeddingCache, cache_key
+from slmconvert.engine.base import Engine
 from slmconvert.models.embedder import Embedder
 
 CHUNK = 256
@@ -16,13 +17,26 @@ CHUNK = 256
 Advance = Callable[[int], None]
 
 
+class EncodeBatch:
+    """Engine batch function: each worker holds the embedder and loads its model on first use."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def __call__(self, texts: list[str]) -> list[np.ndarray]:
+        return list(self.embedder.encode(texts))
+
+
 def embed_unique(
     texts: list[str],
     embedder: Embedder,
     cache_root: Path | None = None,
     advance: Advance | None = None,
+    engine: Engine | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Embeddings of distinct texts (row i for texts[i]) and how many came from the cache."""
+    """Embeddings of distinct texts (row i for texts[i]) and how many came from the cache.
+
+    The texts not cached are encoded CHUNK at a time by `engine` (this process by default)."""
     keys = [cache_key(embedder.model_id, t) for t in texts]
     cached: dict[str, np.ndarray] = {}
     cache = None
@@ -33,10 +47,12 @@ def embed_unique(
     if advance is not None and len(missing) < len(texts):
         advance(len(texts) - len(missing))
     fresh: dict[str, np.ndarray] = {}
-    for start in range(0, len(missing), CHUNK):
-        chunk = missing[start:start + CHUNK]
-        vectors = embedder.encode([texts[i] for i in chunk])
+    engine = engine or Engine()
+    done = 0
+    for vectors in engine.map_items(EncodeBatch, [texts[i] for i in missing], CHUNK, (embedder,)):
+        chunk = missing[done:done + len(vectors)]
         fresh.update((keys[i], v) for i, v in zip(chunk, vectors, strict=True))
+        done += len(vectors)
         if advance is not None:
             advance(len(chunk))
     if cache is not None and fresh:

@@ -11,6 +11,7 @@ import numpy as np
 from slmconvert.cluster.embed import embed_unique
 from slmconvert.cluster.reduce import one_hot
 from slmconvert.cluster.signature import SignatureOptions, TaskSignature, task_signature
+from slmconvert.engine.base import Engine
 from slmconvert.models.embedder import Embedder
 
 
@@ -50,8 +51,9 @@ def part_vectors(
     embedder: Embedder,
     cache_root: Path | None = None,
     advance: Callable[[int], None] | None = None,
+    engine: Engine | None = None,
 ) -> tuple[list[np.ndarray], int]:
     """[context, request, structure] part matrices, and how many texts came from the cache."""
-    context, hits_c = embed_unique(sigs.contexts, embedder, cache_root, advance)
-    request, hits_r = embed_unique(sigs.requests, embedder, cache_root, advance)
+    context, hits_c = embed_unique(sigs.contexts, embedder, cache_root, advance, engine)
+    request, hits_r = embed_unique(sigs.requests, embedder, cache_root, advance, engine)
     return [context, request, one_hot(sigs.structures, sigs.structures)], hits_c + hits_r

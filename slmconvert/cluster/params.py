@@ -6,10 +6,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from slmconvert.params import StageParams, seed_field
+from slmconvert.engine.params import EngineParams
+from slmconvert.params import seed_field
 
 
-class ClusterParams(StageParams):
+class ClusterParams(EngineParams):
     """How calls are signed, embedded, clustered, labelled, split and gated for the router."""
 
     embedding_model: str = Field(

@@ -31,6 +31,7 @@ from slmconvert.cluster.seed import (
 )
 from slmconvert.cluster.signature import SignatureOptions
 from slmconvert.cluster.splits import split_calls
+from slmconvert.engine.base import make_engine
 from slmconvert.errors import BadInputError
 from slmconvert.models.embedder import Embedder, SentenceEmbedder
 
@@ -108,8 +109,9 @@ def discover_tasks(
     embedder: Embedder | None = None,
     cache_root: Path | None = None,
     progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> ClusterRun:
-    """Sign, embed, reduce, cluster, label, calibrate the router seed and split."""
+    """Sign, embed (on cluster.engine), reduce, cluster, label, calibrate the router seed and split."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -126,7 +128,7 @@ def discover_tasks(
     lap("signature")
     bar = progress("embedding signatures", len(sigs.contexts) + len(sigs.requests)) if progress else nullcontext(None)
     with bar as advance:
-        parts, hits = part_vectors(sigs, embedder, cache_root, advance)
+        parts, hits = part_vectors(sigs, embedder, cache_root, advance, make_engine(params, log))
     lap("embed")
     reducer = fit_reducer(parts, sigs.rows, sigs.counts, part_weights(params), sigs.structures,
                           params.n_components, params.seed)

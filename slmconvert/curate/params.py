@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from slmconvert.params import StageParams
+from slmconvert.engine.params import EngineParams
 
 DEFAULT_ENTITIES = [
     "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "CREDIT_CARD", "IBAN_CODE",
@@ -25,7 +25,7 @@ FILTERS = ["error_response", "empty_output", "truncated", "invalid_tool_call", "
            "served_by_slm"]
 
 
-class CurateParams(StageParams):
+class CurateParams(EngineParams):
     """How curate finds and replaces personal data and secrets, and which calls it keeps."""
 
     spacy_model: str = Field(

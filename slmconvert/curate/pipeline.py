@@ -4,8 +4,9 @@ normalised call record's shape: see slmconvert.artifacts.curated)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from slmconvert.curate.analyzer import PiiAnalyzer
@@ -16,6 +17,7 @@ from slmconvert.curate.recall import recall_lowering_settings
 from slmconvert.curate.scrub import Scrubber, ScrubResult
 from slmconvert.curate.spanstore import SpanStore
 from slmconvert.curate.surrogates import Pseudonymiser
+from slmconvert.engine.base import chunks, make_engine
 from slmconvert.errors import SlmError
 
 # What a call that failed to scrub keeps: its hash and numbers (every string column is emptied).
@@ -29,38 +31,75 @@ def _safe(key: str, value: Any) -> bool:
     return key == "call_id" or isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _chunks(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(records)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
+class ScrubBatch:
+    """Engine batch function: one Scrubber per worker (its analyzer loads spaCy once).
+
+    Returns (record, result, counters) per record: the analyzer counters of the batch ride on its
+    first record (None on the others), so the driver's audit adds every worker's up."""
+
+    def __init__(self, params: CurateParams, key: bytes) -> None:
+        self.scrubber = Scrubber(PiiAnalyzer(params), Pseudonymiser(key), params)
+
+    def __call__(self, records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], ScrubResult, Counter | None]]:
+        stats = self.scrubber.analyzer.stats
+        before = Counter(stats)
+        results = self.scrubber.scrub(records)
+        delta = Counter(stats)
+        delta.subtract(before)
+        return [(record, result, +delta if i == 0 else None)
+                for i, (record, result) in enumerate(zip(records, results, strict=True))]
 
 
 class Curator:
     """Turns collect's call records into curated rows; one instance per run (shared caches)."""
 
+    batch_fn: type = ScrubBatch  # what engine=ray workers run
+
     def __init__(self, params: CurateParams, key: bytes, analyzer: PiiAnalyzer | None = None,
-                 store: SpanStore | None = None) -> None:
+                 store: SpanStore | None = None, log: Callable[[str], None] | None = None) -> None:
         self.params = params
+        self.key = key
         self.analyzer = analyzer or PiiAnalyzer(params, store=store)
         self.scrubber = Scrubber(self.analyzer, Pseudonymiser(key), params)
         self.filters = Filters(params)
         self.audit = Audit()
+        self.engine = make_engine(params, log)
 
     def curate(self, records: Iterable[dict[str, Any]], advance: Callable[[int], None] | None = None,
-               total: int | None = None) -> Iterator[dict[str, Any]]:
+               total: int | None = None, source: Path | None = None) -> Iterator[dict[str, Any]]:
         """One output row per input record, in input order. Raises once scrub errors pass
-        max_scrub_error_rate (of `total` when given, so a broken run stops early)."""
-        for chunk in _chunks(records, self.params.chunk_records):
+        max_scrub_error_rate (of `total` when given, so a broken run stops early).
+
+        With engine=ray and `source` (the Parquet file `records` come from), Ray workers read and
+        scrub it; filtering, counting and writing stay here, in the same order."""
+        batches = self._scrubbed(records, source)
+        while True:
             started = time.perf_counter()
-            results = self.scrubber.scrub(chunk)
-            rows = [self._row(original, result) for original, result in zip(chunk, results, strict=True)]
+            pairs = next(batches, None)
+            if pairs is None:
+                break
+            rows = [self._row(original, result) for original, result in pairs]
             self.audit.seconds += time.perf_counter() - started
             if total is not None:
                 self._check_errors(total)
             yield from rows
             if advance is not None:
-                advance(len(chunk))
+                advance(len(pairs))
+        if total is not None and self.audit.records != total:
+            raise SlmError(f"curate accounted for {self.audit.records:,} of {total:,} calls",
+                           hint="nothing was published; rerun, and report it if it repeats")
         self._check_errors(self.audit.records)
+
+    def _scrubbed(self, records: Iterable[dict[str, Any]],
+                  source: Path | None) -> Iterator[list[tuple[dict[str, Any], ScrubResult]]]:
+        if self.engine.is_local or source is None:
+            for chunk in chunks(records, self.params.chunk_records):
+                yield list(zip(chunk, self.scrubber.scrub(chunk), strict=True))
+            return
+        for batch in self.engine.map_parquet(self.batch_fn, source, self.params.chunk_records, (self.params, self.key)):
+            for _, _, counters in batch:
+                self.analyzer.stats.update(counters or {})
+            yield [(record, result) for record, result, _ in batch]
 
     def summary(self) -> dict[str, Any]:
         """audit.json content: counts and setting names only."""

@@ -75,7 +75,8 @@ def run(ctx: StageContext) -> StageResult:
     if EXTEND_FROM in ctx.inputs:
         return _run_extend(ctx, records, ctx.inputs[EXTEND_FROM], params)
     ctx.log(f"clustering {len(records):,} kept calls")
-    found = discover_tasks(records, params, cache_root=ctx.workspace.cache_dir("embeddings"), progress=ctx.progress)
+    found = discover_tasks(records, params, cache_root=ctx.workspace.cache_dir("embeddings"), progress=ctx.progress,
+                           log=ctx.log)
     found.timings["map"] = _write_outputs(ctx, records, found, params)
     if found.why_no_clusters:
         ctx.log(f"[yellow]no cluster found[/yellow]: {found.why_no_clusters}")

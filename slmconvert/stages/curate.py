@@ -45,12 +45,12 @@ def run(ctx: StageContext) -> StageResult:
     ctx.log(f"curate: loading Presidio with spaCy pipeline {ctx.params.spacy_model}")
     secret = ctx.workspace.secret_key("curate")
     store = open_store(ctx.workspace.cache_dir("curate-spans"), ctx.params, secret) if ctx.params.span_store else None
-    curator = Curator(ctx.params, secret, store=store)
+    curator = Curator(ctx.params, secret, store=store, log=ctx.log)
     gc.freeze()  # spaCy/Presidio objects live all run: keep the collector from rescanning them per chunk
     try:
         with ctx.progress("scrubbing calls", total) as advance, \
                 TableWriter(ctx.out_dir / CURATED_FILE, json_columns=JSON_COLUMNS) as writer:
-            for row in curator.curate(iter_table(calls), advance, total):
+            for row in curator.curate(iter_table(calls), advance, total, source=calls):
                 writer.write(row)
     finally:
         if store is not None:

@@ -182,6 +182,11 @@ def _decode_batch(batch: pa.RecordBatch, json_cols: set[str]) -> Iterator[dict[s
         yield {name: columns[name][i] for name in names}
 
 
+def decode_rows(batch: pa.RecordBatch | pa.Table, json_cols: set[str]) -> list[dict[str, Any]]:
+    """Rows of a batch read from a TableWriter file (by any reader), JSON columns decoded."""
+    return list(_decode_batch(batch, json_cols))
+
+
 def iter_table(
     path: str | os.PathLike[str], columns: list[str] | None = None, batch_rows: int = DEFAULT_BATCH_ROWS
 ) -> Iterator[dict[str, Any]]:

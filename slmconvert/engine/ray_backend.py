@@ -1,0 +1,113 @@
+"""The Ray engine: Ray Data `map_batches` over an actor pool, results streamed back in input order.
+
+Ray's own mechanisms handle lost workers: Ray Data restarts a dead actor and retries its batch
+(max_restarts / max_task_retries, set explicitly here). Items and results travel pickled in one
+binary column, so a batch function sees exactly the Python objects the local engine gives it.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from slmconvert.engine.base import EngineSpec, Log, checked
+from slmconvert.errors import ConfigError, SlmError
+from slmconvert.util.tables import decode_rows, json_columns_of
+
+ITEM, RESULT = "item", "result"
+# A lost actor is restarted and its batch retried this many times before the stage fails.
+RETRIES = 3
+
+
+class _Adapter:
+    """The actor Ray Data runs: builds the step's callable class once, maps pickled or Parquet rows."""
+
+    def __init__(self, fn_class: type, args: tuple, kwargs: dict[str, Any], json_cols: list[str] | None) -> None:
+        self.fn = fn_class(*args, **kwargs)
+        self.json_cols = None if json_cols is None else set(json_cols)
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        if self.json_cols is None:
+            items = [pickle.loads(b) for b in table.column(ITEM).to_pylist()]
+        else:
+            items = decode_rows(table, self.json_cols)
+        results = checked(items, self.fn(items))
+        return pa.table({RESULT: pa.array([pickle.dumps(r, protocol=5) for r in results], pa.binary())})
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ConfigError("engine=ray needs Ray, which is not installed",
+                          hint="pip install 'slmconvert[ray]', or use --engine local") from None
+    return ray
+
+
+class RayBackend:
+    """One Ray session per process: joins `address` (or starts a local Ray) on first use."""
+
+    def __init__(self, spec: EngineSpec, log: Log) -> None:
+        self.ray = _import_ray()
+        self.spec = spec
+        if not self.ray.is_initialized():
+            local = {} if spec.address else {"_temp_dir": tempfile.mkdtemp(prefix="slmray-")}  # owner-only (0700):
+            # the object store spills raw calls there
+            info = self.ray.init(address=spec.address or None, logging_level="ERROR", log_to_driver=False, **local)
+            where = spec.address or "a local Ray started for this run"
+            url = getattr(info, "dashboard_url", None)
+            log(f"engine: ray on {where}" + (f"; dashboard http://{url}" if url else ""))
+        context = self.ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # same order as the local engine
+        context.enable_progress_bars = False  # the stage's Rich bar shows progress
+
+    def workers(self, reads: bool = False) -> int:
+        """Actors per step: ray_workers, else one per CPU; when Ray Data also reads files, one CPU
+        stays free for its read tasks (actors holding every CPU would starve them: a deadlock)."""
+        cpus = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        wanted = self.spec.workers or cpus
+        return max(1, min(wanted, cpus - 1)) if reads else wanted
+
+    def map_items(self, fn_class: type, items: Sequence[Any], batch_size: int, args: tuple,
+                  kwargs: dict[str, Any]) -> Iterator[list[Any]]:
+        blocks = max(1, math.ceil(len(items) / batch_size))
+        rows = [{ITEM: pickle.dumps(item, protocol=5)} for item in items]
+        dataset = self.ray.data.from_items(rows, override_num_blocks=blocks)
+        return self._run(dataset, fn_class, batch_size, (fn_class, args, kwargs, None), len(items), self.workers())
+
+    def map_parquet(self, fn_class: type, path: Path, batch_size: int, args: tuple,
+                    kwargs: dict[str, Any]) -> Iterator[list[Any]]:
+        parquet = pq.ParquetFile(path)
+        total = parquet.metadata.num_rows
+        json_cols = sorted(json_columns_of(parquet.schema_arrow))
+        blocks = max(1, math.ceil(total / batch_size))
+        # Reading is light: without a CPU of its own it cannot starve behind the actors holding them all.
+        dataset = self.ray.data.read_parquet(str(path), override_num_blocks=blocks, ray_remote_args={"num_cpus": 0})
+        return self._run(dataset, fn_class, batch_size, (fn_class, args, kwargs, json_cols), total,
+                         self.workers(reads=True))
+
+    def _run(self, dataset: Any, fn_class: type, batch_size: int, constructor_args: tuple,
+             expected: int, workers: int) -> Iterator[list[Any]]:
+        with warnings.catch_warnings():  # concurrency/remote-arg spellings that work from Ray 2.9 on
+            warnings.simplefilter("ignore")
+            mapped = dataset.map_batches(
+                _Adapter, fn_constructor_args=constructor_args, batch_size=batch_size, batch_format="pyarrow",
+                concurrency=workers, max_restarts=RETRIES, max_task_retries=RETRIES,
+            )
+        done = 0
+        for batch in mapped.iter_batches(batch_size=None, batch_format="pyarrow"):
+            results = [pickle.loads(b) for b in batch.column(RESULT).to_pylist()]
+            done += len(results)
+            yield results
+        if done != expected:
+            raise SlmError(f"{fn_class.__name__} on ray returned {done:,} results for {expected:,} inputs",
+                           hint="the stage publishes nothing; rerun, and report it if it repeats")

@@ -1,0 +1,119 @@
+"""engine=ray gives the local engine's outputs: curate's scrubbing and cluster's embedding on a local
+Ray cluster started here (2 CPUs), also when a worker dies mid-stage."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from slmconvert.cluster.embed import embed_unique  # noqa: E402
+from slmconvert.cluster.synthetic import synthetic_calls as cluster_calls  # noqa: E402
+from slmconvert.curate.params import CurateParams  # noqa: E402
+from slmconvert.curate.pipeline import JSON_COLUMNS, Curator, ScrubBatch  # noqa: E402
+from slmconvert.curate.synthetic import synthetic_calls as curate_calls  # noqa: E402
+from slmconvert.engine.base import Engine, EngineSpec  # noqa: E402
+from slmconvert.models.embedder import SentenceEmbedder, packaged_model_dir  # noqa: E402
+from slmconvert.util.tables import TableWriter, iter_table, write_table  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    """A 2-CPU Ray started for this module; the classes below travel by value to its workers."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def die_once(marker: Path) -> None:
+    """Kill this worker process the first time any worker gets here (a lost node, mid-stage)."""
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os._exit(1)
+
+
+class DyingScrubBatch(ScrubBatch):
+    marker: Path | None = None
+
+    def __call__(self, records):
+        die_once(self.marker)
+        return super().__call__(records)
+
+
+class DyingEmbedder(SentenceEmbedder):
+    def __init__(self, marker: Path, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.marker = marker
+
+    def encode(self, texts):
+        die_once(self.marker)
+        return super().encode(texts)
+
+
+def curate_file(calls: Path, out: Path, engine: str, batch_fn: type = ScrubBatch) -> tuple[list, str, dict]:
+    params = CurateParams(engine=engine, chunk_records=8, span_store=False)
+    curator = Curator(params, KEY)
+    curator.batch_fn = batch_fn
+    with TableWriter(out, json_columns=JSON_COLUMNS) as writer:
+        for row in curator.curate(iter_table(calls), total=40, source=calls):
+            writer.write(row)
+    return list(iter_table(out)), hashlib.sha256(out.read_bytes()).hexdigest(), curator.summary()
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("collect") / "calls.parquet"
+    write_table(path, curate_calls(14, seed=3)[:40])
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_curated(calls, tmp_path_factory):
+    return curate_file(calls, tmp_path_factory.mktemp("local") / "curated.parquet", "local")
+
+
+def test_curate_on_ray_equals_local(calls, local_curated, tmp_path):
+    rows, digest, summary = curate_file(calls, tmp_path / "curated.parquet", "ray")
+    assert len(rows) == 40 and rows == local_curated[0]
+    assert digest == local_curated[1]
+    assert summary["entities_total"] == local_curated[2]["entities_total"] > 0
+    assert summary["analyzer"]["units"] == local_curated[2]["analyzer"]["units"]  # workers' counters summed
+
+
+def test_curate_survives_a_killed_worker(calls, local_curated, tmp_path):
+    DyingScrubBatch.marker = tmp_path / "killed"
+    rows, digest, _ = curate_file(calls, tmp_path / "curated.parquet", "ray", DyingScrubBatch)
+    assert DyingScrubBatch.marker.exists()  # a worker really died
+    assert digest == local_curated[1] and rows == local_curated[0]
+
+
+def embed_texts() -> list[str]:
+    records = cluster_calls(40, seed=5)
+    return sorted({m["content"] for r in records for m in r["messages"] if m.get("content")})
+
+
+@pytest.mark.skipif(packaged_model_dir() is None, reason="packaged all-MiniLM-L6-v2 not installed")
+def test_embedding_on_ray_equals_local_also_when_a_worker_dies(tmp_path):
+    texts = embed_texts()
+    assert len(texts) > 40
+    local, _ = embed_unique(texts, SentenceEmbedder(), engine=Engine())
+    engine = Engine(EngineSpec("ray", workers=2))
+    remote, _ = embed_unique(texts, SentenceEmbedder(), engine=engine)
+    np.testing.assert_allclose(remote, local, rtol=0, atol=1e-6)
+    marker = tmp_path / "killed"
+    survived, _ = embed_unique(texts, DyingEmbedder(marker), engine=engine)
+    assert marker.exists()
+    np.testing.assert_allclose(survived, local, rtol=0, atol=1e-6)
