@@ -29,6 +29,7 @@ IGNORE_INDEX = -100
 MIN_PROMPT_TOKENS = 16  # room kept for the generation prompt and the latest turn when cutting
 HEAD_SHARE = 0.25  # share of a cut prompt's budget kept from its start (template + system head)
 SHARED_LINE_SHARE = 0.8  # a system-prompt line in this share of a cluster's calls is learnt, not shown
+SHARED_TOOLS_SHARE = 0.95  # tool schemas identical in this share of a cluster's calls are learnt, not shown
 
 
 @dataclass
@@ -102,14 +103,24 @@ def tools_key(record: dict[str, Any]) -> str:
 
 
 def distillation_flags(records: list[dict[str, Any]], mode: str) -> tuple[bool, bool]:
-    """(drop_system, drop_tools): drop a prompt part only when it is present and identical in every record."""
+    """(drop_system, drop_tools): drop the system prompt when present and identical in every record;
+    the tool schemas when present and identical in SHARED_TOOLS_SHARE of them. Many tool schemas
+    are most of a prompt (sample logs: ~3.2k of ~3.4k tokens), cut from every example at max_length
+    yet shown in full at serve time; a schema drift in a few calls must not keep them in.
+    Constrained decoding (models.constrain) still binds each call to its own request's schemas."""
     if mode == "off" or not records:
         return False, False
     systems = {system_text(r) for r in records}
-    tools = {tools_key(r) for r in records}
     drop_system = len(systems) == 1 and systems != {""}
-    drop_tools = len(tools) == 1 and tools != {tools_key({})}
+    key, count = dominant_tools(records)
+    drop_tools = key != tools_key({}) and count >= SHARED_TOOLS_SHARE * len(records)
     return drop_system, drop_tools
+
+
+def dominant_tools(records: list[dict[str, Any]]) -> tuple[str, int]:
+    """The most common `tools_key` among records and how many records have it."""
+    counts = Counter(tools_key(r) for r in records)
+    return counts.most_common(1)[0] if counts else (tools_key({}), 0)
 
 
 def shared_system_lines(records: list[dict[str, Any]], min_share: float = SHARED_LINE_SHARE) -> tuple[str, ...]:
@@ -133,7 +144,7 @@ def distilled_context(records: list[dict[str, Any]], fmt: PromptFormat) -> dict[
     if fmt.drop_system_lines:
         out["system_lines_dropped"] = len(fmt.drop_system_lines)
     if fmt.drop_tools:
-        out["tools_sha256"] = sha256_json(tools_key(first))
+        out["tools_sha256"] = sha256_json(dominant_tools(records)[0])
     return out
 
 
