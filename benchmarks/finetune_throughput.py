@@ -127,7 +127,7 @@ def run_peer(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     train, longest = texts(prepared.train.records)
     validation, _ = texts(prepared.validation.records)
-    defaults = SFTConfig(output_dir=str(work / "defaults"))
+    defaults = SFTConfig(output_dir=str(work / "defaults"), use_cpu=True)
     max_length = max(defaults.max_length or 0, longest + 8)
     config = SFTConfig(output_dir=str(work / "peer"), max_steps=args.max_steps, eval_strategy="steps",
                        eval_steps=args.max_steps, save_strategy="no", report_to="none", disable_tqdm=True,

@@ -73,7 +73,7 @@ def test_bigger_models_get_smaller_passes(precision):
     small = memory.cpu_token_budget(precision, 135_000_000)
     big = memory.cpu_token_budget(precision, 1_700_000_000)
     assert big < small / 3
-    assert memory.cpu_token_budget(precision, 135_000_000, checkpointing=True) > 4 * small
+    assert memory.cpu_token_budget(precision, 135_000_000, checkpointing=True) >= 2 * small
 
 
 def test_threads_shrink_to_physical_cores_but_a_smaller_choice_is_kept(monkeypatch):
