@@ -18,10 +18,10 @@ from typing import Any
 from slmconvert.finetune.budget import TrainPlan
 from slmconvert.util.jsonio import atomic_write_json, read_json, sha256_json
 
-PROBE_TOKENS = 128  # sequence length of the probe's training and prefill batches
-PROBE_BATCH = 2  # sequences per probe step
-PROBE_NEW_TOKENS = 8  # decode steps timed
-TRAIN_STEPS = 2  # timed optimiser steps (after one warm-up step)
+PROBE_TOKENS = 64  # sequence length of the probe's training and prefill batches (small: a loaded 2-core CPU
+PROBE_BATCH = 1  # trains ~10 tok/s, and the probe must stay a few seconds there too)
+PROBE_NEW_TOKENS = 4  # decode steps timed
+TRAIN_STEPS = 1  # timed optimiser steps (after one warm-up step)
 
 
 @dataclass
@@ -119,8 +119,10 @@ def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
     import torch
 
     from slmconvert.finetune.modeling import load_for_training, lora_config
+    from slmconvert.util.device import configure_threads
 
     device = plan.device
+    configure_threads()  # the intra-op pool the trainer runs with (run.py does the same)
     started = time.perf_counter()
     loaded = load_for_training(model, plan)
     load_seconds = time.perf_counter() - started
@@ -177,7 +179,7 @@ def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[f
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     timings = {}
     with torch.inference_mode():
-        for new in (1, 1, PROBE_NEW_TOKENS + 1):  # the first run warms up
+        for new in (1, PROBE_NEW_TOKENS + 1):  # the training steps warmed the kernels up
             begin = time.perf_counter()
             net.generate(input_ids=prompts, attention_mask=torch.ones_like(prompts), max_new_tokens=new,
                          min_new_tokens=new, do_sample=False, pad_token_id=pad)

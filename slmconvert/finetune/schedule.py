@@ -125,7 +125,8 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
             cost_share: float) -> ClusterNeed:
     """One cluster's plan need: its full training, its evidence pools, and seconds per evidence call."""
     stats = prep.stats
-    per_call = speed.call_seconds(stats.prompt_p50, stats.completion_p50 + 1)
+    # a batch decodes until its longest answer ends: between the median and the longest completion
+    per_call = speed.call_seconds(stats.prompt_p50, (stats.completion_p50 + stats.completion_max) / 2 + 1)
     validations = min(validation_cap(params, device), len(prep.validation.examples)) * VALIDATIONS_PER_RUN
     return ClusterNeed(
         cluster_id=job.cluster_id, cost_share=cost_share,
