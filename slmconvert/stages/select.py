@@ -64,11 +64,11 @@ def _budget(ctx: StageContext, params: SelectParams) -> Any:
     evidence = Evidence(**(ctx.extra.get("evidence") or {}))
     calls = (evidence.required(evidence.coverage) or 0) + MIN_CALIBRATION_CALLS
 
-    def left() -> float:
-        return deadline.left() - max(ITERATE_RESERVE_MIN, ITERATE_RESERVE_SHARE * deadline.left())
-
+    # what is left as select starts: a candidate is not penalised for select's own probing and measuring
+    # (finetune re-plans with what is really left then)
+    at_start = deadline.left() - max(ITERATE_RESERVE_MIN, ITERATE_RESERVE_SHARE * deadline.left())
     speed = candidate_speed(ctx.workspace.cache_dir("throughput"), pick_device(params.device), ctx.log)
-    return Budget(seconds_left=left, evidence_calls=calls, speed=speed)
+    return Budget(seconds_left=lambda: at_start, evidence_calls=calls, speed=speed)
 
 
 def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
