@@ -7,6 +7,7 @@ binary column, so a batch function sees exactly the Python objects the local eng
 
 from __future__ import annotations
 
+import inspect
 import math
 import pickle
 import tempfile
@@ -91,9 +92,13 @@ class RayBackend:
         json_cols = sorted(json_columns_of(parquet.schema_arrow))
         blocks = max(1, math.ceil(total / batch_size))
         # Reading is light: without a CPU of its own it cannot starve behind the actors holding them all.
-        dataset = self.ray.data.read_parquet(str(path), override_num_blocks=blocks, ray_remote_args={"num_cpus": 0})
-        return self._run(dataset, fn_class, batch_size, (fn_class, args, kwargs, json_cols), total,
-                         self.workers(reads=True))
+        free = {"num_cpus": 0} if "num_cpus" in inspect.signature(self.ray.data.read_parquet).parameters \
+            else {"ray_remote_args": {"num_cpus": 0}}  # Ray before 2.10 spells it this way
+        dataset = self.ray.data.read_parquet(str(path), override_num_blocks=blocks, **free)
+        workers = self.workers(reads=True)
+        if parquet.num_row_groups < 2 * workers:  # a block per row group: too few to keep every actor busy
+            dataset = dataset.repartition(blocks)
+        return self._run(dataset, fn_class, batch_size, (fn_class, args, kwargs, json_cols), total, workers)
 
     def _run(self, dataset: Any, fn_class: type, batch_size: int, constructor_args: tuple,
              expected: int, workers: int) -> Iterator[list[Any]]:

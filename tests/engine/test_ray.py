@@ -117,3 +117,57 @@ def test_embedding_on_ray_equals_local_also_when_a_worker_dies(tmp_path):
     survived, _ = embed_unique(texts, DyingEmbedder(marker), engine=engine)
     assert marker.exists()
     np.testing.assert_allclose(survived, local, rtol=0, atol=1e-6)
+
+
+def sample_slice(tmp_path: Path, n: int = 60) -> Path:
+    """The first n lines of the shipped flywheel sample logs."""
+    import gzip
+
+    root = Path(__file__).resolve().parents[2] / "sample_logs"
+    lines = gzip.open(root / "flywheel_support.jsonl.gz", "rt").read().splitlines()[:n]
+    path = tmp_path / "logs" / "support.jsonl"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def output_digests(workdir: Path, stage: str, version: str) -> dict[str, str]:
+    import json
+
+    manifest = json.loads((workdir / stage / version / "manifest.json").read_text())
+    return {o["path"]: o["sha256"] for o in manifest["outputs"] if o["path"].endswith(".parquet")}
+
+
+def test_cli_engine_ray_writes_the_same_artifacts_as_local(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from slmconvert.cli.app import app
+
+    workdir = tmp_path / "ws"
+    runner = CliRunner()
+
+    def invoke(*args: str) -> dict:
+        result = runner.invoke(app, [*args, "--workdir", str(workdir), "--json", "--quiet"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    invoke("collect", str(sample_slice(tmp_path)))
+    local = invoke("curate", "--engine", "local")
+    remote = invoke("curate", "--engine", "ray")
+    assert remote["version"] != local["version"] and remote["metrics"]["records"] == 60
+    assert output_digests(workdir, "curate", remote["version"]) == output_digests(workdir, "curate", local["version"])
+
+
+def train_fake(job: int) -> dict:
+    """Stands in for training one cluster: reports where it ran."""
+    return {"cluster": job, "pid": os.getpid()}
+
+
+def test_clusters_train_in_parallel_tasks_in_job_order():
+    from slmconvert.finetune.distributed import train_clusters_in_parallel
+
+    results = train_clusters_in_parallel(train_fake, [3, 1, 2], gpus_per_job=0)
+    assert [r["cluster"] for r in results] == [3, 1, 2]
+    assert all(r["pid"] != os.getpid() for r in results)
