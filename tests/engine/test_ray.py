@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from slmconvert.curate.synthetic import synthetic_calls as curate_calls  # noqa:
 from slmconvert.engine.base import Engine, EngineSpec  # noqa: E402
 from slmconvert.models.embedder import SentenceEmbedder, packaged_model_dir  # noqa: E402
 from slmconvert.util.tables import TableWriter, iter_table, write_table  # noqa: E402
+from slmconvert.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 KEY = bytes(range(32))
@@ -139,6 +141,7 @@ def output_digests(workdir: Path, stage: str, version: str) -> dict[str, str]:
 
 
 def test_cli_engine_ray_writes_the_same_artifacts_as_local(tmp_path):
+    """curate and cluster on a slice of the sample logs: --engine ray and --engine local, same files."""
     import json
 
     from typer.testing import CliRunner
@@ -158,6 +161,15 @@ def test_cli_engine_ray_writes_the_same_artifacts_as_local(tmp_path):
     remote = invoke("curate", "--engine", "ray")
     assert remote["version"] != local["version"] and remote["metrics"]["records"] == 60
     assert output_digests(workdir, "curate", remote["version"]) == output_digests(workdir, "curate", local["version"])
+
+    cache = Workspace(workdir).cache_dir("embeddings")
+    clustered = {}
+    for engine in ("ray", "local"):
+        shutil.rmtree(cache, ignore_errors=True)  # every text embedded by this engine, none from the cache
+        run = invoke("cluster", "--engine", engine, "--input", f"curate@{local['version']}")
+        assert run["summary"]["embedding_cache_hits"] == 0
+        clustered[engine] = output_digests(workdir, "cluster", run["version"])
+    assert clustered["ray"] == clustered["local"] and clustered["ray"]
 
 
 def train_fake(job: int) -> dict:
