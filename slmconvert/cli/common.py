@@ -255,7 +255,8 @@ def run_stage_command(
         "path": str(outcome.artifact.path),
         "skipped": outcome.skipped,
         "metrics": outcome.artifact.metrics,
-        "summary": outcome.summary,
+        # A stage whose summary holds raw log values (collect) says what of it may be printed.
+        "summary": getattr(load_stage(stage), "console_summary", dict)(outcome.summary),
     }
     if not opts.json and not opts.quiet:
         load_stage(stage).render(safe_tree(outcome.summary), console)

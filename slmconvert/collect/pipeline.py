@@ -81,7 +81,7 @@ class Collector:
 
     def _count(self, row: dict, tools: list[str], carried: bool = False) -> None:
         self.stats.add_call(row["model"], row["usage"], row["cost_usd"], row["workload_id"], tools,
-                            row["finish_reason"], self.prices.match(row["model"]) is not None, carried)
+                            row["finish_reason"], self.prices.match(row["model"]), carried)
 
     def carry(self, rows: Iterable[dict]) -> None:
         """Records of a previous version (--append), re-priced with the current table."""

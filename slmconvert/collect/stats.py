@@ -40,6 +40,7 @@ class ModelStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     priced_calls: int = 0
+    priced_as: str | None = None  # the price-table entry the name resolved to (our word, not the log's)
 
 
 class CollectStats:
@@ -66,16 +67,16 @@ class CollectStats:
         workload_id: str | None,
         tools: list[str],
         finish_reason: str | None,
-        known_price: bool,
+        priced_as: str | None,
         carried: bool = False,
     ) -> None:
-        """Count one written record (known_price: its model is in the price table)."""
+        """Count one written record (priced_as: the price-table entry of its model, None when unpriced)."""
         self.calls += 1
         self.carried += carried
         model = model or UNKNOWN
         stats = self.models.get(model)
         if stats is None:
-            stats = self.models[model] = ModelStats()
+            stats = self.models[model] = ModelStats(priced_as=priced_as)
         stats.calls += 1
         prompt, completion = (usage or {}).get("prompt_tokens"), (usage or {}).get("completion_tokens")
         if prompt is None and completion is None:
@@ -85,7 +86,7 @@ class CollectStats:
         if cost_usd is not None:
             stats.cost_usd += cost_usd
             stats.priced_calls += 1
-        if not known_price:
+        if priced_as is None:
             self.unpriced[model] += 1
         self.workloads[workload_id or UNKNOWN] += 1
         for name in set(tools) if tools else (NO_TOOL,):
@@ -111,11 +112,14 @@ class CollectStats:
                     "model": name, "calls": m.calls, "prompt_tokens": m.prompt_tokens,
                     "completion_tokens": m.completion_tokens,
                     "cost_usd": round(m.cost_usd, 6) if m.priced_calls else None, "priced_calls": m.priced_calls,
+                    "priced_as": m.priced_as,
                 }
                 for name, m in models
             ],
             "by_workload": _top(self.workloads, "workload_id"),
+            "workload_count": len(self.workloads),
             "by_tool": _top(self.tools, "tool"),
+            "tool_count": len(self.tools),
             "tokens": {"prompt": prompt, "completion": completion, "calls_without_usage": self.without_usage},
             "cost_usd": round(sum(m.cost_usd for m in self.models.values()), 6),
             "priced_calls": sum(m.priced_calls for m in self.models.values()),

@@ -28,6 +28,7 @@ Params = CollectParams
 APPEND_FROM = "append_from"  # input role: the collect version whose calls this one carries (--append)
 MB = 1 << 20
 SKIPPED_SHOWN = 10
+UNPRICED = "(not in the price table)"
 
 
 def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:
@@ -123,12 +124,55 @@ def _render_skipped(summary: dict[str, Any], console: Console) -> None:
         console.print(f"  ... and {total - SKIPPED_SHOWN:,} more")
 
 
+def console_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """What collect may show on a console or in --json: counts and our own words, no log value.
+
+    collect runs before curate, so workload ids, tool and model names, and reject details (which
+    may quote a record) are raw log data: they stay in stats.json (owner-only) and are counted
+    here. Models are shown under the price-table entry they resolved to; unpriced ones are counted.
+    Idempotent: a console summary passes through unchanged.
+    """
+    raw = ("by_workload", "by_tool", "by_model", "unknown_price_models", "reject_reasons")
+    out = {k: v for k, v in summary.items() if k not in raw}
+    out["reject_reasons"] = [{"reason": g["reason"], "count": g["count"],
+                              "examples": [{"at": e["at"]} for e in g.get("examples", [])]}
+                             for g in summary.get("reject_reasons", [])]
+    out["workload_count"] = summary.get("workload_count", len(summary.get("by_workload", [])))
+    out["tool_count"] = summary.get("tool_count", len(summary.get("by_tool", [])))
+    out["by_model"] = _models_by_price_entry(summary.get("by_model", []))
+    unpriced = summary.get("unknown_price_models")
+    if unpriced is not None:  # a console summary has only the counts below
+        out["unpriced_models"] = len(unpriced)
+        out["unpriced_calls"] = sum(u["calls"] for u in unpriced)
+    return out
+
+
+def _models_by_price_entry(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Model rows merged by price-table entry; every unpriced name in one row that names none."""
+    merged: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if "priced_as" not in row and "models" not in row:
+            continue  # a stats.json written before priced_as: its names are raw, show none
+        name = row.get("priced_as") if "models" not in row else row["model"]
+        key = name or UNPRICED
+        into = merged.setdefault(key, {"model": key, "models": 0, "calls": 0, "prompt_tokens": 0,
+                                       "completion_tokens": 0, "cost_usd": None})
+        into["models"] += row.get("models", 1)
+        for field in ("calls", "prompt_tokens", "completion_tokens"):
+            into[field] += row[field]
+        if row["cost_usd"] is not None:
+            into["cost_usd"] = (into["cost_usd"] or 0.0) + row["cost_usd"]
+    return sorted(merged.values(), key=lambda r: (r["model"] == UNPRICED, -r["calls"], r["model"]))
+
+
 def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:,.4f}"
 
 
 def render(summary: dict[str, Any], console: Console) -> None:
-    """Human tables: per file, rejects by reason, calls by model / workload / tool, tokens and cost."""
+    """Human tables: per file, rejects by reason, calls by model, tokens and cost (console_summary's
+    fields only: nothing read from a log record is printed)."""
+    summary = console_summary(summary)
     files = Table(title="Input files", title_justify="left")
     for col in ("file", "formats", "records", "calls", "duplicates", "rejects"):
         files.add_column(col, justify="left" if col in ("file", "formats") else "right")
@@ -151,22 +195,16 @@ def render(summary: dict[str, Any], console: Console) -> None:
             rejects.add_row(group["reason"], f"{group['count']:,}", first)
         console.print(rejects)
 
-    models = Table(title="Calls by model", title_justify="left")
-    for col in ("model", "calls", "prompt tokens", "completion tokens", "est. cost"):
+    models = Table(title="Calls by model (price-table entry)", title_justify="left")
+    for col in ("model", "names", "calls", "prompt tokens", "completion tokens", "est. cost"):
         models.add_column(col, justify="left" if col == "model" else "right")
     for m in summary.get("by_model", []):
-        models.add_row(m["model"], f"{m['calls']:,}", f"{m['prompt_tokens']:,}", f"{m['completion_tokens']:,}",
-                       _money(m["cost_usd"]))
+        models.add_row(m["model"], f"{m['models']:,}", f"{m['calls']:,}", f"{m['prompt_tokens']:,}",
+                       f"{m['completion_tokens']:,}", _money(m["cost_usd"]))
     console.print(models)
-
-    for key, title in (("by_workload", "workload"), ("by_tool", "tool called")):
-        table = Table(title=f"Calls by {title}", title_justify="left")
-        table.add_column(title)
-        table.add_column("calls", justify="right")
-        id_key = "workload_id" if key == "by_workload" else "tool"
-        for row in summary.get(key, []):
-            table.add_row(str(row[id_key]), f"{row['calls']:,}")
-        console.print(table)
+    console.print(f"{summary.get('workload_count', 0):,} workload(s), {summary.get('tool_count', 0):,} tool name(s) "
+                  f"(text answers counted as one); their names and counts are in {STATS_FILE} (raw log data, "
+                  "not printed before curate)")
 
     tokens = summary.get("tokens", {})
     carried = f", {summary['carried_calls']:,} carried from {summary['append_from']}" if summary.get("append_from") else ""
@@ -180,7 +218,7 @@ def render(summary: dict[str, Any], console: Console) -> None:
         f"({tokens.get('calls_without_usage', 0):,} calls without usage); estimated LLM cost "
         f"{_money(summary.get('cost_usd'))} over {summary.get('priced_calls', 0):,} priced calls"
     )
-    unknown = summary.get("unknown_price_models") or []
-    if unknown:
-        names = ", ".join(f"{u['model']} ({u['calls']:,})" for u in unknown[:8])
-        console.print(f"[yellow]no price for:[/yellow] {names} - add them under collect.prices to estimate their cost")
+    if summary.get("unpriced_models"):
+        console.print(f"[yellow]no price for {summary['unpriced_models']:,} model name(s)[/yellow] "
+                      f"({summary['unpriced_calls']:,} calls): listed in {STATS_FILE}, unknown_price_models; "
+                      "add them under collect.prices to estimate their cost")

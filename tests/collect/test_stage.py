@@ -135,8 +135,10 @@ def test_render_shows_rejects_and_costs(tmp_path):
     console = Console(record=True, width=200)
     collect_stage.render(outcome.summary, console)
     text = console.export_text()
-    for expected in ("Input files", "invalid JSON", "log.jsonl:3", "gpt-4o-mini", "acme-llm", "no price for", "2 calls"):
+    for expected in ("Input files", "invalid JSON", "log.jsonl:3", "gpt-4o-mini", "no price for 1 model name(s)",
+                     "2 calls"):
         assert expected in text
+    assert "acme-llm" not in text  # an unpriced name is raw log data: counted, named in stats.json only
 
 
 def test_cli_json_and_strict_exit_code(tmp_path):
