@@ -27,6 +27,7 @@ from slmconvert.curate.recognizers import (
     NOT_PERSON_WORDS,
     SECRET_ENTITIES,
     CardNumberRecognizer,
+    GivenNameRecognizer,
     LenientPhoneRecognizer,
     OfflineEmailRecognizer,
     PersonCueRecognizer,
@@ -132,6 +133,7 @@ def build_analyzer_engine(params: CurateParams) -> AnalyzerEngine:
     registry.add_recognizer(UsernameRecognizer(supported_language=language))
     registry.add_recognizer(CardNumberRecognizer(supported_language=language))
     registry.add_recognizer(SignatureNameRecognizer(supported_language=language))
+    registry.add_recognizer(GivenNameRecognizer(supported_language=language))
     registry.add_recognizer(LenientPhoneRecognizer(supported_language=language))
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[language],
                           default_score_threshold=0.0)

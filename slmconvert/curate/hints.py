@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import regex as re
 
+from slmconvert.curate.recognizers.accounts import LOGIN_VALUE, is_login
 from slmconvert.curate.recognizers.network import is_public_ip
 from slmconvert.curate.spans import Span
 
@@ -18,6 +19,9 @@ _NAME_QUALIFIERS = {"customer", "full", "first", "last", "given", "family", "mid
                     "driver", "signer", "reviewer", "author", "display"}
 _NAME_KEYS = {"firstname", "lastname", "fullname", "surname", "forename", "givenname", "familyname"}
 _PASSWORD_WORDS = {"password", "passwd", "pwd", "passphrase"}
+# Keys whose value is a login (`username`, `login`, `user_name`, a lone `user`), never `user_id`.
+_LOGIN_KEYS = ({"username"}, {"user"}, {"login"}, {"user", "name"}, {"login", "name"}, {"uname"}, {"logname"},
+               {"loginname"}, {"screen", "name"}, {"screenname"})
 _SECRET_WORDS = {"secret", "token", "credential", "credentials", "apikey", "passcode"}
 _SECRET_PAIRS = ({"api", "key"}, {"access", "key"}, {"private", "key"}, {"secret", "key"}, {"auth", "key"})
 _NOT_SECRET = {"type", "count", "max", "min", "limit", "usage", "expires", "expiry", "url", "name", "id",
@@ -75,6 +79,8 @@ def hint_spans(text: str, key: str | None) -> list[Span]:
         return [whole[0]._replace(entity="SECRET_GENERIC")]
     if _is_name_key(words, parent) and _NAME_VALUE.fullmatch(value) and len(value) <= 60:
         return [whole[0]._replace(entity="PERSON")]
+    if words in _LOGIN_KEYS and re.fullmatch(LOGIN_VALUE, value) and is_login(value):
+        return [whole[0]._replace(entity="USERNAME")]
     if words & {"phone", "mobile", "tel", "telephone", "cell", "fax", "phonenumber"} and \
             _PHONE_VALUE.fullmatch(value) and sum(ch.isdigit() for ch in value) >= 7:
         return [whole[0]._replace(entity="PHONE_NUMBER")]

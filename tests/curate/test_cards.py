@@ -31,6 +31,8 @@ ISSUERS = [
     ("37", 15, (4, 6, 5)),  # Amex layout
     ("36", 14, (4, 6, 4)),  # Diners layout
     ("4", 16, (4, 4, 4, 4)),
+    ("6762", 12, (4, 4, 4)),  # 12-digit Maestro grouped 4-4-4: a card with no card word (issue 12)
+    ("5", 12, (4, 4, 4)),
 ]
 
 

@@ -3,6 +3,7 @@
 from slmconvert.curate.recognizers.accounts import USERNAME, UsernameRecognizer
 from slmconvert.curate.recognizers.address import StreetAddressRecognizer
 from slmconvert.curate.recognizers.cards import CREDIT_CARD, CardNumberRecognizer, luhn_valid
+from slmconvert.curate.recognizers.given_names import GivenNameRecognizer
 from slmconvert.curate.recognizers.names import (
     NOT_PERSON_WORDS,
     PersonCueRecognizer,
@@ -21,6 +22,7 @@ from slmconvert.curate.recognizers.signatures import SignatureNameRecognizer
 __all__ = [
     "CREDIT_CARD",
     "CardNumberRecognizer",
+    "GivenNameRecognizer",
     "LenientPhoneRecognizer",
     "NOT_PERSON_WORDS",
     "SECRET_ENTITIES",

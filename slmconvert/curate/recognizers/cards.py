@@ -4,8 +4,8 @@ Presidio's CreditCardRecognizer knows only some leading digits (1, 3, 4, 5[0-5],
 digits, so Mastercard's 2-series, Maestro 56-58, 18-19 digit UnionPay or Maestro and private-label
 cards pass it. This recognizer accepts any issuer number and asks for card structure instead:
 
-- grouped like a card (4-4-4-4, 4-4-4-4-3, 4-4-4-1..4, 4-6-4, 4-6-5; one separator, space or dash):
-  a card whatever its first digit;
+- grouped like a card (4-4-4, 4-4-4-4, 4-4-4-4-3, 4-4-4-1..4, 4-6-4, 4-6-5; one separator, space or
+  dash): a card whatever its first digit, with no card word needed;
 - contiguous 13-19 digits starting 2-6 (the card ranges; millisecond timestamps and snowflake ids
   start with 1): a card unless an id word (order, tracking, invoice ...) names it;
 - anything else 12-19 digits long (contiguous 12, other first digits): a card only after a card word.
@@ -58,7 +58,7 @@ def card_score(groups: list[str], before: str) -> float | None:
     if card_word:
         return SCORE_CONTEXT
     lengths = tuple(len(g) for g in groups)
-    if lengths in _LAYOUTS and len(digits) > 12:
+    if lengths in _LAYOUTS:  # 12-digit 4-4-4 too: Maestro and private-label cards are that short
         return SCORE_GROUPED
     if len(groups) == 1 and len(digits) >= 13 and digits[0] in "23456" and not _ID_WORDS.search(before):
         return SCORE_CONTIGUOUS
@@ -71,8 +71,10 @@ def _candidates(groups: list[str]) -> list[tuple[int, int]]:
     whole = [(0, len(groups))]
     if len(groups) == 1:
         return whole
+    # A 12-digit 4-4-4 counts only as a whole run: inside longer runs of fours it is any three groups.
     subs = [(i, j) for i in range(len(groups)) for j in range(len(groups), i, -1)
-            if (i, j) != (0, len(groups)) and (tuple(len(g) for g in groups[i:j]) in _LAYOUTS or j - i == 1)]
+            if (i, j) != (0, len(groups)) and (j - i == 1 or tuple(len(g) for g in groups[i:j]) in _LAYOUTS
+                                               and sum(len(g) for g in groups[i:j]) > 12)]
     return whole + sorted(subs, key=lambda r: r[0] - r[1])
 
 

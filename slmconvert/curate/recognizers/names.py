@@ -14,7 +14,7 @@ _CUE = (
     r"|\bcustomer\s*:|\bcontact\s*:|\bsigned\s*:?|\bspeaking\s+with|\bfrom\s*:|\bcontacted"
     r"|\b(?:spoke|spoken|speaking|talked|talking|chatted)\s+(?:to|with)"
     # Role labels of memos, tickets and mail headers: "Author: Siobhán Dubois", "approved by Kenji".
-    r"|\b(?:author|owner|assignee|requester|reporter|agent|rep|attn|to|cc)\s*:|\battn\.?"
+    r"|\b(?:author|owner|assignee|requester|reporter|agent|rep|attn|to|cc|holder|cardholder)\s*:|\battn\.?"
     r"|\b(?:requested|prepared|written|submitted|reported|created|approved|signed|sent)\s+by"
     r"|\b(?:the\s+)?(?:user|customer|caller|requester|contact|agent|owner|assignee|name)\s+is"
     r"|\bon\s+behalf\s+of)"
@@ -31,6 +31,10 @@ BEFORE_VERB = (
     rf"(?<![\p{{L}}'’\-])(?P<name>{NAME_WORD}(?:[ \t]+{NAME_WORD}){{1,2}})[ \t]+(?:called|phoned|rang|e-?mailed"
     r"|wrote|texted|messaged|asked|said|reported|replied|complained|requested|mentioned|confirmed|contacted"
     r"|opened|submitted|placed|ordered|paid|returned|cancell?ed)\b"
+)
+# Two or three capitalised words right after "ask for": "Please ask for Ananya Young at the desk".
+AFTER_ASK = (
+    rf"(?i:\b(?:ask|asks|asked|asking)\s+for)[ \t]+(?P<name>{NAME_WORD}(?:[ \t]+{NAME_WORD}){{1,2}})(?![\p{{L}}\d_@])"
 )
 # Capitalised words that follow a cue but are not names.
 NOT_NAMES = frozenset(
@@ -66,7 +70,8 @@ def person_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 class PersonCueRecognizer(LocalRecognizer):
     """Capitalised one-to-three-word names right after a greeting, sign-off, title, role label or
-    intro, and two-to-three-word names right before a verb of contact ("... called about")."""
+    intro, and two-to-three-word names right before a verb of contact ("... called about") or
+    after "ask for"."""
 
     ENTITY = "PERSON"
     SCORE = 0.7
@@ -74,6 +79,7 @@ class PersonCueRecognizer(LocalRecognizer):
     def __init__(self, supported_language: str = "en") -> None:
         self._pattern = re.compile(PATTERN)
         self._before_verb = re.compile(BEFORE_VERB)
+        self._after_ask = re.compile(AFTER_ASK)
         super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language,
                          name="PersonCueRecognizer")
 
@@ -91,7 +97,7 @@ class PersonCueRecognizer(LocalRecognizer):
                 continue
             start, end = match.start("name"), match.start("name") + words[-1][1]
             results.append(match_result(self, self.ENTITY, start, end, self.SCORE))
-        for match in self._before_verb.finditer(text):
+        for match in (*self._before_verb.finditer(text), *self._after_ask.finditer(text)):
             # A sentence may start with a business word ("Support Ananya Rivera called"): drop those.
             words = [m.span() for m in re.finditer(r"\S+", text[:match.end("name")]) if m.start() >= match.start("name")]
             while words and text[words[0][0]:words[0][1]] in NOT_PERSON_WORDS:

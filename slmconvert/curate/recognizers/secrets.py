@@ -99,8 +99,10 @@ PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern("SECRET_AWS_ACCESS_KEY",
                   r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}(?![A-Z0-9])"),
     SecretPattern("SECRET_AWS_SECRET_KEY",
-                  r"(?i:aws[_\-\s]?secret[_\-\s]?(?:access[_\-\s]?)?key|secret[_\-\s]?access[_\-\s]?key)[\"']?\s*[:=]\s*[\"']?"
-                  r"(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"),
+                  # "aws_secret_access_key=...", "AWS secret key: ...", "the AWS secret access key is ..."
+                  r"(?i:aws[_\-\s]?secret[_\-\s]?(?:access[_\-\s]?)?key|secret[_\-\s]?access[_\-\s]?key)"
+                  r"(?:[\"']?\s*[:=]\s*|\s+(?i:is\s+|was\s+|of\s+)?)[\"'`]?"
+                  r"(?<![A-Za-z0-9/+])(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
     SecretPattern("SECRET_GITHUB_TOKEN",
                   r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])"),
     SecretPattern("SECRET_SLACK_TOKEN", _NOT_TOKEN_BEFORE + r"xox[abprs]-[A-Za-z0-9\-]{10,}" + _NOT_TOKEN_AFTER),
