@@ -35,8 +35,8 @@ def available() -> bool:
 
 def tool_call_grammar(tools: Sequence[dict[str, Any]], allow_text: bool = True) -> str | None:
     """A Lark grammar (llguidance dialect): tool-call blocks (newline-separated) naming one of
-    `tools` with schema-valid arguments, or (allow_text) free text that does not open with `<`.
-    None without tools."""
+    `tools` with schema-valid arguments, optionally after one line of text; or (allow_text) free
+    text that neither opens with `<` nor holds a `<tool_call>` tag. None without tools."""
     alternatives = []
     for tool in tools:
         fn = tool_function(tool)
@@ -49,8 +49,16 @@ def tool_call_grammar(tools: Sequence[dict[str, Any]], allow_text: bool = True) 
     if not alternatives:
         return None
     rules = "\n    | ".join(alternatives)
-    head_rules = 'start: TEXT | calls\nTEXT: /[^<\\s][\\s\\S]*/\n' if allow_text else "start: calls\n"
+    head_rules = _TEXT_RULES if allow_text else "start: calls\n"
     return head_rules + 'calls: call ("\\n" call)*\n' + f"call: {rules}\n"
+
+
+# Text replies never hold a tool-call tag; text before calls is one line, ended lazily at its newline.
+_TEXT_RULES = (
+    "start: TEXT | preface? calls\n"
+    "TEXT: /[^<\\s][\\s\\S]*/ & ~/[\\s\\S]*<tool_call>[\\s\\S]*/\n"
+    "preface[lazy]: /[^<\\s][^\\n]*\\n/ & ~/[\\s\\S]*<tool_call>[\\s\\S]*/\n"
+)
 
 
 def argument_schema(parameters: Any) -> dict[str, Any]:

@@ -44,6 +44,10 @@ def _matcher(tokenizer, grammar):
     (format_tool_call("set_status", {"state": "open"}), True),
     (format_tool_call("set_status", {"state": "open"}) + "\n" + format_tool_call("ping", {}), True),
     ("No tool is needed here.", True),
+    ("One moment.\n" + format_tool_call("ping", {}), True),  # a line of text, then calls
+    ("One moment.\n" + format_tool_call("pong", {}), False),  # ... still bound to the request's tools
+    ("Calling <tool_call>junk</tool_call> now", False),  # a tag inside text is no escape
+    ("x <tool_call>junk\n" + format_tool_call("ping", {}), False),
     (format_tool_call("set_state", {"state": "open"}), False),  # not a tool of this request
     (format_tool_call("set_status", {"state": "ajar"}), False),  # not in the enum
     (format_tool_call("set_status", {"state": "open", "extra": 1}), False),  # unknown argument
