@@ -18,8 +18,9 @@ from typing import Any
 from slmconvert.finetune.budget import TrainPlan
 from slmconvert.util.jsonio import atomic_write_json, read_json, sha256_json
 
-PROBE_TOKENS = 64  # sequence length of the probe's training and prefill batches (small: a loaded 2-core CPU
-PROBE_BATCH = 1  # trains ~10 tok/s, and the probe must stay a few seconds there too)
+PROBE_TOKENS = 64  # prompt length of the generation probe
+TRAIN_SHAPE = (2, 256)  # sequences x tokens of a probe training step: near a real step's size (tiny steps
+# under-use the matrix units: 64-token steps measured ~4x slower than the trainer's real ones)
 PROBE_NEW_TOKENS = 4  # decode steps timed
 TRAIN_STEPS = 1  # timed optimiser steps (after one warm-up step)
 
@@ -129,10 +130,9 @@ def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
     net = loaded.model
     vocab = int(getattr(net.config, "vocab_size", 0) or getattr(net.get_input_embeddings(), "num_embeddings", 1000))
     generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(10, max(11, min(vocab, 30_000)), (PROBE_BATCH, PROBE_TOKENS), generator=generator)
-    ids = ids.to(net.device)
+    ids = torch.randint(10, max(11, min(vocab, 30_000)), TRAIN_SHAPE, generator=generator).to(net.device)
     train_tps = _train_speed(net, ids, plan, lora_config(plan, net))
-    prefill_tps, decode_tps = _generation_speed(net, ids, batch, loaded.tokenizer)
+    prefill_tps, decode_tps = _generation_speed(net, ids[:1, :PROBE_TOKENS], batch, loaded.tokenizer)
     del net, loaded
     return Throughput(model=model, device=device, train_tokens_per_second=round(train_tps, 2),
                       prefill_tokens_per_second=round(prefill_tps, 2), decode_tokens_per_second=round(decode_tps, 2),
@@ -171,19 +171,21 @@ def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> float:
 
 
 def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[float, float]:
-    """(prefill tokens/s, decode tokens/s) at `batch` sequences of PROBE_TOKENS prompt tokens."""
+    """(prefill tokens/s, decode tokens/s) at `batch` sequences: prefill as one forward pass over
+    PROBE_TOKENS-token prompts, decode as PROBE_NEW_TOKENS steps after a 4-token prompt (whose own
+    prefill is negligible), each timed alone (a difference of two noisy timings can be ~0)."""
     import torch
 
     net.eval()
     prompts = ids[:1].repeat(batch, 1)
+    short = prompts[:, :4]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    timings = {}
     with torch.inference_mode():
-        for new in (1, PROBE_NEW_TOKENS + 1):  # the training steps warmed the kernels up
-            begin = time.perf_counter()
-            net.generate(input_ids=prompts, attention_mask=torch.ones_like(prompts), max_new_tokens=new,
-                         min_new_tokens=new, do_sample=False, pad_token_id=pad)
-            timings[new] = time.perf_counter() - begin
-    prefill = timings[1]
-    decode = max(1e-9, timings[PROBE_NEW_TOKENS + 1] - prefill)
-    return prompts.numel() / max(1e-9, prefill), batch * PROBE_NEW_TOKENS / decode
+        begin = time.perf_counter()
+        net(input_ids=prompts, attention_mask=torch.ones_like(prompts))
+        prefill = time.perf_counter() - begin
+        begin = time.perf_counter()
+        net.generate(input_ids=short, attention_mask=torch.ones_like(short), max_new_tokens=PROBE_NEW_TOKENS,
+                     min_new_tokens=PROBE_NEW_TOKENS, do_sample=False, pad_token_id=pad)
+        decode = time.perf_counter() - begin
+    return prompts.numel() / max(1e-9, prefill), batch * PROBE_NEW_TOKENS / max(1e-9, decode)

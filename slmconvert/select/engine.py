@@ -35,6 +35,7 @@ from slmconvert.select.gates import (
     memory_gate,
     memory_need,
     percentile_99,
+    shared_prefix,
     zero_shot_skip,
 )
 from slmconvert.select.params import SelectParams
@@ -230,7 +231,8 @@ def _plan(
     def count(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    members = [count(ex.prompt(tokenizer, fmt)) for ex in task.members]
+    member_ids = [tokenizer(ex.prompt(tokenizer, fmt), add_special_tokens=False)["input_ids"] for ex in task.members]
+    members = [len(ids) for ids in member_ids]
     prompts = [
         render_prompt(with_few_shot(ex, task.shots_pool), ex.tools, tokenizer, fmt, response_format=ex.response_format)
         for ex in task.sample
@@ -245,7 +247,10 @@ def _plan(
     longest = max((count(p) for p in prompts), default=0)
     batch = min(params.batch_size, len(prompts))
     left = budget.seconds_left() if budget else 0.0
-    work = cluster_work(members, references, budget.evidence_calls) if budget else None
+    # finetune drops the context every call of the cluster shares (system prompt, tool schemas): the
+    # specialist trains and answers on what differs, so the gate counts that part
+    shared = shared_prefix(member_ids)
+    work = cluster_work([n - shared for n in members], references, budget.evidence_calls) if budget else None
     gates = {
         "context": context_gate(info.context_length, p99, bound),
         "memory": memory_gate(memory_need(info, dtype, params.load_in_4bit, batch, longest + bound), free, params.memory_fraction),
