@@ -6,7 +6,9 @@ computed with the candidate's own tokenizer and prompt format (prompt lengths di
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import json
 import math
 import time
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from slmconvert.evaluation.generation import generate
 from slmconvert.evaluation.harness import evaluate
 from slmconvert.evaluation.metrics import primary_metric
 from slmconvert.finetune.allocate import MIN_EXAMPLE_PASSES
+from slmconvert.finetune.params import FinetuneParams
 from slmconvert.models.embedder import Embedder, SentenceEmbedder
 from slmconvert.models.info import ModelInfo, model_info
 from slmconvert.models.loading import load_model, load_tokenizer, resolve_dtype
@@ -35,7 +38,6 @@ from slmconvert.select.gates import (
     memory_gate,
     memory_need,
     percentile_99,
-    shared_prefix,
     zero_shot_skip,
 )
 from slmconvert.select.params import SelectParams
@@ -64,11 +66,24 @@ class Budget:
     zero_shot_share: float = ZERO_SHOT_SHARE  # of what is left, for one measurement (set per run)
 
 
-def cluster_work(prompt_tokens: list[int], new_tokens: list[int], evidence_calls: int) -> Work:
-    """The least a cluster asks: MIN_EXAMPLE_PASSES examples of its mean length trained, its evidence answered."""
+def distilled_format(members: list[Any], fmt: PromptFormat) -> PromptFormat:
+    """The prompt format finetune's context distillation would train with: without the tool schemas
+    and the system prompt when every call of the cluster shares them."""
+    tools = {json.dumps(ex.tools, sort_keys=True) for ex in members}
+    systems = {json.dumps([m for m in ex.messages if m.get("role") == "system"], sort_keys=True) for ex in members}
+    same_tools = len(tools) == 1 and bool(members and members[0].tools)
+    same_system = len(systems) == 1 and systems != {"[]"}
+    return dataclasses.replace(fmt, drop_tools=fmt.drop_tools or same_tools, drop_system=fmt.drop_system or same_system)
+
+
+def cluster_work(prompt_tokens: list[int], new_tokens: list[int], evidence_calls: int,
+                 max_length: int | None = None) -> Work:
+    """The least a cluster asks: MIN_EXAMPLE_PASSES examples of its mean length (cut to finetune's
+    max_length, as training cuts them) trained, and its evidence answered on whole prompts."""
     prompt = sum(prompt_tokens) / max(1, len(prompt_tokens))
     new = sum(new_tokens) / max(1, len(new_tokens))
-    return Work(MIN_EXAMPLE_PASSES * (prompt + new), evidence_calls, prompt, new)
+    example = sum(min(p + new, max_length or p + new) for p in prompt_tokens) / max(1, len(prompt_tokens))
+    return Work(MIN_EXAMPLE_PASSES * example, evidence_calls, prompt, new)
 
 
 def select_models(
@@ -231,8 +246,9 @@ def _plan(
     def count(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    member_ids = [tokenizer(ex.prompt(tokenizer, fmt), add_special_tokens=False)["input_ids"] for ex in task.members]
-    members = [len(ids) for ids in member_ids]
+    members = [count(ex.prompt(tokenizer, fmt)) for ex in task.members]
+    distilled = distilled_format(task.members, fmt)
+    trained = [count(ex.prompt(tokenizer, distilled)) for ex in task.members] if distilled != fmt else members
     prompts = [
         render_prompt(with_few_shot(ex, task.shots_pool), ex.tools, tokenizer, fmt, response_format=ex.response_format)
         for ex in task.sample
@@ -248,9 +264,8 @@ def _plan(
     batch = min(params.batch_size, len(prompts))
     left = budget.seconds_left() if budget else 0.0
     # finetune drops the context every call of the cluster shares (system prompt, tool schemas): the
-    # specialist trains and answers on what differs, so the gate counts that part
-    shared = shared_prefix(member_ids)
-    work = cluster_work([n - shared for n in members], references, budget.evidence_calls) if budget else None
+    # specialist trains and answers without it, so the gate counts the prompts without it
+    work = cluster_work(trained, references, budget.evidence_calls, FinetuneParams().max_length_cap) if budget else None
     gates = {
         "context": context_gate(info.context_length, p99, bound),
         "memory": memory_gate(memory_need(info, dtype, params.load_in_4bit, batch, longest + bound), free, params.memory_fraction),

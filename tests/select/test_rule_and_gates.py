@@ -127,3 +127,21 @@ def test_params_reject_unknown_keys_and_document_every_field():
     with pytest.raises(ValidationError, match="sample_sise"):
         SelectParams(sample_sise=3)
     assert all(text for text in SelectParams().describe().values())
+
+
+def test_cluster_work_trains_on_cut_examples_and_answers_on_whole_prompts():
+    from types import SimpleNamespace
+
+    from slmconvert.finetune.allocate import MIN_EXAMPLE_PASSES
+    from slmconvert.select.engine import cluster_work, distilled_format
+
+    work = cluster_work([4000, 100], [20], evidence_calls=94, max_length=768)
+    assert work.train_tokens == MIN_EXAMPLE_PASSES * (768 + 120) / 2  # training cuts the long one at 768
+    assert work.prompt_tokens == 2050 and work.new_tokens == 20 and work.evidence_calls == 94
+    tools = [{"type": "function", "function": {"name": "lookup_order"}}]
+    system = {"role": "system", "content": "You are the shop's agent."}
+    same = [SimpleNamespace(tools=tools, messages=[system, {"role": "user", "content": str(i)}]) for i in range(3)]
+    distilled = distilled_format(same, PromptFormat())
+    assert distilled.drop_tools and distilled.drop_system  # what finetune's context distillation drops
+    mixed = same + [SimpleNamespace(tools=[], messages=[{"role": "user", "content": "x"}])]
+    assert distilled_format(mixed, PromptFormat()) == PromptFormat()
