@@ -72,18 +72,6 @@ def compute_gate(speed: Any, work: Work | None, seconds: float) -> dict[str, Any
     return gate
 
 
-def shared_prefix(sequences: list[list[int]]) -> int:
-    """Tokens every sequence starts with (at most the shortest but one): the context a cluster shares."""
-    if len(sequences) < 2:
-        return 0
-    shortest = min(len(x) for x in sequences)
-    first = sequences[0]
-    n = 0
-    while n < shortest - 1 and all(x[n] == first[n] for x in sequences):
-        n += 1
-    return n
-
-
 def zero_shot_skip(speed: Any, prompts: int, longest: int, new_tokens: int, seconds: float,
                    share: float) -> str | None:
     """Why a zero-shot measurement is skipped: it would take more than `share` of the `seconds` left

@@ -15,7 +15,6 @@ from slmconvert.select.gates import (
     memory_gate,
     memory_need,
     percentile_99,
-    shared_prefix,
     zero_shot_skip,
 )
 from slmconvert.select.params import SelectParams
@@ -71,12 +70,6 @@ def test_compute_gate_asks_whether_training_and_evidence_fit_what_is_left_at_mea
     assert not compute_gate(fast, work, 0)["passed"]
     assert compute_gate(fast, work, 10_000)["passed"] and compute_gate(slow, work, 10_000)["passed"]
     assert compute_gate(None, work, 0)["passed"] and "not measured" in compute_gate(None, work, 0)["reason"]
-
-
-def test_shared_prefix_is_the_context_every_call_starts_with():
-    assert shared_prefix([[1, 2, 3, 9], [1, 2, 3, 8, 7], [1, 2, 3, 4]]) == 3
-    assert shared_prefix([[1, 2], [1, 2]]) == 1  # never the whole of a prompt
-    assert shared_prefix([[5, 6]]) == 0 and shared_prefix([[1], [2]]) == 0
 
 
 def test_zero_shot_is_skipped_when_it_would_take_too_much_of_what_is_left():
