@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from slmconvert.artifacts.adapters import Specialist
 from slmconvert.iterate.cascade import ClusterCascade
 from slmconvert.iterate.economics import ServingPlan
 from slmconvert.iterate.params import IterateParams
-from slmconvert.artifacts.adapters import Specialist
 from slmconvert.router.confidence import SIGNALS
 from slmconvert.router.config import ClusterRoute, EscalationRules, relative_to_router
 

@@ -10,8 +10,14 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+from slmconvert.artifacts.clusters import (
+    ASSIGNMENTS_FILE,
+    CLUSTERS_FILE,
+    MAP_FILE,
+    SEED_DIR,
+    SPLITS_FILE,
+)
 from slmconvert.artifacts.curated import CURATED_FILE
-from slmconvert.artifacts.clusters import ASSIGNMENTS_FILE, CLUSTERS_FILE, MAP_FILE, SEED_DIR, SPLITS_FILE
 from slmconvert.cluster.params import ClusterParams
 from slmconvert.cluster.pipeline import ClusterRun, discover_tasks
 from slmconvert.cluster.plot import draw_cluster_map
