@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 
-LIBRARIES = ("transformers", "peft", "trl", "accelerate", "bitsandbytes", "datasets", "huggingface_hub")
+LIBRARIES = ("transformers", "peft", "trl", "accelerate", "bitsandbytes", "datasets", "huggingface_hub", "kernels")
 _LIBRARY_MODULES = r"(?:" + "|".join(LIBRARIES) + r")(?:\..*)?\Z"
 
 
