@@ -5,8 +5,9 @@ Inputs are seconds (what is left of the run's wall-clock budget) and measured sp
 
 1. leaves out clusters whose held-out test split cannot show the promotion target even if the
    specialist were perfect on every call (`iterate.evidence.required_test_calls` at full coverage);
-2. orders the others by the LLM cost they could move per second of training (cost share /
-   seconds of their full training plan), most value first;
+2. orders the others by the traffic they could move per second of training (value share: the mean
+   of the cluster's share of calls and of LLM cost, the two things the product moves / seconds of
+   their full training plan), most value first;
 3. admits clusters in that order while each one's fixed cost (model load), its *evidence* (the
    validation calls that calibrate its confidence threshold + the test calls its promotion check
    needs at the planned coverage, at measured generation speed) and a minimum of training fit in
@@ -32,7 +33,7 @@ class ClusterNeed:
     """What the plan knows of one trainable cluster (sizes in calls and tokens, speeds measured)."""
 
     cluster_id: int
-    cost_share: float  # share of the LLM cost in the logs
+    value_share: float  # mean of its share of the calls and of the LLM cost in the logs
     full_tokens: int  # tokens its full training plan passes over (epochs x examples x mean length)
     mean_example_tokens: float
     train_tokens_per_second: float
@@ -71,7 +72,7 @@ class PlanEntry:
 
     cluster_id: int
     trained: bool
-    value_rate: float  # cost share per second of full training: the order
+    value_rate: float  # value share per second of full training: the order
     train_seconds: float = 0.0
     train_tokens: int = 0
     full_tokens: int = 0
@@ -131,7 +132,7 @@ def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence
             entry.reason = (f"budget: needs {least:.0f} s ({need.train_seconds(need.min_tokens):.0f} s of training at "
                             f"{need.train_tokens_per_second:.0f} tok/s + {entry.evidence_seconds:.0f} s for "
                             f"{entry.validation_calls + entry.test_calls} evidence calls + {need.fixed_seconds:.0f} s "
-                            f"loading), {left:.0f} s left after clusters that move more cost per training second")
+                            f"loading), {left:.0f} s left after clusters that move more calls and cost per training second")
             entry.test_calls = entry.validation_calls = 0
             entry.evidence_seconds = 0.0
             continue
@@ -165,5 +166,5 @@ def _widen(entry: PlanEntry, need: ClusterNeed, pool: str, evidence: Evidence, l
 
 
 def _value_rate(need: ClusterNeed) -> float:
-    """LLM cost share the cluster could move per second of its full training plan."""
-    return need.cost_share / max(1e-9, need.train_seconds(max(1, need.full_tokens)))
+    """Share of calls and cost the cluster could move per second of its full training plan."""
+    return need.value_share / max(1e-9, need.train_seconds(max(1, need.full_tokens)))

@@ -104,7 +104,7 @@ def make_schedule(
     params: FinetuneParams,
     device: str,
     deadline: Deadline,
-    cost_share: dict[int, float],
+    value_share: dict[int, float],
     evidence: Evidence,
     probe: Probe,
 ) -> Schedule:
@@ -114,7 +114,7 @@ def make_schedule(
     for job, prep in items:
         if job.model not in speeds:
             speeds[job.model] = probe(job.model, job, prep)
-        needs.append(need_of(job, prep, params, device, speeds[job.model], cost_share.get(job.cluster_id, 0.0)))
+        needs.append(need_of(job, prep, params, device, speeds[job.model], value_share.get(job.cluster_id, 0.0)))
     left = deadline.left()
     reserve = max(ITERATE_RESERVE_MIN, ITERATE_RESERVE_SHARE * left)
     plan = plan_budget(needs, left - reserve, evidence)
@@ -122,14 +122,14 @@ def make_schedule(
 
 
 def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Throughput,
-            cost_share: float) -> ClusterNeed:
+            value_share: float) -> ClusterNeed:
     """One cluster's plan need: its full training, its evidence pools, and seconds per evidence call."""
     stats = prep.stats
     # a batch decodes until its longest answer ends: between the median and the longest completion
     per_call = speed.call_seconds(stats.prompt_p50, (stats.completion_p50 + stats.completion_max) / 2 + 1)
     validations = min(validation_cap(params, device), len(prep.validation.examples)) * VALIDATIONS_PER_RUN
     return ClusterNeed(
-        cluster_id=job.cluster_id, cost_share=cost_share,
+        cluster_id=job.cluster_id, value_share=value_share,
         full_tokens=full_plan_tokens(prep.plan, prep.train.mean_length),
         mean_example_tokens=prep.train.mean_length,
         train_tokens_per_second=speed.train_tokens_per_second,
@@ -138,13 +138,18 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
     )
 
 
-def cost_shares(clusters_json: Any) -> dict[int, float]:
-    """Each cluster's share of the LLM cost (its share of calls where the logs carry no prices)."""
-    rows = clusters_json.get("clusters", []) if isinstance(clusters_json, dict) else clusters_json
-    rows = [r for r in rows if isinstance(r, dict)]
+def value_shares(clusters_json: dict[str, Any]) -> dict[int, float]:
+    """Each cluster's value: the mean of its share of calls and of LLM cost (what the product moves;
+    cost alone would starve a cheap cluster that carries many calls), or its share of calls where
+    the logs carry no prices."""
+    rows = clusters_json["clusters"]
     priced = any((r.get("share_cost") or 0) > 0 for r in rows)
-    key = "share_cost" if priced else "share_calls"
-    return {int(r.get("id", r.get("cluster_id", -1))): float(r.get(key) or 0.0) for r in rows}
+
+    def value(row: dict[str, Any]) -> float:
+        calls = float(row.get("share_calls") or 0.0)
+        return (calls + float(row.get("share_cost") or 0.0)) / 2 if priced else calls
+
+    return {int(r["id"]): value(r) for r in rows}
 
 
 def stop_callback(at: float) -> Any:

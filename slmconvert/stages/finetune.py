@@ -138,13 +138,13 @@ def _schedule(ctx: StageContext, prepared: list[tuple[Any, Any]], params: Finetu
     """The budget plan: the deadline run-all handed down (else this run's own budget from now), the
     evidence iterate will need (run-all passes iterate's settings), speeds probed on this machine."""
     from slmconvert.finetune.allocate import Evidence
-    from slmconvert.finetune.schedule import cost_shares, default_probe, make_schedule
+    from slmconvert.finetune.schedule import default_probe, make_schedule, value_shares
     from slmconvert.util.budget import stage_deadline
 
     deadline = stage_deadline(params.budget, ctx.extra.get("deadline"))
     evidence = Evidence(**(ctx.extra.get("evidence") or {}))
     probe = ctx.extra.get("probe") or default_probe(ctx.workspace.cache_dir("throughput"), params, device)
-    schedule = make_schedule(prepared, params, device, deadline, cost_shares(clusters_json), evidence, probe)
+    schedule = make_schedule(prepared, params, device, deadline, value_shares(clusters_json), evidence, probe)
     for model, speed in schedule.throughput.items():
         ctx.log(f"finetune: {model} here ({speed.source}): {speed.train_tokens_per_second:.0f} training tok/s, "
                 f"{speed.prefill_tokens_per_second:.0f} prefill / {speed.decode_tokens_per_second:.0f} decode tok/s")

@@ -21,7 +21,7 @@ EVIDENCE = Evidence(target=0.90, candidates=2, max_validation_calls=500, max_tes
 def _clusters(train_tps: float, seconds_per_call: float) -> list[ClusterNeed]:
     """The same four clusters on a machine of the given speed (a skewed cost mix, like agent logs)."""
     def need(cid: int, share: float, examples: int, mean: float, test: int) -> ClusterNeed:
-        return ClusterNeed(cluster_id=cid, cost_share=share, full_tokens=int(examples * 2 * mean),
+        return ClusterNeed(cluster_id=cid, value_share=share, full_tokens=int(examples * 2 * mean),
                            mean_example_tokens=mean, train_tokens_per_second=train_tps, validation_available=80,
                            test_available=test, seconds_per_call=seconds_per_call, fixed_seconds=8.0)
     return [need(0, 0.75, 300, 400.0, 150), need(1, 0.19, 300, 300.0, 150), need(2, 0.05, 500, 120.0, 150),
@@ -64,7 +64,7 @@ def test_clusters_go_in_order_of_cost_moved_per_training_second():
     plan = plan_budget(FAST, 800, EVIDENCE)
     rates = [e.value_rate for e in plan.entries]
     assert rates == sorted(rates, reverse=True)
-    cheap = [dataclasses.replace(n, cost_share=0.9 if n.cluster_id == 2 else 0.01) for n in SLOW]
+    cheap = [dataclasses.replace(n, value_share=0.9 if n.cluster_id == 2 else 0.01) for n in SLOW]
     assert _trained(plan_budget(cheap, 400, EVIDENCE))[0] == 2
 
 
@@ -85,7 +85,7 @@ def test_evidence_is_reserved_before_training_time_is_handed_out():
 @pytest.mark.parametrize("seed", range(25))
 def test_the_plan_never_spends_more_than_the_budget(seed):
     rng = random.Random(seed)
-    needs = [ClusterNeed(cluster_id=i, cost_share=rng.random(), full_tokens=rng.randint(1000, 500_000),
+    needs = [ClusterNeed(cluster_id=i, value_share=rng.random(), full_tokens=rng.randint(1000, 500_000),
                          mean_example_tokens=rng.uniform(50, 800), train_tokens_per_second=rng.uniform(20, 20_000),
                          validation_available=rng.randint(0, 300), test_available=rng.randint(0, 600),
                          seconds_per_call=rng.uniform(0.01, 5), fixed_seconds=rng.uniform(0, 30))

@@ -11,7 +11,7 @@ import pytest
 from slmconvert.finetune.allocate import Evidence
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.probe import Throughput
-from slmconvert.finetune.schedule import ITERATE_RESERVE_MIN, cost_shares, make_schedule
+from slmconvert.finetune.schedule import ITERATE_RESERVE_MIN, make_schedule, value_shares
 from slmconvert.util.budget import Deadline
 
 
@@ -69,8 +69,11 @@ def test_training_stops_before_the_evidence_time_of_the_trained_clusters():
     assert stop > time.time()
 
 
-def test_cost_shares_fall_back_to_call_shares_without_prices():
+def test_value_is_calls_and_cost_or_calls_without_prices():
     priced = {"clusters": [{"id": 0, "share_cost": 0.9, "share_calls": 0.2}, {"id": 1, "share_cost": 0.1}]}
-    assert cost_shares(priced) == {0: 0.9, 1: 0.1}
-    unpriced = [{"cluster_id": 0, "share_cost": 0.0, "share_calls": 0.25}, {"cluster_id": 1, "share_calls": 0.75}]
-    assert cost_shares(unpriced) == pytest.approx({0: 0.25, 1: 0.75})
+    assert value_shares(priced) == pytest.approx({0: 0.55, 1: 0.05})
+    # a cheap cluster with many calls is worth training: the sample logs' intent classifier (14% of calls)
+    cheap_but_busy = {"clusters": [{"id": 0, "share_cost": 0.002, "share_calls": 0.14}, {"id": 1, "share_cost": 0.0}]}
+    assert value_shares(cheap_but_busy)[0] == pytest.approx(0.071)
+    unpriced = {"clusters": [{"id": 0, "share_cost": 0.0, "share_calls": 0.25}, {"id": 1, "share_calls": 0.75}]}
+    assert value_shares(unpriced) == pytest.approx({0: 0.25, 1: 0.75})
