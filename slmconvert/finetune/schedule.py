@@ -21,7 +21,7 @@ from slmconvert.finetune.probe import Throughput
 from slmconvert.iterate.params import CPU_CHUNK
 from slmconvert.util.budget import Deadline
 
-EVAL_BATCH = 8  # iterate's default generation batch (on a GPU)
+EVAL_BATCH = 16  # iterate's default generation batch
 ITERATE_RESERVE_SHARE = 0.05  # of what is left: router build, replay, economics and report after the evidence
 ITERATE_RESERVE_MIN = 20.0  # seconds
 VALIDATIONS_PER_RUN = 2  # the trainer validates at most twice in a budgeted run

@@ -9,7 +9,8 @@ from pydantic import Field, field_validator
 from slmconvert.params import StageParams, seed_field
 from slmconvert.util.budget import check_budget
 
-CPU_CHUNK = 4  # a CPU generates a batch slowly: check the early stop and the clock every few calls
+CPU_CHUNK = 16  # check the early stop and the clock every 16 calls on a CPU (bf16 batches of 16 generated
+# 1.6-2x more calls/s than batches of 4 on 2 cores)
 
 ConfidenceMeasure = Literal["auto", "tool_span_mean_logprob", "mean_logprob", "min_logprob", "none"]
 
@@ -65,7 +66,7 @@ class IterateParams(StageParams):
         True, description="Stop evaluating a cluster's test sample as soon as no candidate threshold could pass "
         "even if every remaining call were kept and agreed (the metrics then cover the calls evaluated).",
     )
-    batch_size: int = Field(8, ge=1, description="Prompts generated together.")
+    batch_size: int = Field(16, ge=1, description="Prompts generated together.")
     constrain_tool_calls: bool = Field(
         True, description="Decode SLM tool calls against each request's own tools (names and argument "
         "JSON Schema, llguidance): every tool call parses and validates. Off: free decoding.",
@@ -148,7 +149,7 @@ class IterateParams(StageParams):
         return int(getattr(self, field))
 
     def chunk(self, device: str) -> int:
-        """Calls per generation chunk: eval_chunk, else the batch size on a GPU and at most 4 on a CPU."""
+        """Calls per generation chunk: eval_chunk, else the batch size on a GPU and at most CPU_CHUNK on a CPU."""
         if self.eval_chunk is not None:
             return min(self.batch_size, self.eval_chunk)
         return self.batch_size if device == "cuda" else min(self.batch_size, CPU_CHUNK)

@@ -23,7 +23,7 @@ from typing import Any
 from slmconvert.errors import ConfigError, SlmError
 from slmconvert.models import cache
 from slmconvert.models.registry import ModelSpec, ResolvedModel, resolve_model
-from slmconvert.util.device import pick_device
+from slmconvert.util.device import cpu_bf16_support, pick_device
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -133,7 +133,9 @@ def load_tokenizer(name: str | ResolvedModel) -> Any:
 
 
 def resolve_dtype(dtype: str, device: str) -> Any:
-    """torch dtype for a name; "auto" = bf16 on GPUs that support it (else fp16), fp32 on CPU."""
+    """torch dtype for a name; "auto" = bf16 on GPUs that support it (else fp16), and on CPUs that
+    compute bf16 natively (AVX-512 BF16 or AMX: measured 1.3-2x faster generation than fp32 on one),
+    else fp32 (emulated bf16 is slower than fp32)."""
     import torch
 
     if dtype not in DTYPES:
@@ -141,8 +143,13 @@ def resolve_dtype(dtype: str, device: str) -> Any:
     if dtype == "auto":
         if device == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
+        return torch.bfloat16 if cpu_bf16_support()[0] else torch.float32
     return getattr(torch, dtype)
+
+
+def inference_dtype(device: str = "auto") -> str:
+    """The precision `load_model(dtype="auto")` generates in on this machine ("bfloat16", "float32", ...)."""
+    return str(resolve_dtype("auto", pick_device(device))).removeprefix("torch.")
 
 
 def quantization_config(device: str, compute_dtype: Any = None) -> Any:

@@ -93,7 +93,8 @@ def measure_drift(
     after: dict[int, dict[str, Any]] = {}
     overall: dict[str, Any] = {}
     if sample:
-        slm = PeftGenerator(device, params.batch_size, constrain_tool_calls=params.constrain_tool_calls)
+        slm = PeftGenerator(device, params.batch_size, constrain_tool_calls=params.constrain_tool_calls,
+                            merge_adapters=True)
         gen = generator or CachedGenerator(slm, workspace.cache_dir("iterate-generations"))
         result = replay(router, sample, gen)
         overall = result.overall

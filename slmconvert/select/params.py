@@ -29,7 +29,7 @@ class SelectParams(StageParams):
         description="Upper bound on generated tokens (a zero-shot comparison: every candidate is cut alike); "
         "per cluster the bound is 1.25x its longest sampled reference + 8.",
     )
-    batch_size: int = Field(8, ge=1, description="Prompts generated together in one batch.")
+    batch_size: int = Field(16, ge=1, description="Prompts generated together in one batch.")
     prompt_style: Literal["auto", "native", "canonical"] = Field(
         "auto", description="auto: the model's chat template when it supports tools, else slmconvert's canonical format."
     )

@@ -104,7 +104,8 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
 
     test, validation = sample("test", "test"), sample("validation", "calibration")
     generator = generator or CachedGenerator(PeftGenerator(device, params.batch_size,
-                                                           constrain_tool_calls=params.constrain_tool_calls),
+                                                           constrain_tool_calls=params.constrain_tool_calls,
+                                                           merge_adapters=True),
                                              ws.cache_dir("iterate-generations"))
     if not isinstance(generator, CachedGenerator):
         generator = CachedGenerator(generator)

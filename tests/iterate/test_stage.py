@@ -81,7 +81,7 @@ def test_perfect_specialist_is_promoted_and_everything_is_written(ws):
 
 def test_errors_keep_a_cluster_on_the_llm(ws):
     wrong = {f"t{i:03d}" for i in range(0, 60, 8)}  # every other test call is wrong
-    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls=0)
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls=0, eval_chunk=4)
     out, result = _run(ws, params, ReferenceGenerator(wrong=wrong), _assigner())
     tool = read_json(out / "evaluation.json")["clusters"][0]
     # after the first 8 answers (4 wrong) even 7 perfect ones could not reach 0.6: evaluation stops
@@ -98,7 +98,7 @@ def test_errors_keep_a_cluster_on_the_llm(ws):
 
 
 def test_the_time_budget_never_cuts_the_specialists_evidence(ws, monkeypatch):
-    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls=5)
+    params = IterateParams(promotion_target=0.6, device="cpu", max_base_calls=5, eval_chunk=4)
     # the baseline gets 0.3 s of what is left: the rest is kept for the router, replay and report
     monkeypatch.setattr(iterate_stage, "after_evidence_reserve", lambda deadline: deadline.left() - 0.3)
 

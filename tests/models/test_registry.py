@@ -11,7 +11,13 @@ import pytest
 from slmconvert.errors import ConfigError
 from slmconvert.models import cache
 from slmconvert.models.info import list_models, model_info
-from slmconvert.models.loading import cache_key, load_model, load_tokenizer, model_path
+from slmconvert.models.loading import (
+    cache_key,
+    inference_dtype,
+    load_model,
+    load_tokenizer,
+    model_path,
+)
 from slmconvert.models.registry import (
     DEFAULT_CANDIDATES,
     ModelSpec,
@@ -125,7 +131,9 @@ def test_uncached_hf_id_is_a_clear_error():
 
 def test_load_local_model_and_its_facts(tiny_model_dir):
     loaded = load_model(str(tiny_model_dir), device="cpu")
-    assert loaded.device == "cpu" and loaded.dtype == "float32" and not loaded.model.training
+    # auto precision: bf16 where this CPU computes it natively, else fp32
+    assert loaded.device == "cpu" and loaded.dtype == inference_dtype("cpu") and not loaded.model.training
+    assert loaded.dtype in ("bfloat16", "float32")
     assert loaded.tokenizer.pad_token is not None
     info = model_info(str(tiny_model_dir))
     assert info.n_params == sum(p.numel() for p in loaded.model.parameters())

@@ -81,3 +81,23 @@ def test_adapter_changes_the_answers(tiny):
     assert [g.logprobs for g in with_adapter] != [g.logprobs for g in without]
     again = generator.generate(str(model_dir), adapter, PromptFormat(), records, 10)
     assert [g.text for g in again] == [g.text for g in with_adapter]  # switching back is exact
+
+
+def test_merged_adapter_answers_like_the_adapter_and_leaves_the_base_alone(tiny, monkeypatch):
+    from slmconvert.models import loading
+    from slmconvert.models.prompt import PromptFormat
+
+    # fp32 here: a random tiny model's near-tied logits would flip under bf16 rounding either way
+    monkeypatch.setattr(loading, "cpu_bf16_support", lambda: (False, "test: fp32"))
+    model_dir, adapter = tiny
+    records = [call("a"), call("b", order="A-9")]
+    layered = PeftGenerator(device="cpu", batch_size=2).generate(str(model_dir), adapter, PromptFormat(), records, 10)
+    merging = PeftGenerator(device="cpu", batch_size=2, merge_adapters=True)
+    base_before = merging.generate(str(model_dir), None, PromptFormat(), records, 10)
+    merged = merging.generate(str(model_dir), adapter, PromptFormat(), records, 10)
+    assert [g.text for g in merged] == [g.text for g in layered]
+    for m, g in zip(merged, layered, strict=True):  # same answers, log-probs up to rounding
+        assert m.logprobs == pytest.approx(g.logprobs, abs=0.05)
+    base_after = merging.generate(str(model_dir), None, PromptFormat(), records, 10)
+    assert [g.logprobs for g in base_after] == [g.logprobs for g in base_before]  # the base was copied, not merged into
+    assert [g.logprobs for g in merged] != [g.logprobs for g in base_after]
