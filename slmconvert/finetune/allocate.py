@@ -5,14 +5,19 @@ Inputs are seconds (what is left of the run's wall-clock budget) and measured sp
 
 1. leaves out clusters whose held-out test split cannot show the promotion target even if the
    specialist were perfect on every call (`iterate.evidence.required_test_calls` at full coverage);
-2. orders the others by the traffic they could move per second of training (value share: the mean
-   of the cluster's share of calls and of LLM cost, the two things the product moves / seconds of
-   their full training plan), most value first;
+2. orders the others by the traffic they could move per second it takes to reach a promotion
+   decision (value share: the mean of the cluster's share of calls and of LLM cost, the two things
+   the product moves / seconds of loading + least training + evidence), most value first;
 3. admits clusters in that order while each one's fixed cost (model load), its *evidence* (the
    validation calls that calibrate its confidence threshold + the test calls its promotion check
-   needs at the planned coverage, at measured generation speed) and a minimum of training fit in
+   needs at the planned coverage, at measured generation speed) and its least training fit in
    what is left: evidence is reserved before any training time is handed out, so a slow machine
-   trains fewer clusters but never evaluates one too little;
+   trains fewer clusters but never evaluates one too little. The least training is one pass over
+   the cluster's training examples (at least MIN_EXAMPLE_PASSES examples): a specialist that saw a
+   small part of its task once does not pass (measured on the sample logs: a 20-tool support agent
+   trained on 8% of one pass agreed with the LLM on 31% of validation calls; the intent classifier
+   after one full pass on 100%), so a short budget trains fewer clusters properly rather than
+   many a little;
 4. hands the remaining seconds out as training time in the same order, up to each full plan;
 5. spends what is still left on more test, then validation calls (tighter evidence), up to the caps.
 """
@@ -25,7 +30,7 @@ from typing import Any
 
 from slmconvert.iterate.plan import MIN_CALIBRATION_CALLS, PLANNED_COVERAGE
 
-MIN_EXAMPLE_PASSES = 64  # least training worth doing: this many example passes (or the full plan if smaller)
+MIN_EXAMPLE_PASSES = 64  # least training worth doing on a tiny cluster: this many example passes
 
 
 @dataclass
@@ -41,10 +46,12 @@ class ClusterNeed:
     test_available: int
     seconds_per_call: float  # generation seconds of one evidence call (prefill + decode share)
     fixed_seconds: float = 0.0  # loading the model for training and for evaluation
+    epoch_tokens: int = 0  # tokens of one pass over the training examples (0: unknown, the floor applies)
 
     @property
     def min_tokens(self) -> int:
-        return int(min(self.full_tokens, MIN_EXAMPLE_PASSES * self.mean_example_tokens))
+        """The least training admitted: one pass over the examples, at least MIN_EXAMPLE_PASSES of them."""
+        return int(min(self.full_tokens, max(MIN_EXAMPLE_PASSES * self.mean_example_tokens, self.epoch_tokens)))
 
     def train_seconds(self, tokens: float) -> float:
         return tokens / max(1e-9, self.train_tokens_per_second)
@@ -72,7 +79,7 @@ class PlanEntry:
 
     cluster_id: int
     trained: bool
-    value_rate: float  # value share per second of full training: the order
+    value_rate: float  # value share per second to a promotion decision: the order
     train_seconds: float = 0.0
     train_tokens: int = 0
     full_tokens: int = 0
@@ -114,25 +121,24 @@ def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence
     at_full = evidence.required(1.0)
     admitted: list[tuple[ClusterNeed, PlanEntry]] = []
     left = plan.seconds
-    for need in sorted(needs, key=lambda n: (-_value_rate(n), n.cluster_id)):
-        entry = PlanEntry(need.cluster_id, False, _value_rate(need), full_tokens=need.full_tokens,
+    rates = {n.cluster_id: _value_rate(n, evidence) for n in needs}
+    for need in sorted(needs, key=lambda n: (-rates[n.cluster_id], n.cluster_id)):
+        entry = PlanEntry(need.cluster_id, False, rates[need.cluster_id], full_tokens=need.full_tokens,
                           fixed_seconds=need.fixed_seconds)
         plan.entries.append(entry)
         if at_full is None or need.test_available < at_full:
             entry.reason = (f"{need.test_available} held-out test calls: even a perfect specialist needs "
                             f"{at_full} to show the {evidence.target:.2f} target, so it is not trained")
             continue
-        required = evidence.required(evidence.coverage) or at_full
         entry.required_test_calls = at_full
-        entry.test_calls = min(need.test_available, evidence.max_test_calls, max(at_full, required))
-        entry.validation_calls = min(need.validation_available, evidence.max_validation_calls, MIN_CALIBRATION_CALLS)
+        entry.test_calls, entry.validation_calls = _least_evidence(need, evidence)
         entry.evidence_seconds = (entry.test_calls + entry.validation_calls) * need.seconds_per_call
         least = need.fixed_seconds + entry.evidence_seconds + need.train_seconds(need.min_tokens)
         if least > left:
             entry.reason = (f"budget: needs {least:.0f} s ({need.train_seconds(need.min_tokens):.0f} s of training at "
                             f"{need.train_tokens_per_second:.0f} tok/s + {entry.evidence_seconds:.0f} s for "
                             f"{entry.validation_calls + entry.test_calls} evidence calls + {need.fixed_seconds:.0f} s "
-                            f"loading), {left:.0f} s left after clusters that move more calls and cost per training second")
+                            f"loading), {left:.0f} s left after clusters that move more calls and cost per second")
             entry.test_calls = entry.validation_calls = 0
             entry.evidence_seconds = 0.0
             continue
@@ -141,9 +147,9 @@ def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence
         left -= least
         admitted.append((need, entry))
     for need, entry in admitted:  # more training, most value first, up to the full plan
-        more = min(need.train_seconds(need.full_tokens - entry.train_tokens), left)
-        entry.train_tokens += int(more * need.train_tokens_per_second)
-        left -= more
+        more = int(min(need.train_seconds(need.full_tokens - entry.train_tokens), left) * need.train_tokens_per_second)
+        entry.train_tokens += more
+        left -= need.train_seconds(more)
     for pool in ("test", "validation"):  # then tighter evidence with what remains
         for need, entry in admitted:
             left -= _widen(entry, need, pool, evidence, left)
@@ -165,6 +171,17 @@ def _widen(entry: PlanEntry, need: ClusterNeed, pool: str, evidence: Evidence, l
     return extra * need.seconds_per_call
 
 
-def _value_rate(need: ClusterNeed) -> float:
-    """Share of calls and cost the cluster could move per second of its full training plan."""
-    return need.value_share / max(1e-9, need.train_seconds(max(1, need.full_tokens)))
+def _least_evidence(need: ClusterNeed, evidence: Evidence) -> tuple[int, int]:
+    """(test, validation) calls a promotion decision needs at the planned coverage, within what exists."""
+    at_full = evidence.required(1.0) or 0
+    required = evidence.required(evidence.coverage) or at_full
+    test = min(need.test_available, evidence.max_test_calls, max(at_full, required))
+    return test, min(need.validation_available, evidence.max_validation_calls, MIN_CALIBRATION_CALLS)
+
+
+def _value_rate(need: ClusterNeed, evidence: Evidence) -> float:
+    """Share of calls and cost the cluster could move per second it takes to decide its promotion:
+    loading, its least training and its least evidence."""
+    calls = sum(_least_evidence(need, evidence))
+    seconds = need.fixed_seconds + need.train_seconds(max(1, need.min_tokens)) + calls * need.seconds_per_call
+    return need.value_share / max(1e-9, seconds)

@@ -135,6 +135,7 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
         train_tokens_per_second=speed.train_tokens_per_second,
         validation_available=len(job.records.validation), test_available=len(job.records.test),
         seconds_per_call=per_call, fixed_seconds=speed.load_seconds * 2 + validations * per_call,
+        epoch_tokens=prep.train.total_tokens,
     )
 
 

@@ -84,8 +84,8 @@ def describe(budget: str, cached: list[Any], from_stage: str | None = None) -> d
             {"stage": "select", "share": "candidates gated on measured throughput: can one train and answer its "
                                          "evidence within what is left?"},
             {"stage": "finetune", "share": "what is left minus iterate's reserve (max 20 s, 5%): per cluster, most "
-                                           "LLM cost moved per training second first, evidence reserved before "
-                                           "training time is handed out"},
+                                           "calls and cost moved per second to a decision first, at least one pass "
+                                           "over its examples, evidence reserved before training time is handed out"},
             {"stage": "iterate", "share": "the evidence finetune reserved (never cut), then the base-model baseline "
                                           "with what is left"},
         ],

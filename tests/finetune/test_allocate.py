@@ -1,4 +1,4 @@
-"""The budget plan: most LLM cost moved per training second first, evidence reserved before training
+"""The budget plan: most calls and cost moved per second to a promotion decision first, evidence reserved before training
 time, never more seconds planned than the budget has, and the speed of the machine measured, not assumed."""
 
 from __future__ import annotations
@@ -97,3 +97,20 @@ def test_the_plan_never_spends_more_than_the_budget(seed):
     for entry, need in ((plan.entry(n.cluster_id), n) for n in needs):
         assert entry.test_calls <= need.test_available and entry.validation_calls <= need.validation_available
         assert entry.train_tokens <= need.full_tokens
+
+
+def test_a_cluster_trains_one_pass_over_its_examples_or_not_at_all():
+    """A short budget trains the cluster whose one pass fits rather than a costlier one a little."""
+    big = ClusterNeed(cluster_id=0, value_share=0.6, full_tokens=600_000, mean_example_tokens=500.0,
+                      train_tokens_per_second=300.0, validation_available=80, test_available=150,
+                      seconds_per_call=1.0, fixed_seconds=10.0, epoch_tokens=200_000)
+    small = dataclasses.replace(big, cluster_id=1, value_share=0.1, full_tokens=60_000, mean_example_tokens=60.0,
+                                epoch_tokens=20_000)
+    assert big.min_tokens == 200_000 and small.min_tokens == 20_000
+    short = plan_budget([big, small], 400, EVIDENCE)
+    assert _trained(short) == [1]
+    assert "needs" in short.entry(0).reason and short.entry(1).train_tokens >= small.epoch_tokens
+    overnight = plan_budget([big, small], 4000, EVIDENCE)
+    assert _trained(overnight) == [0, 1] and overnight.entry(0).train_tokens == big.full_tokens
+    # without a known epoch the floor is MIN_EXAMPLE_PASSES examples
+    assert dataclasses.replace(big, epoch_tokens=0).min_tokens == 64 * 500

@@ -20,7 +20,7 @@ def _item(cid: int, model: str, n_test: int = 120):
     job = SimpleNamespace(cluster_id=cid, model=model, records=records, n_params=None, model_identity=model)
     prep = SimpleNamespace(
         stats=SimpleNamespace(prompt_p50=200.0, completion_p50=20.0, completion_max=40),
-        plan=SimpleNamespace(max_steps=50, batch_size=8), train=SimpleNamespace(mean_length=250.0),
+        plan=SimpleNamespace(max_steps=50, batch_size=8), train=SimpleNamespace(mean_length=250.0, total_tokens=200 * 250),
         validation=SimpleNamespace(examples=[{}] * 4))
     return job, prep
 
@@ -41,7 +41,7 @@ def test_each_base_model_is_probed_once_and_the_plan_fits_what_is_left():
     assert calls == ["a", "b"]
     assert schedule.plan.seconds <= 600 - ITERATE_RESERVE_MIN
     assert schedule.plan.planned_seconds <= schedule.plan.seconds
-    assert [e.cluster_id for e in schedule.plan.entries][:2] == [0, 1]  # most cost per training second first
+    assert [e.cluster_id for e in schedule.plan.entries][:2] == [0, 1]  # most value per second to a decision first
     as_dict = schedule.to_dict()
     assert as_dict["budget"] == "15m" and set(as_dict["throughput"]) == {"a", "b"}
 
@@ -61,7 +61,7 @@ def test_a_slower_machine_trains_fewer_clusters_from_the_same_data():
 def test_training_stops_before_the_evidence_time_of_the_trained_clusters():
     deadline = Deadline(time.time() + 900)
     schedule = make_schedule([_item(0, "a")], FinetuneParams(), "cpu", deadline, {0: 1.0}, Evidence(),
-                             _probe(60.0, []))
+                             _probe(150.0, []))
     entry = schedule.plan.entries[0]
     assert entry.trained
     stop = schedule.stop_at(0)
