@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from slmconvert.iterate.plan import MIN_CALIBRATION_CALLS, PLANNED_COVERAGE
+from slmconvert.iterate.plan import MIN_CALIBRATION_CALLS, PLANNED_AGREEMENT, PLANNED_COVERAGE
 
 MIN_EXAMPLE_PASSES = 64  # least training worth doing on a tiny cluster: this many example passes
 
@@ -66,11 +66,12 @@ class Evidence:
     max_validation_calls: int = 500
     max_test_calls: int = 2000
     coverage: float = PLANNED_COVERAGE
+    agreement: float = PLANNED_AGREEMENT
 
-    def required(self, coverage: float) -> int | None:
+    def required(self, coverage: float, agreement: float = 1.0) -> int | None:
         from slmconvert.iterate.evidence import required_test_calls
 
-        return required_test_calls(self.target, coverage, self.candidates)
+        return required_test_calls(self.target, coverage, self.candidates, agreement)
 
 
 @dataclass
@@ -174,7 +175,7 @@ def _widen(entry: PlanEntry, need: ClusterNeed, pool: str, evidence: Evidence, l
 def _least_evidence(need: ClusterNeed, evidence: Evidence) -> tuple[int, int]:
     """(test, validation) calls a promotion decision needs at the planned coverage, within what exists."""
     at_full = evidence.required(1.0) or 0
-    required = evidence.required(evidence.coverage) or at_full
+    required = evidence.required(evidence.coverage, evidence.agreement) or evidence.required(evidence.coverage) or at_full
     test = min(need.test_available, evidence.max_test_calls, max(at_full, required))
     return test, min(need.validation_available, evidence.max_validation_calls, MIN_CALIBRATION_CALLS)
 

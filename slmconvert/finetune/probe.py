@@ -21,7 +21,8 @@ from slmconvert.util.jsonio import atomic_write_json, read_json, sha256_json
 PROBE_TOKENS = 64  # prompt length of the generation probe
 TRAIN_SHAPE = (2, 256)  # sequences x tokens of a probe training step: near a real step's size (tiny steps
 # under-use the matrix units: 64-token steps measured ~4x slower than the trainer's real ones)
-PROBE_NEW_TOKENS = 4  # decode steps timed
+PROBE_NEW_TOKENS = 16  # decode steps timed, after an untimed warm-up at the same batch (the first steps at a
+# new batch shape build kernels: 4 cold steps read 4x slower than evaluation then decoded)
 TRAIN_STEPS = 1  # timed optimiser steps (after one warm-up step)
 
 
@@ -173,19 +174,25 @@ def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> float:
 def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[float, float]:
     """(prefill tokens/s, decode tokens/s) at `batch` sequences: prefill as one forward pass over
     PROBE_TOKENS-token prompts, decode as PROBE_NEW_TOKENS steps after a 4-token prompt (whose own
-    prefill is negligible), each timed alone (a difference of two noisy timings can be ~0)."""
+    prefill is negligible), each timed alone (a difference of two noisy timings can be ~0) after an
+    untimed run of each."""
     import torch
 
     net.eval()
     prompts = ids[:1].repeat(batch, 1)
     short = prompts[:, :4]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    def decode(steps: int) -> None:
+        net.generate(input_ids=short, attention_mask=torch.ones_like(short), max_new_tokens=steps,
+                     min_new_tokens=steps, do_sample=False, pad_token_id=pad)
+
     with torch.inference_mode():
+        net(input_ids=prompts, attention_mask=torch.ones_like(prompts))  # warm-up at both shapes
+        decode(2)
         begin = time.perf_counter()
         net(input_ids=prompts, attention_mask=torch.ones_like(prompts))
         prefill = time.perf_counter() - begin
         begin = time.perf_counter()
-        net.generate(input_ids=short, attention_mask=torch.ones_like(short), max_new_tokens=PROBE_NEW_TOKENS,
-                     min_new_tokens=PROBE_NEW_TOKENS, do_sample=False, pad_token_id=pad)
-        decode = time.perf_counter() - begin
-    return prompts.numel() / max(1e-9, prefill), batch * PROBE_NEW_TOKENS / max(1e-9, decode)
+        decode(PROBE_NEW_TOKENS)
+        decode_seconds = time.perf_counter() - begin
+    return prompts.numel() / max(1e-9, prefill), batch * PROBE_NEW_TOKENS / max(1e-9, decode_seconds)

@@ -14,6 +14,9 @@ from slmconvert.util.jsonio import read_json
 from slmconvert.workspace import Artifact
 
 PLANNED_COVERAGE = 0.75  # share of calls a specialist is expected to keep at its threshold (sizes the test sample)
+PLANNED_AGREEMENT = 0.97  # agreement of the kept calls the test sample is sized for: at the 0.90 target and two
+# candidate thresholds, a sample sized for a perfect specialist (62 calls) fails on its second miss; this one
+# (124 calls, 93 kept) still passes with 3 misses. Early stopping ends a hopeless specialist's sample sooner.
 MIN_CALIBRATION_CALLS = 32  # validation calls reserved to choose a confidence signal and threshold (AUROC, levels)
 RESERVE_SHARE = 0.05  # of what is left: router build, replay, economics and report
 RESERVE_MIN = 20.0  # seconds
@@ -38,7 +41,8 @@ def least_calls(pool: str, target: float, candidates: int) -> int:
 
     if pool == "calibration":
         return MIN_CALIBRATION_CALLS
-    return required_test_calls(target, PLANNED_COVERAGE, candidates) or 0
+    return (required_test_calls(target, PLANNED_COVERAGE, candidates, PLANNED_AGREEMENT)
+            or required_test_calls(target, PLANNED_COVERAGE, candidates) or 0)
 
 
 def sample_size(planned: dict[int, dict[str, Any]], cluster_id: int, pool: str, cap: int, least: int = 0) -> int:

@@ -65,7 +65,7 @@ def test_clusters_go_in_order_of_cost_moved_per_training_second():
     rates = [e.value_rate for e in plan.entries]
     assert rates == sorted(rates, reverse=True)
     cheap = [dataclasses.replace(n, value_share=0.9 if n.cluster_id == 2 else 0.01) for n in SLOW]
-    assert _trained(plan_budget(cheap, 400, EVIDENCE))[0] == 2
+    assert _trained(plan_budget(cheap, 500, EVIDENCE))[0] == 2
 
 
 def test_a_cluster_that_cannot_show_the_target_is_not_trained():
@@ -76,7 +76,7 @@ def test_a_cluster_that_cannot_show_the_target_is_not_trained():
 def test_evidence_is_reserved_before_training_time_is_handed_out():
     one = [dataclasses.replace(SLOW[0], fixed_seconds=0.0)]
     least_training = one[0].train_seconds(one[0].min_tokens)
-    evidence = (EVIDENCE.required(EVIDENCE.coverage) + MIN_CALIBRATION_CALLS) * 2.0
+    evidence = (EVIDENCE.required(EVIDENCE.coverage, EVIDENCE.agreement) + MIN_CALIBRATION_CALLS) * 2.0
     assert not plan_budget(one, least_training + evidence - 1, EVIDENCE).entries[0].trained
     fits = plan_budget(one, least_training + evidence + 1, EVIDENCE).entries[0]
     assert fits.trained and fits.train_tokens >= one[0].min_tokens

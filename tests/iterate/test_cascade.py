@@ -48,6 +48,18 @@ def test_required_test_calls_for_the_default_target():
     assert required_test_calls(1.0) is None and required_test_calls(0.9, 0.0) is None
 
 
+def test_a_sample_sized_for_an_imperfect_specialist_survives_its_misses():
+    n = min_kept_calls(0.90, 2, agreement=0.97)
+    assert lower_bound(0.97 * n, n, 2) >= 0.90 > lower_bound(0.97 * (n - 1), n - 1, 2)
+    assert n > 2 * min_kept_calls(0.90, 2)  # every miss costs evidence
+    perfect = required_test_calls(0.90, 0.75, 2)
+    assert lower_bound(perfect - 2, perfect, 2) < 0.90  # the perfect-sized sample fails on two misses
+    sized = required_test_calls(0.90, 0.75, 2, agreement=0.97)
+    kept = round(0.75 * sized)
+    assert lower_bound(kept - 2, kept, 2) >= 0.90  # while this one passes them
+    assert min_kept_calls(0.90, agreement=0.90) is None and required_test_calls(0.9, 1.0, 1, 0.85) is None
+
+
 def test_a_specialist_right_on_its_confident_70_percent_is_promoted_at_about_70_percent_coverage():
     decision = _cascade(confident_70(40), confident_70(100, offset=1000)).decide(0.90)
     assert decision["promoted"]
