@@ -186,13 +186,19 @@ def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[f
         net.generate(input_ids=short, attention_mask=torch.ones_like(short), max_new_tokens=steps,
                      min_new_tokens=steps, do_sample=False, pad_token_id=pad)
 
+    def prefill() -> None:  # as generation prefills: the vocabulary projected for the last position only
+        try:
+            net(input_ids=prompts, attention_mask=torch.ones_like(prompts), logits_to_keep=1)
+        except TypeError:  # architectures without logits_to_keep
+            net(input_ids=prompts, attention_mask=torch.ones_like(prompts))
+
     with torch.inference_mode():
-        net(input_ids=prompts, attention_mask=torch.ones_like(prompts))  # warm-up at both shapes
+        prefill()  # warm-up at both shapes
         decode(2)
         begin = time.perf_counter()
-        net(input_ids=prompts, attention_mask=torch.ones_like(prompts))
-        prefill = time.perf_counter() - begin
+        prefill()
+        prefill_seconds = time.perf_counter() - begin
         begin = time.perf_counter()
         decode(PROBE_NEW_TOKENS)
         decode_seconds = time.perf_counter() - begin
-    return prompts.numel() / max(1e-9, prefill), batch * PROBE_NEW_TOKENS / max(1e-9, decode_seconds)
+    return prompts.numel() / max(1e-9, prefill_seconds), batch * PROBE_NEW_TOKENS / max(1e-9, decode_seconds)

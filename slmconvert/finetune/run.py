@@ -102,9 +102,9 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     context = _context_length(job.model)
     data_limit = fdata.choose_max_length(prompt_ids, completion_ids, params.length_percentile, context)
     max_length = default_max_length(params, device, data_limit)
-    train = fdata.prepare(train_records, prompt_ids, completion_ids, max_length)
+    train = fdata.merge_turns(fdata.prepare(train_records, prompt_ids, completion_ids, max_length))
     validation = fdata.prepare_records(val_records, tokenizer, fmt, max_length)
-    if len(train.examples) < params.min_train_examples:
+    if len(train.examples) + train.merged < params.min_train_examples:
         raise ClusterSkipped(
             f"only {len(train.examples)} examples fit max_length={max_length} "
             f"({train.dropped} completions too long)"
@@ -361,7 +361,8 @@ def _result(
             "data_hash": prepared.data_hash,
             "inputs": job.inputs,
             "train_available": prepared.train_available,
-            "train_used": len(prepared.train.examples),
+            "train_used": len(prepared.train.examples) + prepared.train.merged,
+            "train_turns_merged": prepared.train.merged,
             "validation_used": len(prepared.validation.examples),
             "dropped": prepared.train.dropped,
             "truncated": prepared.train.truncated,
