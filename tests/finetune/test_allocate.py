@@ -114,3 +114,17 @@ def test_a_cluster_trains_one_pass_over_its_examples_or_not_at_all():
     assert _trained(overnight) == [0, 1] and overnight.entry(0).train_tokens == big.full_tokens
     # without a known epoch the floor is MIN_EXAMPLE_PASSES examples
     assert dataclasses.replace(big, epoch_tokens=0).min_tokens == 64 * 500
+
+
+def test_the_most_valuable_cluster_gets_its_full_plan_before_another_starts():
+    first = ClusterNeed(cluster_id=0, value_share=0.5, full_tokens=60_000, mean_example_tokens=100.0,
+                        train_tokens_per_second=300.0, validation_available=40, test_available=150,
+                        seconds_per_call=0.1, fixed_seconds=5.0, epoch_tokens=30_000)
+    second = dataclasses.replace(first, cluster_id=1, value_share=0.2)
+    evidence = (EVIDENCE.required(EVIDENCE.coverage, EVIDENCE.agreement) + MIN_CALIBRATION_CALLS) * 0.1
+    one_pass = 5.0 + evidence + 100.0  # loading + evidence + 30,000 tokens at 300 tok/s
+    plan = plan_budget([first, second], 2 * one_pass + 50, EVIDENCE)  # both fit one pass, not first's full plan too
+    assert _trained(plan) == [0] and plan.entry(0).train_tokens == first.full_tokens
+    assert "needs" in plan.entry(1).reason
+    roomy = plan_budget([first, second], 2 * one_pass + 200, EVIDENCE)
+    assert _trained(roomy) == [0, 1] and roomy.entry(0).train_tokens == first.full_tokens
