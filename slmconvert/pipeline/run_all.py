@@ -163,7 +163,9 @@ def run_all(
     console = console or Console(stderr=True)
     steps = []
     budget = run_budget(params, None)
-    deadline = Deadline.after(budget)  # one deadline: each planning stage re-plans with what is left
+    end = Deadline.after(budget)
+    # one deadline, a little before the budget ends: each planning stage re-plans with what is left
+    deadline = Deadline(end.at - planning_margin(parse_duration(budget)))
     with workspace.lock("slmconvert run-all"):
         for stage in STAGES[start:]:
             started = time.perf_counter()
@@ -176,7 +178,17 @@ def run_all(
             if on_stage is not None:
                 on_stage(stage, outcome)
     return {**final_summary(workspace, steps), "budget": budget,
-            "budget_seconds": parse_duration(budget), "over_budget_seconds": round(max(0.0, -_left(deadline)), 1)}
+            "budget_seconds": parse_duration(budget), "over_budget_seconds": round(max(0.0, -_left(end)), 1)}
+
+
+END_MARGIN_SHARE = 0.02  # of the budget, kept after the stages' deadline (at least END_MARGIN_MIN seconds)
+END_MARGIN_MIN = 5.0  # process start-up, the summary and a last batch slower than planned: a 15-minute run on
+# one core ended 1 s inside its budget without it
+
+
+def planning_margin(budget_seconds: float) -> float:
+    """Seconds of the budget the stages do not plan with."""
+    return min(budget_seconds / 2, max(END_MARGIN_MIN, END_MARGIN_SHARE * budget_seconds))
 
 
 def _left(deadline: Deadline) -> float:

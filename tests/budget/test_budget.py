@@ -116,3 +116,12 @@ def test_dry_run_shows_the_budget_plan(tmp_path):
     assert human.exit_code == 0 and "budget 15m" in human.output and "estimates only" in human.output
     bad = runner.invoke(app, ["run-all", str(tmp_path / "logs"), "--workdir", str(tmp_path / "w"), "--dry-run", "--budget", "x"])
     assert bad.exit_code == 2 and "--budget" in bad.output
+
+
+def test_stages_plan_to_a_deadline_a_little_before_the_budget_ends():
+    from slmconvert.pipeline.run_all import planning_margin
+
+    assert planning_margin(900) == pytest.approx(18.0)  # 2% of 15 minutes
+    assert planning_margin(3 * 3600) == pytest.approx(216.0)
+    assert planning_margin(60) == 5.0  # at least a few seconds
+    assert planning_margin(6) == 3.0  # never more than half of a tiny budget
