@@ -6,6 +6,8 @@ For each trained cluster, on its validation calls only:
    (ties: the order of `confidence.SIGNALS`);
 2. candidate thresholds are chosen: for each validation agreement level (IterateParams.threshold_levels,
    e.g. 0.95 and 1.0), the lowest threshold whose kept validation calls agree at least that often;
+   when every validation call agrees (all levels say "keep everything"), also the threshold that keeps
+   the 90% most confident of them, a margin for the misses a small sample cannot show;
    while the least covering candidate could not keep enough test calls to show the target even with
    perfect answers, it is dropped (the test sample size is known in advance, its outcomes are not).
 Then, on the held-out test calls, each candidate (loosest first) is checked: the Wilson lower bound
@@ -32,6 +34,7 @@ from slmconvert.router.config import EscalationRules
 from slmconvert.router.generator import Generation
 
 CURVE_POINTS = 20
+MARGIN_COVERAGE = 0.9  # share of validation calls the margin candidate keeps (see _coverage_candidate)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,10 @@ def candidates(validation: Sequence[ScoredCall], signal: str, levels: Sequence[f
             continue
         found[best["threshold"]] = Candidate(best["threshold"], level, best["kept"] / len(validation),
                                              best["kept_agreement"])
+    if signal != "none" and set(found) == {None}:  # no disagreement on validation: add a margin
+        margin = _coverage_candidate(usable, scores, len(validation))
+        if margin is not None:
+            found[margin.threshold] = margin
     chosen = sorted(found.values(), key=lambda c: -math.inf if c.threshold is None else c.threshold)
     # drop the strictest (least covering) candidate while it could not show the target with fewer rivals
     while chosen:
@@ -120,6 +127,24 @@ def candidates(validation: Sequence[ScoredCall], signal: str, levels: Sequence[f
             break
         chosen.remove(min(chosen, key=lambda c: c.validation_coverage))
     return chosen
+
+
+def _coverage_candidate(usable: Sequence[ScoredCall], scores: Sequence[float | None], total: int) -> Candidate | None:
+    """The threshold keeping the MARGIN_COVERAGE most confident validation calls (ties together).
+
+    When every validation call agrees, the agreement levels all give "keep everything" and the
+    confidence signal is never used; yet a few dozen agreeing calls do not show that the rare miss
+    is absent (the sample logs' intent classifier: 47/47 on validation, then 95/100 on test, its
+    misses among its least confident answers). This second candidate escalates the least confident
+    tenth; test decides between the two, Bonferroni-corrected like any candidate."""
+    known = sorted((s for s in scores if s is not None), reverse=True)
+    if len(known) < 2:
+        return None
+    cut = known[max(0, math.ceil(MARGIN_COVERAGE * len(known)) - 1)]
+    if cut == known[-1]:  # every call would be kept anyway
+        return None
+    kept = [c for c, s in zip(usable, scores, strict=True) if s is not None and s >= cut]
+    return Candidate(cut, 1.0, len(kept) / max(1, total), sum(c.agreement for c in kept) / len(kept))
 
 
 def _kept(test: Sequence[ScoredCall], signal: str, threshold: float | None) -> list[ScoredCall]:

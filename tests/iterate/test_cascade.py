@@ -170,3 +170,24 @@ def test_promotion_metric_override_applies_only_where_it_is_measured():
     assert agreement_metric("rouge_l", text_rows) == "rouge_l"
     assert agreement_metric("rouge_l", tool_rows) == "strict_agreement"
     assert agreement_metric(None, text_rows) == "strict_agreement"
+
+
+def test_a_perfect_validation_sample_still_gets_a_margin_candidate():
+    """47/47 on validation, then misses on test among the least confident answers: keeping everything
+    fails, the margin candidate (the 90% most confident validation calls) passes."""
+    validation = [_call(i, True, -0.01 - 0.004 * i) for i in range(47)]
+    test = [_call(100 + i, i < 95, -0.01 - 0.002 * i) for i in range(100)]  # the last 5 are wrong and least sure
+    cascade = _cascade(validation, test)
+    chosen = cascade.candidates(0.90)
+    assert [c.threshold for c in chosen][0] is None and len(chosen) == 2
+    assert chosen[1].validation_coverage == pytest.approx(43 / 47)
+    decision = cascade.decide(0.90)
+    assert decision["promoted"] and decision["threshold"] == chosen[1].threshold
+    assert decision["agreement"]["value"] == 1.0 and decision["coverage"] < 0.95
+    # with misses spread evenly instead, the margin cannot rescue it
+    spread = [_call(200 + i, i % 20 != 7, -0.01 - 0.002 * i) for i in range(100)]
+    assert not _cascade(validation, spread).decide(0.90)["promoted"]
+    # and a validation sample with a miss is calibrated by the levels alone
+    flawed = [*validation[:-1], _call(99, False, -0.5)]
+    thresholds = [c.threshold for c in _cascade(flawed, test).candidates(0.90)]
+    assert thresholds == [None, validation[-2].signals[SIGNAL]]  # keep all (0.95 level), or cut just the miss
