@@ -76,6 +76,12 @@ class Evidence:
 
         return required_test_calls(self.target, coverage, self.candidates, agreement)
 
+    def planned(self) -> int | None:
+        """The test sample planned at `coverage` for a specialist agreeing on `agreement` (iterate.evidence)."""
+        from slmconvert.iterate.evidence import planned_test_calls
+
+        return planned_test_calls(self.target, self.coverage, self.candidates, self.agreement)
+
 
 @dataclass
 class PlanEntry:
@@ -178,7 +184,7 @@ def _widen(entry: PlanEntry, need: ClusterNeed, pool: str, evidence: Evidence, l
 def _least_evidence(need: ClusterNeed, evidence: Evidence) -> tuple[int, int]:
     """(test, validation) calls a promotion decision needs at the planned coverage, within what exists."""
     at_full = evidence.required(1.0) or 0
-    required = evidence.required(evidence.coverage, evidence.agreement) or evidence.required(evidence.coverage) or at_full
+    required = evidence.planned() or at_full
     test = min(need.test_available, evidence.max_test_calls, max(at_full, required))
     return test, min(need.validation_available, evidence.max_validation_calls, MIN_CALIBRATION_CALLS)
 

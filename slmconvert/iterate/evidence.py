@@ -50,3 +50,10 @@ def required_test_calls(target: float, expected_coverage: float = 1.0, candidate
     if kept is None or expected_coverage <= 0:
         return None
     return math.ceil(kept / min(1.0, expected_coverage) - 1e-9)
+
+
+def planned_test_calls(target: float, coverage: float, candidates: int, agreement: float) -> int | None:
+    """The test sample a budget plans for: sized for a specialist agreeing on `agreement` of its kept
+    calls, or for a perfect one when that cannot show the target (agreement <= target)."""
+    return (required_test_calls(target, coverage, candidates, agreement)
+            or required_test_calls(target, coverage, candidates))

@@ -37,12 +37,11 @@ def planned_evidence(finetune: Artifact) -> dict[int, dict[str, Any]]:
 
 def least_calls(pool: str, target: float, candidates: int) -> int:
     """The evidence a promotion decision at `target` needs in `pool`, whatever finetune planned for."""
-    from slmconvert.iterate.evidence import required_test_calls
+    from slmconvert.iterate.evidence import planned_test_calls
 
     if pool == "calibration":
         return MIN_CALIBRATION_CALLS
-    return (required_test_calls(target, PLANNED_COVERAGE, candidates, PLANNED_AGREEMENT)
-            or required_test_calls(target, PLANNED_COVERAGE, candidates) or 0)
+    return planned_test_calls(target, PLANNED_COVERAGE, candidates, PLANNED_AGREEMENT) or 0
 
 
 def sample_size(planned: dict[int, dict[str, Any]], cluster_id: int, pool: str, cap: int, least: int = 0) -> int:

@@ -11,7 +11,12 @@ from slmconvert.iterate.cascade import (
     candidates,
     choose_signal,
 )
-from slmconvert.iterate.evidence import lower_bound, min_kept_calls, required_test_calls
+from slmconvert.iterate.evidence import (
+    lower_bound,
+    min_kept_calls,
+    planned_test_calls,
+    required_test_calls,
+)
 
 SIGNAL = "tool_span_mean_logprob"
 
@@ -58,6 +63,9 @@ def test_a_sample_sized_for_an_imperfect_specialist_survives_its_misses():
     kept = round(0.75 * sized)
     assert lower_bound(kept - 2, kept, 2) >= 0.90  # while this one passes them
     assert min_kept_calls(0.90, agreement=0.90) is None and required_test_calls(0.9, 1.0, 1, 0.85) is None
+    # a plan sizes for the imperfect specialist, or for a perfect one where that cannot show the target
+    assert planned_test_calls(0.90, 0.75, 2, 0.97) == sized
+    assert planned_test_calls(0.90, 0.75, 2, 0.85) == perfect
 
 
 def test_a_specialist_right_on_its_confident_70_percent_is_promoted_at_about_70_percent_coverage():
