@@ -243,16 +243,21 @@ def _prefix_cache(model: Any, encoded: Sequence[list[int]], device: Any) -> tupl
     if length < MIN_SHARED_PREFIX:
         return None
     prefix = list(encoded[0][:length])
-    with torch.inference_mode():
-        ids = torch.tensor([prefix], device=device)
-        try:  # only the cache is wanted: no vocabulary projection of every prefix position
-            out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        except TypeError:  # architectures without logits_to_keep
-            out = model(input_ids=ids, use_cache=True)
+    with torch.inference_mode():  # only the cache is wanted: no vocabulary projection of every prefix position
+        out = last_position_forward(model, input_ids=torch.tensor([prefix], device=device), use_cache=True)
     cache = out.get("cache") if hasattr(out, "get") else None
     if cache is None or not hasattr(cache, "batch_repeat_interleave"):
         return None
     return prefix, cache
+
+
+def last_position_forward(model: Any, **inputs: Any) -> Any:
+    """A forward pass that projects the vocabulary at the last position only, as generation's prefill
+    does (all of them where the architecture has no `logits_to_keep`)."""
+    try:
+        return model(**inputs, logits_to_keep=1)
+    except TypeError:
+        return model(**inputs)
 
 
 def _context_length(model: Any, default: int) -> int:

@@ -187,6 +187,8 @@ def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[f
     untimed run of each."""
     import torch
 
+    from slmconvert.evaluation.generation import last_position_forward
+
     net.eval()
     prompts = ids[:1].repeat(batch, 1)
     short = prompts[:, :4]
@@ -195,11 +197,8 @@ def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[f
         net.generate(input_ids=short, attention_mask=torch.ones_like(short), max_new_tokens=steps,
                      min_new_tokens=steps, do_sample=False, pad_token_id=pad)
 
-    def prefill() -> None:  # as generation prefills: the vocabulary projected for the last position only
-        try:
-            net(input_ids=prompts, attention_mask=torch.ones_like(prompts), logits_to_keep=1)
-        except TypeError:  # architectures without logits_to_keep
-            net(input_ids=prompts, attention_mask=torch.ones_like(prompts))
+    def prefill() -> None:
+        last_position_forward(net, input_ids=prompts, attention_mask=torch.ones_like(prompts))
 
     with torch.inference_mode():
         prefill()  # warm-up at both shapes
