@@ -259,17 +259,17 @@ def merge_turns(prepared: PreparedSet) -> PreparedSet:
                     host[i] = j
     if not host:
         return prepared
-    labels = {j: list(prepared.examples[j].labels) for j in set(host.values())}
+    labels = {j: list(examples[j].labels) for j in set(host.values())}
     extra: Counter[int] = Counter()
     for i, j in host.items():
-        inner = prepared.examples[i]
+        inner = examples[i]
         span = slice(inner.prompt_tokens, len(inner.input_ids))
         if all(label == IGNORE_INDEX for label in labels[j][span]):  # a duplicate call's turn counts once
             extra[j] += inner.completion_tokens
         labels[j][span] = inner.input_ids[span]
     out = PreparedSet(examples=[], records=[], dropped=prepared.dropped, truncated=prepared.truncated,
                       merged=prepared.merged + len(host))
-    for k, (example, record) in enumerate(zip(prepared.examples, prepared.records, strict=True)):
+    for k, (example, record) in enumerate(zip(examples, prepared.records, strict=True)):
         if k in host:
             continue
         if k in labels:
