@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import json
 import math
 import time
 from collections.abc import Callable
@@ -20,7 +21,6 @@ from slmconvert.evaluation.generation import generate
 from slmconvert.evaluation.harness import evaluate
 from slmconvert.evaluation.metrics import primary_metric
 from slmconvert.finetune.allocate import MIN_EXAMPLE_PASSES
-from slmconvert.finetune.data import distillation_flags
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.models.embedder import Embedder, SentenceEmbedder
 from slmconvert.models.info import ModelInfo, model_info
@@ -69,12 +69,13 @@ class Budget:
 
 
 def distilled_format(members: list[Any], fmt: PromptFormat) -> PromptFormat:
-    """The prompt format finetune's context distillation would train with (finetune.data's own rule:
-    without the system prompt and the tool schemas the cluster's calls share)."""
-    records = [{"messages": ex.messages, "tools": ex.tools, "response_format": getattr(ex, "response_format", None)}
-               for ex in members]
-    drop_system, drop_tools = distillation_flags(records, FinetuneParams().context_distillation)
-    return dataclasses.replace(fmt, drop_tools=fmt.drop_tools or drop_tools, drop_system=fmt.drop_system or drop_system)
+    """The prompt format finetune's context distillation would train with: without the tool schemas
+    and the system prompt when every call of the cluster shares them."""
+    tools = {json.dumps(ex.tools, sort_keys=True) for ex in members}
+    systems = {json.dumps([m for m in ex.messages if m.get("role") == "system"], sort_keys=True) for ex in members}
+    same_tools = len(tools) == 1 and bool(members and members[0].tools)
+    same_system = len(systems) == 1 and systems != {"[]"}
+    return dataclasses.replace(fmt, drop_tools=fmt.drop_tools or same_tools, drop_system=fmt.drop_system or same_system)
 
 
 def cluster_work(prompt_tokens: list[int], new_tokens: list[int], evidence_calls: int,
