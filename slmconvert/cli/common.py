@@ -20,7 +20,7 @@ from rich.console import Console
 from slmconvert.cli.safe import plain_text, safe_text, safe_tree
 from slmconvert.errors import SlmError, environment_problem
 from slmconvert.util.chatter import quiet_libraries
-from slmconvert.util.device import prefer_passive_openmp
+from slmconvert.util.threads import prefer_brief_spinning
 from slmconvert.workspace import Workspace, default_workdir
 
 EXIT_INTERRUPTED = 130
@@ -191,7 +191,7 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
                 verbose=values.pop("verbose"),
             )
             quiet_libraries(opts.verbose)
-            prefer_passive_openmp()  # before torch loads: no spinning OpenMP workers on a shared CPU
+            prefer_brief_spinning()  # before torch loads: OpenMP workers spin briefly, then sleep
             code = handle_errors(opts, name)(lambda: fn(opts, **values))
             if code:
                 raise typer.Exit(code)

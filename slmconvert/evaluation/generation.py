@@ -160,10 +160,15 @@ def generate(
         _sync(device)
         warmup_seconds = time.perf_counter() - started
 
+    from slmconvert.util.threads import ThreadGovernor
+
+    governor = ThreadGovernor() if device.type == "cpu" else None
     results: list[GenerationResult | None] = [None] * len(encoded)
     wall = 0.0
     for indices in length_batches(order, [len(ids) + max_new_tokens for ids in encoded], batch_size,
                                   _attention_rows(model)):
+        if governor is not None:
+            governor.adjust()
         recorder = _LogprobRecorder() if logprobs else None
         _sync(device)
         started = time.perf_counter()

@@ -271,6 +271,7 @@ def _train(
         callbacks=callbacks,
         validator=validator,
         lengths=[len(e.input_ids) for e in prepared.train.examples],
+        pass_tokens=plan.pass_tokens,
         meter=meter,
     )
     trainer.remove_callback(PrinterCallback)  # it prints every log dict to stdout

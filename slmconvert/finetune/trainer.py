@@ -167,12 +167,25 @@ class InstrumentedSFTTrainer(SFTTrainer):
 
 
 class SpecialistTrainer(InstrumentedSFTTrainer):
-    """The specialist trainer: InstrumentedSFTTrainer + length-grouped batches + an LM head that
-    projects only the completion positions (the loss is the same)."""
+    """The specialist trainer: InstrumentedSFTTrainer + length-grouped batches, each split into forward
+    passes of at most `pass_tokens` tokens (gradients accumulate; the loss is the batch's) + an LM head
+    that projects only the completion positions (the loss is the same), on a thread pool sized to the
+    cores other processes leave free."""
 
-    def __init__(self, *args: Any, lengths: Sequence[int], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lengths: Sequence[int], pass_tokens: int | None = None, **kwargs: Any) -> None:
+        from slmconvert.util.threads import ThreadGovernor
+
         self.lengths = list(lengths)
+        self.pass_tokens = pass_tokens
+        self.governor = ThreadGovernor()
         super().__init__(*args, **kwargs)
+
+    def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+        self.governor.adjust()
+        passes, step = token_passes(inputs, self.pass_tokens), super().training_step
+        if len(passes) > 1 and num_items_in_batch is None:  # every pass divides by the whole batch's loss tokens
+            num_items_in_batch = int((inputs["labels"][..., 1:] != -100).sum())
+        return sum(step(model, part, num_items_in_batch) for part in passes)
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         return LengthGroupedSampler(self.lengths, self.args.per_device_train_batch_size, self.args.seed)
@@ -187,6 +200,33 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         with self.accelerator.autocast():  # accelerate applies mixed precision in model.forward, bypassed here
             return completion_loss(model, inputs, num_items_in_batch)
+
+
+def token_passes(inputs: dict[str, Any], budget: int | None) -> list[dict[str, Any]]:
+    """The batch's rows in forward passes of at most `budget` tokens (rows x longest row, padding
+    included), longest rows first, each pass cut to its own longest row; one pass when it fits."""
+    mask = inputs.get("attention_mask")
+    ids = inputs["input_ids"]
+    if budget is None or mask is None or ids.dim() != 2 or ids.shape[0] < 2 or ids.numel() <= budget:
+        return [inputs]
+    lengths = mask.sum(dim=1).tolist()
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = [[]]
+    for row in order:
+        widest = lengths[groups[-1][0]] if groups[-1] else lengths[row]
+        if groups[-1] and (len(groups[-1]) + 1) * widest > budget:
+            groups.append([])
+        groups[-1].append(row)
+    if len(groups) == 1:
+        return [inputs]
+    passes = []
+    for group in groups:
+        rows = torch.tensor(group, device=ids.device)
+        columns = mask.index_select(0, rows).any(dim=0)  # works for left or right padding
+        passes.append({key: value.index_select(0, rows)[:, columns]
+                       if torch.is_tensor(value) and value.shape[:2] == ids.shape else value
+                       for key, value in inputs.items()})
+    return passes
 
 
 def completion_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
@@ -208,13 +248,21 @@ def completion_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any 
     return loss / torch.as_tensor(denominator, device=loss.device).clamp(min=1)
 
 
+def eval_batch_size(plan: TrainPlan) -> int:
+    """Examples per validation-loss pass: the loss pass scores the whole vocabulary at every position
+    (8 x 448 tokens of SmolLM2 held ~0.7 GB of fp32 logits), so it holds what one training pass may."""
+    if plan.pass_tokens is None:
+        return plan.micro_batch_size
+    return max(1, min(plan.micro_batch_size, plan.pass_tokens // max(1, plan.max_length)))
+
+
 def sft_config(plan: TrainPlan, output_dir: Path, validate: bool = True) -> SFTConfig:
     """SFTConfig for a plan: step-based validation + checkpoints, best model by the task metric
     (without validation data: checkpoints only, and the last step is kept)."""
     return SFTConfig(
         output_dir=str(output_dir),
         per_device_train_batch_size=plan.micro_batch_size,
-        per_device_eval_batch_size=plan.micro_batch_size,
+        per_device_eval_batch_size=eval_batch_size(plan),
         gradient_accumulation_steps=plan.gradient_accumulation,
         learning_rate=plan.learning_rate,
         lr_scheduler_type=plan.lr_scheduler,

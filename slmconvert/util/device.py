@@ -153,18 +153,3 @@ def configure_threads(threads: int | None = None) -> int:
     if torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)
     return wanted
-
-
-def prefer_passive_openmp() -> bool:
-    """Make idle OpenMP threads sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE, unless set).
-
-    With spinning workers, a training step on a CPU shared with any other busy process ran 10x
-    slower (measured: 2.7 s vs 24 s of CPU per step on 2 cores); sleeping costs a few percent on an
-    idle machine. OpenMP reads the variable when torch loads, so this only acts before that;
-    returns whether it could."""
-    import sys
-
-    if "torch" in sys.modules:
-        return False
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return True

@@ -74,10 +74,10 @@ def test_precision_follows_the_hardware():
     assert budget.choose_precision(FinetuneParams(), "cpu") == expected
 
 
-def test_gpu_micro_batches_fit_a_token_budget():
+def test_gpu_batches_are_split_into_passes_of_a_token_budget():
     p = plan(FinetuneParams(batch_size=32), device="cuda", n_train=5000, max_length=2048)
-    assert p.micro_batch_size * 2048 <= budget.GPU_TOKENS_PER_MICRO_BATCH
-    assert p.micro_batch_size * p.gradient_accumulation == p.batch_size == 32
+    assert p.pass_tokens == budget.GPU_TOKENS_PER_MICRO_BATCH
+    assert (p.micro_batch_size, p.gradient_accumulation, p.batch_size) == (32, 1, 32)
 
 
 def test_example_length_is_capped_and_cpu_batches_long_examples_smaller():
@@ -125,17 +125,14 @@ def test_cpu_validates_each_epoch_at_most_twice_and_drops_dropout():
     assert plan(device="cuda", n_train=50).lora_dropout == 0.1
 
 
-def test_cpu_micro_batches_bound_activation_memory():
+def test_cpu_passes_are_bounded_by_activation_memory_not_by_the_longest_example():
     long = plan(n_train=64, mean_length=400.0, max_length=448)
-    assert long.micro_batch_size * 448 <= memory.cpu_token_budget(long.precision, 135_000_000)
-    assert long.micro_batch_size * long.gradient_accumulation == long.batch_size
+    assert long.pass_tokens == memory.cpu_token_budget(long.precision, 135_000_000)
+    assert long.micro_batch_size == long.batch_size and long.gradient_accumulation == 1
     short = plan(n_train=64, mean_length=55.0, max_length=88)
     assert short.gradient_accumulation == 1 and short.micro_batch_size == short.batch_size == 8
 
 
-def test_a_batch_split_into_passes_is_split_evenly_not_rounded_up():
-    # batch 24 of long examples: a 16,384-token GPU pass holds 11 of them, so 3 passes of 8 (not 3 x 11 = 33)
-    uneven = plan(FinetuneParams(batch_size=24), device="cuda", n_train=400, mean_length=1300.0, max_length=1400)
-    assert (uneven.micro_batch_size, uneven.gradient_accumulation, uneven.batch_size) == (8, 3, 24)
+def test_an_explicit_micro_batch_accumulates_whole_passes():
     fixed = plan(FinetuneParams(batch_size=6, micro_batch_size=5), n_train=400, mean_length=700.0, max_length=800)
-    assert (fixed.micro_batch_size, fixed.gradient_accumulation) == (5, 2)  # an explicit micro-batch is kept
+    assert (fixed.micro_batch_size, fixed.gradient_accumulation, fixed.pass_tokens) == (5, 2, None)

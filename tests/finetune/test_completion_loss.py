@@ -39,3 +39,55 @@ def test_matches_the_model_loss_with_and_without_lora(tiny_model):
     assert grads and all(g is not None for g in grads)
     summed = completion_loss(peft_model, batch, num_items_in_batch=24)  # a global token count divides the sum
     assert torch.allclose(summed, loss * 12 / 24, atol=1e-5)
+
+
+def _ragged_batch(vocab: int) -> dict[str, torch.Tensor]:
+    """Four right-padded rows of 12, 9, 5 and 3 tokens, the last two tokens of each labelled."""
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(3, vocab, (4, 12), generator=generator)
+    attention_mask = torch.zeros_like(input_ids)
+    labels = torch.full_like(input_ids, -100)
+    for row, length in enumerate((12, 9, 5, 3)):
+        attention_mask[row, :length] = 1
+        labels[row, length - 2:length] = input_ids[row, length - 2:length]
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def test_a_batch_split_into_token_passes_keeps_every_row_once_within_budget():
+    from slmconvert.finetune.trainer import token_passes
+
+    batch = _ragged_batch(50)
+    assert token_passes(batch, None) == [batch] and token_passes(batch, 48) == [batch]
+    passes = token_passes(batch, 20)
+    assert len(passes) > 1
+    assert all(p["input_ids"].numel() <= 20 or p["input_ids"].shape[0] == 1 for p in passes)
+    rows = sorted(tuple(p["input_ids"][i][p["attention_mask"][i].bool()].tolist())
+                  for p in passes for i in range(p["input_ids"].shape[0]))
+    assert rows == sorted(tuple(batch["input_ids"][i][batch["attention_mask"][i].bool()].tolist()) for i in range(4))
+    assert sum(int((p["labels"] != -100).sum()) for p in passes) == int((batch["labels"] != -100).sum())
+
+
+def test_passes_accumulate_the_gradient_of_the_whole_batch(tiny_model):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from slmconvert.finetune.trainer import token_passes
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.float32)
+    peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], lora_dropout=0.0))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    batch = _ragged_batch(model.config.vocab_size)
+    items = int((batch["labels"][:, 1:] != -100).sum())
+
+    def gradients(parts: list[dict[str, torch.Tensor]]) -> list[torch.Tensor]:
+        peft_model.zero_grad()
+        for part in parts:
+            completion_loss(peft_model, part, num_items_in_batch=items).backward()
+        return [p.grad.clone() for n, p in peft_model.named_parameters() if "lora_" in n]
+
+    whole, split = gradients([batch]), gradients(token_passes(batch, 20))
+    assert any(g.abs().sum() > 0 for g in whole)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole, split))

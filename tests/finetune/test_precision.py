@@ -59,11 +59,11 @@ def test_cpu_passes_fit_the_activation_budget_and_checkpoint_only_when_one_examp
 
     for precision in ("bf16", "fp32"):
         p = plan(params={"precision": precision})
-        assert p.micro_batch_size * 256 * memory.activation_mb_per_token(precision, 135_000_000) \
+        assert p.pass_tokens * memory.activation_mb_per_token(precision, 135_000_000) \
             <= memory.CPU_ACTIVATION_BUDGET_MB
         assert not p.gradient_checkpointing
     long = plan(params={"precision": "fp32"}, max_length=2048, mean_length=1500.0)
-    assert long.gradient_checkpointing and long.micro_batch_size >= 1
+    assert long.gradient_checkpointing and long.pass_tokens == memory.cpu_token_budget("fp32", 135_000_000, True)
     assert not plan(params={"precision": "fp32", "gradient_checkpointing": "off"}, max_length=2048).gradient_checkpointing
     assert not plan(device="cuda", max_length=2048).gradient_checkpointing  # GPUs keep their own rule
 
