@@ -107,18 +107,55 @@ def make_schedule(
     value_share: dict[int, float],
     evidence: Evidence,
     probe: Probe,
+    committed_seconds: float = 0.0,
 ) -> Schedule:
-    """Probe each base model once, then plan the clusters against what is left of the deadline."""
+    """Probe each base model once, then plan the clusters against what is left of the deadline
+    after `committed_seconds` (the evidence of clusters already trained)."""
     speeds: dict[str, Throughput] = {}
     needs = []
     for job, prep in items:
         if job.model not in speeds:
             speeds[job.model] = probe(job.model, job, prep)
         needs.append(need_of(job, prep, params, device, speeds[job.model], value_share.get(job.cluster_id, 0.0)))
-    left = deadline.left()
+    left = deadline.left() - committed_seconds
     reserve = max(ITERATE_RESERVE_MIN, ITERATE_RESERVE_SHARE * left)
     plan = plan_budget(needs, left - reserve, evidence)
     return Schedule(plan, speeds, deadline, params.budget, reserve, evidence)
+
+
+def replan(schedule: Schedule, trained: Sequence[int], remaining: Sequence[tuple[Any, Any]],
+           measured: dict[str, float], params: FinetuneParams, device: str, value_share: dict[int, float]) -> Schedule:
+    """The plan of the clusters not trained yet, at the training speed each model has shown so far.
+
+    The probe times bare training steps on one shape; the trainer adds the optimiser, bookkeeping and
+    the cluster's real lengths (multi-turn tool clusters trained at about half the probed rate on 2
+    cores), so after each cluster the rest of the budget is planned again: a cluster that no longer
+    fits is left out with the reason instead of training a sliver, one that now fits is taken in. The
+    entries of trained clusters (and the evidence they hold) are kept as planned."""
+    kept = [e for e in schedule.plan.entries if e.cluster_id in set(trained)]
+    speeds = {model: dataclasses.replace(speed, train_tokens_per_second=round(measured[model], 2), source="trained")
+              if measured.get(model) else speed for model, speed in schedule.throughput.items()}
+    fresh = make_schedule(remaining, params, device, schedule.deadline, value_share, schedule.evidence or Evidence(),
+                          lambda model, _job, _prep: speeds[model],
+                          committed_seconds=sum(e.evidence_seconds for e in kept))
+    plan = BudgetPlan(seconds=schedule.plan.seconds, entries=kept + fresh.plan.entries,
+                      spare_seconds=fresh.plan.spare_seconds)
+    return dataclasses.replace(schedule, plan=plan, throughput={**schedule.throughput, **fresh.throughput})
+
+
+def trained_tokens_per_second(results: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Per base model: tokens trained per wall second of training (validation excluded) so far."""
+    tokens: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for metrics in results:
+        training = metrics.get("training") or {}
+        spent = float(training.get("seconds") or 0.0) - float(training.get("validation_seconds") or 0.0)
+        if metrics.get("reused_from_cache") or spent <= 0 or not training.get("tokens"):
+            continue
+        model = (metrics.get("base_model") or {}).get("name")
+        tokens[model] = tokens.get(model, 0.0) + float(training["tokens"])
+        seconds[model] = seconds.get(model, 0.0) + spent
+    return {model: tokens[model] / seconds[model] for model in tokens}
 
 
 def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Throughput,

@@ -35,26 +35,31 @@ def run(ctx: StageContext) -> StageResult:
     cluster = ctx.inputs["cluster"]
     curate = ctx.inputs["curate"]  # the version this cluster was built from (runner follows lineage)
     inputs = {"select": ctx.inputs["select"].ref, "cluster": cluster.ref, "curate": curate.ref}
-    jobs, skipped = plan_jobs(selection, params, ctx.extra.get("clusters"), inputs)
+    jobs, unselected = plan_jobs(selection, params, ctx.extra.get("clusters"), inputs)
     device = pick_device(params.device)
     records = load_cluster_records(curate, cluster, [job.cluster_id for job in jobs])
     prepared, unfit = prepare_jobs(jobs, records, params, device)
     schedule = _schedule(ctx, prepared, params, device, read_json(cluster.file("clusters.json")))
     to_train, left_out = _planned(prepared, schedule, params, device)
-    skipped += unfit + left_out
     ctx.log(f"finetune: {len(to_train)} cluster(s) to train on {device}"
-            + (f", {len(skipped)} skipped" if skipped else ""))
+            + (f", {len(unselected + unfit + left_out)} skipped" if unselected + unfit + left_out else ""))
     for s in unfit + left_out:
         ctx.log(f"[yellow]finetune: skipped cluster {s['cluster_id']}: {s['reason']}[/yellow]")
     cache_root = ctx.workspace.cache_dir("finetune")
     results: list[dict[str, Any]] = []
+    trained: list[dict[str, Any]] = []
     started = time.perf_counter()
-    for job, prep in to_train:
+    while to_train:
+        job, prep = to_train.pop(0)
         metrics = train_cluster(
             job, params, device=device, cache_root=cache_root, out_dir=ctx.out_dir / str(job.cluster_id),
             console=ctx.console, quiet=ctx.quiet, prepared=prep, stop_at=schedule.stop_at(job.cluster_id),
         )
         results.append(_row(metrics))
+        trained.append(metrics)
+        if to_train or left_out:
+            schedule, to_train, left_out = _replanned(ctx, schedule, prepared, trained, params, device)
+    skipped = unselected + unfit + left_out
     results.sort(key=lambda r: r["cluster_id"])
     summary = {"device": device, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
                "seconds": round(time.perf_counter() - started, 2), "budget": schedule.to_dict()}
@@ -153,6 +158,24 @@ def _schedule(ctx: StageContext, prepared: list[tuple[Any, Any]], params: Finetu
     return schedule
 
 
+def _replanned(ctx: StageContext, schedule: Any, prepared: list[tuple[Any, Any]], trained: list[dict[str, Any]],
+               params: FinetuneParams, device: str) -> tuple[Any, list[tuple[Any, Any]], list[dict[str, Any]]]:
+    """(schedule, clusters still to train, clusters left out) planned again at the measured training speed."""
+    from slmconvert.finetune.schedule import replan, trained_tokens_per_second, value_shares
+
+    done = [m["cluster_id"] for m in trained]
+    remaining = [(job, prep) for job, prep in prepared if job.cluster_id not in done]
+    measured = trained_tokens_per_second(trained)
+    clusters_json = read_json(ctx.inputs["cluster"].file("clusters.json"))
+    schedule = replan(schedule, done, remaining, measured, params, device, value_shares(clusters_json))
+    before = {job.cluster_id for job, _ in remaining}
+    to_train, left_out = _planned(remaining, schedule, params, device)
+    for model, rate in measured.items():
+        ctx.log(f"finetune: {model} trained at {rate:.0f} tok/s here; re-planned {len(to_train)} cluster(s) "
+                f"of {len(before)} left")
+    return schedule, to_train, left_out
+
+
 def _planned(prepared: list[tuple[Any, Any]], schedule: Any, params: FinetuneParams,
              device: str) -> tuple[list[tuple[Any, Any]], list[dict[str, Any]]]:
     """(job, re-planned job) pairs to train in plan order, and the clusters the plan leaves out, with why."""
@@ -161,6 +184,8 @@ def _planned(prepared: list[tuple[Any, Any]], schedule: Any, params: FinetunePar
     by_id = {job.cluster_id: (job, prep) for job, prep in prepared}
     chosen, left_out = [], []
     for entry in schedule.plan.entries:
+        if entry.cluster_id not in by_id:  # trained already (a re-plan keeps its entry)
+            continue
         job, prep = by_id[entry.cluster_id]
         if entry.trained:
             chosen.append((job, with_plan(job, prep, params, device, token_budget=entry.train_tokens)))

@@ -77,3 +77,30 @@ def test_value_is_calls_and_cost_or_calls_without_prices():
     assert value_shares(cheap_but_busy)[0] == pytest.approx(0.071)
     unpriced = {"clusters": [{"id": 0, "share_cost": 0.0, "share_calls": 0.25}, {"id": 1, "share_calls": 0.75}]}
     assert value_shares(unpriced) == pytest.approx({0: 0.25, 1: 0.75})
+
+
+def test_after_a_cluster_trains_the_rest_is_planned_at_the_speed_it_showed():
+    from slmconvert.finetune.schedule import replan, trained_tokens_per_second
+
+    items = [_item(0, "a"), _item(1, "a"), _item(2, "a")]
+    shares = {0: 0.5, 1: 0.3, 2: 0.2}
+    deadline = Deadline(time.time() + 1500)
+    schedule = make_schedule(items, FinetuneParams(), "cpu", deadline, shares, Evidence(), _probe(2000.0, []))
+    assert all(e.trained for e in schedule.plan.entries)
+    first = schedule.plan.entries[0]
+    measured = trained_tokens_per_second([
+        {"base_model": {"name": "a"}, "training": {"tokens": 40_000, "seconds": 420.0, "validation_seconds": 20.0}},
+        {"base_model": {"name": "a"}, "reused_from_cache": True, "training": {"tokens": 9e9, "seconds": 1.0}},
+    ])
+    assert measured == {"a": pytest.approx(100.0)}
+    slower = replan(schedule, [first.cluster_id], items[1:] if first.cluster_id == 0 else items, measured,
+                    FinetuneParams(), "cpu", shares)
+    kept = slower.plan.entry(first.cluster_id)
+    assert kept == first  # the trained cluster's entry and the evidence it holds stay as planned
+    rest = [e for e in slower.plan.entries if e.cluster_id != first.cluster_id]
+    assert len(rest) == 2 and sum(e.trained for e in rest) < 2  # at a twentieth of the speed, one no longer fits
+    assert all(e.reason for e in rest if not e.trained)
+    assert slower.throughput["a"].train_tokens_per_second == 100.0 and slower.throughput["a"].source == "trained"
+    faster = replan(schedule, [first.cluster_id], [i for i in items if i[0].cluster_id != first.cluster_id],
+                    {"a": 5000.0}, FinetuneParams(), "cpu", shares)
+    assert all(e.trained for e in faster.plan.entries)

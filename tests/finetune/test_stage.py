@@ -41,8 +41,9 @@ def test_finetune_trains_every_selected_cluster_and_skips_the_rest(workspace):
     plan = index["budget"]  # the budget plan: measured speeds, and per cluster its training and evidence
     assert plan["budget"] == "15m" and plan["planned_seconds"] <= plan["seconds"] < 15 * 60
     assert {e["cluster_id"] for e in plan["entries"] if e["trained"]} == {0, 1}
-    assert all(t["source"] in ("measured", "cached") and t["train_tokens_per_second"] > 0
+    assert all(t["source"] in ("measured", "cached", "trained") and t["train_tokens_per_second"] > 0
                for t in plan["throughput"].values())
+    assert [t["source"] for t in plan["throughput"].values()] == ["trained"]  # re-planned after the first cluster
     assert version.manifest["metrics"]["budget"] == "15m"
     assert version.manifest["metrics"]["budget_plan"]["entries"] == plan["entries"]
     outputs = {o["path"] for o in version.manifest["outputs"]}
