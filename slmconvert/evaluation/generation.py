@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slmconvert.models.chat import stop_token_ids
+from slmconvert.util.threads import ThreadGovernor
 
 MIN_SHARED_PREFIX = 32  # tokens; below this a cache copy costs more than it saves
 ATTENTION_BUDGET_BYTES = 512 * 2**20  # the attention scores a batch may hold at once: a masked prefill
@@ -105,6 +106,7 @@ def generate(
     stop_ids: Sequence[int] | None = None,
     share_prefix: bool = True,
     grammars: Sequence[str | None] | None = None,
+    governor: ThreadGovernor | None = None,
 ) -> GenerationRun:
     """Greedy-decode every prompt in batches; results come back in prompt order.
 
@@ -114,6 +116,8 @@ def generate(
     share_prefix: compute each batch's common token prefix once (see module docstring).
     grammars: per prompt, a grammar its output must follow (models.constrain; None = free); log-probs
     are then those of the constrained distribution.
+    governor: sizes the CPU thread pool before each batch (util.threads); a caller that generates in
+    many small calls passes its own, so the measurement spans them (default: one for this call).
     """
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
@@ -160,41 +164,46 @@ def generate(
         _sync(device)
         warmup_seconds = time.perf_counter() - started
 
-    from slmconvert.util.threads import ThreadGovernor
-
-    governor = ThreadGovernor() if device.type == "cpu" else None
+    if device.type != "cpu":
+        governor = None
+    elif governor is None:
+        governor = ThreadGovernor()
     results: list[GenerationResult | None] = [None] * len(encoded)
     wall = 0.0
-    for indices in length_batches(order, [len(ids) + max_new_tokens for ids in encoded], batch_size,
-                                  _attention_rows(model)):
+    try:
+        for indices in length_batches(order, [len(ids) + max_new_tokens for ids in encoded], batch_size,
+                                      _attention_rows(model)):
+            if governor is not None:
+                governor.adjust()
+            recorder = _LogprobRecorder() if logprobs else None
+            _sync(device)
+            started = time.perf_counter()
+            rules = [grammars[i] for i in indices] if grammars is not None else None
+            generated = run_batch([encoded[i] for i in indices], recorder, config, rules)
+            _sync(device)
+            elapsed = time.perf_counter() - started
+            wall += elapsed
+            step_logprobs = torch.stack(recorder.steps, dim=1).tolist() if recorder and recorder.steps else None
+            for row, index in enumerate(indices):
+                ids = generated[row]
+                end = next((k for k, t in enumerate(ids) if t in stops), None)
+                kept = ids[: end + 1] if end is not None else ids
+                text_ids = kept[:-1] if end is not None else kept
+                results[index] = GenerationResult(
+                    text=tokenizer.decode(text_ids, skip_special_tokens=False),
+                    prompt_tokens=len(encoded[index]),
+                    new_tokens=len(kept),
+                    stopped=end is not None,
+                    truncated_prompt=truncated[index],
+                    batch_seconds=elapsed,
+                    token_ids=kept,
+                    token_logprobs=step_logprobs[row][: len(kept)] if step_logprobs else None,
+                )
+            if progress is not None:
+                progress(len(indices))
+    finally:
         if governor is not None:
-            governor.adjust()
-        recorder = _LogprobRecorder() if logprobs else None
-        _sync(device)
-        started = time.perf_counter()
-        rules = [grammars[i] for i in indices] if grammars is not None else None
-        generated = run_batch([encoded[i] for i in indices], recorder, config, rules)
-        _sync(device)
-        elapsed = time.perf_counter() - started
-        wall += elapsed
-        step_logprobs = torch.stack(recorder.steps, dim=1).tolist() if recorder and recorder.steps else None
-        for row, index in enumerate(indices):
-            ids = generated[row]
-            end = next((k for k, t in enumerate(ids) if t in stops), None)
-            kept = ids[: end + 1] if end is not None else ids
-            text_ids = kept[:-1] if end is not None else kept
-            results[index] = GenerationResult(
-                text=tokenizer.decode(text_ids, skip_special_tokens=False),
-                prompt_tokens=len(encoded[index]),
-                new_tokens=len(kept),
-                stopped=end is not None,
-                truncated_prompt=truncated[index],
-                batch_seconds=elapsed,
-                token_ids=kept,
-                token_logprobs=step_logprobs[row][: len(kept)] if step_logprobs else None,
-            )
-        if progress is not None:
-            progress(len(indices))
+            governor.restore()
     return GenerationRun([r for r in results if r is not None], wall, warmup_seconds, batch_size)
 
 

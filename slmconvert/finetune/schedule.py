@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,7 @@ def make_schedule(
     return Schedule(plan, speeds, deadline, params.budget, reserve, evidence)
 
 
-def replan(schedule: Schedule, trained: Sequence[int], remaining: Sequence[tuple[Any, Any]],
+def replan(schedule: Schedule, trained: Collection[int], remaining: Sequence[tuple[Any, Any]],
            measured: dict[str, float], params: FinetuneParams, device: str, value_share: dict[int, float]) -> Schedule:
     """The plan of the clusters not trained yet, at the training speed each model has shown so far.
 
@@ -132,7 +132,7 @@ def replan(schedule: Schedule, trained: Sequence[int], remaining: Sequence[tuple
     cores), so after each cluster the rest of the budget is planned again: a cluster that no longer
     fits is left out with the reason instead of training a sliver, one that now fits is taken in. The
     entries of trained clusters (and the evidence they hold) are kept as planned."""
-    kept = [e for e in schedule.plan.entries if e.cluster_id in set(trained)]
+    kept = [e for e in schedule.plan.entries if e.cluster_id in trained]
     speeds = {model: dataclasses.replace(speed, train_tokens_per_second=round(measured[model], 2), source="trained")
               if measured.get(model) else speed for model, speed in schedule.throughput.items()}
     fresh = make_schedule(remaining, params, device, schedule.deadline, value_share, schedule.evidence or Evidence(),

@@ -180,6 +180,12 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
         self.governor = ThreadGovernor()
         super().__init__(*args, **kwargs)
 
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            self.governor.restore()  # the next cluster starts from the pool this one found
+
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
         self.governor.adjust()
         passes, step = token_passes(inputs, self.pass_tokens), super().training_step

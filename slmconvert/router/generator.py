@@ -83,6 +83,7 @@ class PeftGenerator:
         self._adapters: dict[str, dict[str, str]] = {}  # base model name -> adapter path -> name
         self.load_seconds = 0.0
         self._runs = 0
+        self._governor: Any = None  # one CPU thread governor across calls (iterate generates 16 calls a time)
 
     def _loaded(self, model: str) -> Any:
         if model not in self._models:
@@ -144,6 +145,7 @@ class PeftGenerator:
     ) -> list[Generation]:
         """Answers for `records` (curated or normalised call records), in order."""
         from slmconvert.evaluation.generation import generate
+        from slmconvert.util.threads import ThreadGovernor
 
         if not records:
             return []
@@ -152,8 +154,9 @@ class PeftGenerator:
         base_only = adapter is None and hasattr(net, "disable_adapter") and self._adapters.get(model)
         with net.disable_adapter() if base_only else contextlib.nullcontext():
             grammars = [record_grammar(r) for r in records] if self.constrain_tool_calls else None
-            run = generate(net, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                           batch_size=self.batch_size, logprobs=self.logprobs, progress=progress, grammars=grammars)
+            self._governor = self._governor or ThreadGovernor()
+            run = generate(net, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=self.batch_size,
+                           logprobs=self.logprobs, progress=progress, grammars=grammars, governor=self._governor)
         self._runs += 1
         out = []
         for result in run.results:

@@ -28,6 +28,7 @@ def run(ctx: StageContext) -> StageResult:
     """Train every selected cluster (or those in ctx.extra["clusters"]) and index the results."""
     from slmconvert.finetune.records import load_cluster_records
     from slmconvert.finetune.run import train_cluster
+    from slmconvert.finetune.schedule import value_shares
     from slmconvert.util.device import pick_device
 
     params: FinetuneParams = ctx.params  # type: ignore[assignment]
@@ -39,7 +40,8 @@ def run(ctx: StageContext) -> StageResult:
     device = pick_device(params.device)
     records = load_cluster_records(curate, cluster, [job.cluster_id for job in jobs])
     prepared, unfit = prepare_jobs(jobs, records, params, device)
-    schedule = _schedule(ctx, prepared, params, device, read_json(cluster.file("clusters.json")))
+    shares = value_shares(read_json(cluster.file("clusters.json")))
+    schedule = _schedule(ctx, prepared, params, device, shares)
     to_train, left_out = _planned(prepared, schedule, params, device)
     ctx.log(f"finetune: {len(to_train)} cluster(s) to train on {device}"
             + (f", {len(unselected + unfit + left_out)} skipped" if unselected + unfit + left_out else ""))
@@ -58,7 +60,7 @@ def run(ctx: StageContext) -> StageResult:
         results.append(_row(metrics))
         trained.append(metrics)
         if to_train or left_out:
-            schedule, to_train, left_out = _replanned(ctx, schedule, prepared, trained, params, device)
+            schedule, to_train, left_out = _replanned(ctx, schedule, prepared, trained, params, device, shares)
     skipped = unselected + unfit + left_out
     results.sort(key=lambda r: r["cluster_id"])
     summary = {"device": device, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
@@ -139,17 +141,17 @@ def prepare_jobs(jobs: list[Any], records: dict[int, Any], params: FinetuneParam
 
 
 def _schedule(ctx: StageContext, prepared: list[tuple[Any, Any]], params: FinetuneParams, device: str,
-              clusters_json: Any) -> Any:
+              shares: dict[int, float]) -> Any:
     """The budget plan: the deadline run-all handed down (else this run's own budget from now), the
     evidence iterate will need (run-all passes iterate's settings), speeds probed on this machine."""
     from slmconvert.finetune.allocate import Evidence
-    from slmconvert.finetune.schedule import default_probe, make_schedule, value_shares
+    from slmconvert.finetune.schedule import default_probe, make_schedule
     from slmconvert.util.budget import stage_deadline
 
     deadline = stage_deadline(params.budget, ctx.extra.get("deadline"))
     evidence = Evidence(**(ctx.extra.get("evidence") or {}))
     probe = ctx.extra.get("probe") or default_probe(ctx.workspace.cache_dir("throughput"), params, device)
-    schedule = make_schedule(prepared, params, device, deadline, value_shares(clusters_json), evidence, probe)
+    schedule = make_schedule(prepared, params, device, deadline, shares, evidence, probe)
     for model, speed in schedule.throughput.items():
         ctx.log(f"finetune: {model} here ({speed.source}): {speed.train_tokens_per_second:.0f} training tok/s, "
                 f"{speed.prefill_tokens_per_second:.0f} prefill / {speed.decode_tokens_per_second:.0f} decode tok/s")
@@ -159,20 +161,19 @@ def _schedule(ctx: StageContext, prepared: list[tuple[Any, Any]], params: Finetu
 
 
 def _replanned(ctx: StageContext, schedule: Any, prepared: list[tuple[Any, Any]], trained: list[dict[str, Any]],
-               params: FinetuneParams, device: str) -> tuple[Any, list[tuple[Any, Any]], list[dict[str, Any]]]:
+               params: FinetuneParams, device: str,
+               shares: dict[int, float]) -> tuple[Any, list[tuple[Any, Any]], list[dict[str, Any]]]:
     """(schedule, clusters still to train, clusters left out) planned again at the measured training speed."""
-    from slmconvert.finetune.schedule import replan, trained_tokens_per_second, value_shares
+    from slmconvert.finetune.schedule import replan, trained_tokens_per_second
 
-    done = [m["cluster_id"] for m in trained]
+    done = {m["cluster_id"] for m in trained}
     remaining = [(job, prep) for job, prep in prepared if job.cluster_id not in done]
     measured = trained_tokens_per_second(trained)
-    clusters_json = read_json(ctx.inputs["cluster"].file("clusters.json"))
-    schedule = replan(schedule, done, remaining, measured, params, device, value_shares(clusters_json))
-    before = {job.cluster_id for job, _ in remaining}
+    schedule = replan(schedule, done, remaining, measured, params, device, shares)
     to_train, left_out = _planned(remaining, schedule, params, device)
-    for model, rate in measured.items():
-        ctx.log(f"finetune: {model} trained at {rate:.0f} tok/s here; re-planned {len(to_train)} cluster(s) "
-                f"of {len(before)} left")
+    rates = ", ".join(f"{model} {rate:.0f} tok/s" for model, rate in measured.items())
+    ctx.log(f"finetune: trained here at {rates or 'no measured rate'}; re-planned {len(to_train)} cluster(s) "
+            f"of {len(remaining)} left")
     return schedule, to_train, left_out
 
 

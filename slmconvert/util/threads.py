@@ -62,7 +62,9 @@ def _allowed_cpus() -> set[int]:
 class ThreadGovernor:
     """Keeps torch's intra-op pool at the cores other processes leave free (never more than the
     pool it started with), re-measured at most every `interval` seconds from /proc/stat minus this
-    process's own CPU time. `adjust()` is cheap: call it before every step or batch."""
+    process's own CPU time. `adjust()` is cheap: call it before every step or batch; `restore()` when
+    the work is done, so the next phase starts from the pool this one found (a phase that met a busy
+    neighbour must not leave every later one on one thread)."""
 
     interval: float = CHECK_INTERVAL_SECONDS
     read_stat: Callable[[], str | None] = _read_proc_stat
@@ -70,6 +72,7 @@ class ThreadGovernor:
     own_cpu: Callable[[], float] = time.process_time
     cpus: set[int] = field(default_factory=_allowed_cpus)
     ceiling: int = 0
+    wanted: int | None = None  # the pool the last measurement chose
     _last: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
@@ -92,14 +95,23 @@ class ThreadGovernor:
         return max(0.0, len(self.cpus) - others)
 
     def adjust(self) -> int:
-        """Re-size the pool if `interval` has passed since the last measurement; returns its size."""
-        import torch
+        """Re-measure if `interval` has passed since the last measurement, and hold the pool at what the
+        last one chose; returns its size."""
+        if self._last is None or self.clock() - self._last[0] >= self.interval:
+            free = self.free_cores()
+            if free is not None:
+                self.wanted = max(1, min(self.ceiling, int(free + 0.5)))
+        return _set_threads(self.wanted)
 
-        if self._last is not None and self.clock() - self._last[0] < self.interval:
-            return torch.get_num_threads()
-        free = self.free_cores()
-        if free is not None:
-            wanted = max(1, min(self.ceiling, int(free + 0.5)))
-            if torch.get_num_threads() != wanted:
-                torch.set_num_threads(wanted)
-        return torch.get_num_threads()
+    def restore(self) -> None:
+        """Hand back the pool this governor started with."""
+        _set_threads(self.ceiling)
+
+
+def _set_threads(count: int | None) -> int:
+    """Set torch's intra-op pool to `count` (None: leave it); returns its size."""
+    import torch
+
+    if count is not None and torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    return torch.get_num_threads()

@@ -35,6 +35,11 @@ class FakeMachine:
         return self.own * self.now
 
 
+def _governor(machine: FakeMachine, interval: float, ceiling: int) -> threads.ThreadGovernor:
+    return threads.ThreadGovernor(interval=interval, read_stat=machine.stat, clock=lambda: machine.now,
+                                  own_cpu=machine.own_cpu, cpus={0, 1}, ceiling=ceiling)
+
+
 @pytest.fixture
 def two_threads():
     before = torch.get_num_threads()
@@ -52,8 +57,7 @@ def test_busy_seconds_count_only_the_allowed_cpus():
 @pytest.mark.parametrize(("others", "expected"), [(0.0, 2), (0.3, 2), (1.0, 1), (2.0, 1)])
 def test_the_pool_shrinks_to_the_cores_others_leave_free(two_threads, others, expected):
     machine = FakeMachine(others=others, own=1.8)
-    governor = threads.ThreadGovernor(interval=5.0, read_stat=machine.stat, clock=lambda: machine.now,
-                                      own_cpu=machine.own_cpu, cpus={0, 1}, ceiling=2)
+    governor = _governor(machine, interval=5.0, ceiling=2)
     assert governor.adjust() == 2  # the first call only takes a sample
     machine.advance(2.0)
     assert governor.adjust() == 2  # within the interval: no new measurement
@@ -63,16 +67,14 @@ def test_the_pool_shrinks_to_the_cores_others_leave_free(two_threads, others, ex
 
 def test_the_pool_grows_back_but_never_past_its_ceiling(two_threads):
     machine = FakeMachine(others=1.0, own=1.0)
-    governor = threads.ThreadGovernor(interval=1.0, read_stat=machine.stat, clock=lambda: machine.now,
-                                      own_cpu=machine.own_cpu, cpus={0, 1}, ceiling=2)
+    governor = _governor(machine, interval=1.0, ceiling=2)
     governor.adjust()
     machine.advance(2.0)
     assert governor.adjust() == 1
     machine.others = 0.0
     machine.advance(2.0)
     assert governor.adjust() == 2
-    capped = threads.ThreadGovernor(interval=1.0, read_stat=machine.stat, clock=lambda: machine.now,
-                                    own_cpu=machine.own_cpu, cpus={0, 1}, ceiling=1)
+    capped = _governor(machine, interval=1.0, ceiling=1)
     capped.adjust()
     machine.advance(2.0)
     assert capped.adjust() == 1
@@ -92,3 +94,15 @@ def test_brief_spinning_is_set_only_before_torch_and_never_over_a_user_choice(mo
     assert threads.prefer_brief_spinning() is False and "GOMP_SPINCOUNT" not in os.environ
     monkeypatch.delenv("OMP_WAIT_POLICY")
     assert threads.prefer_brief_spinning() is True and os.environ["GOMP_SPINCOUNT"] == threads.SPIN_COUNT
+
+
+def test_restore_hands_back_the_starting_pool_and_the_next_batch_takes_the_measured_one_again(two_threads):
+    machine = FakeMachine(others=1.0, own=1.0)
+    governor = _governor(machine, interval=5.0, ceiling=2)
+    governor.adjust()
+    machine.advance(6.0)
+    assert governor.adjust() == 1
+    governor.restore()
+    assert torch.get_num_threads() == 2  # a later phase starts from the pool this one found
+    machine.advance(1.0)
+    assert governor.adjust() == 1  # within the interval: the busy neighbour's measurement still holds
