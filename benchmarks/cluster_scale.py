@@ -5,7 +5,7 @@ cold (empty embedding cache) and warm (a rerun: the weekly case), against the na
 every call's raw request with all-MiniLM-L6-v2 and run HDBSCAN on the raw 384-d vectors --
 measured in the same run on a subsample (the naive way is too slow for the full set), with
 slmconvert on that same subsample for a like-for-like comparison. Quality is the adjusted Rand
-index against the generator's tasks (agent granularity).
+index against the generator's tasks (agent-step granularity).
 
     python benchmarks/cluster_scale.py                 # 10k and 100k
     python benchmarks/cluster_scale.py --sizes 10000 --naive-sample 500 --json out.json

@@ -4,8 +4,11 @@ A signature has three parts. The *context* (requested output form, the masked sy
 tools offered, response-schema keys) is shared by thousands of calls of one task; the *request*
 is the masked head of the last user message (the same on every step of an agent's tool loop,
 whose tool results are instance data), or of the last tool result when no user spoke; the
-*structure* is the requested output form (tool use, JSON, text), a hard boundary that a sentence
-embedding blurs, so it is a one-hot feature.
+*structure* is the requested output form (tool use, JSON, text) and, for tool use, the agent's
+step: replying to the user (choose the first action from their words) or continuing after a tool
+result (act on the result). Both are hard boundaries that a sentence embedding blurs, so the
+structure is a one-hot feature. The two steps are different tasks for a small model: the first is
+short and decided by the user's words, the second reads long tool results.
 Text parts are embedded once per distinct text, so a log of 100k calls costs a few thousand
 short encodes. Only request-side fields are used, so the router can sign a call before any model
 answers it; the observed output (tool called, JSON or text) feeds labels and candidate flags.
@@ -16,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -128,6 +131,20 @@ def requested_format(record: dict) -> str:
     return "text"
 
 
+def agent_step(messages: Sequence[dict]) -> str:
+    """"continue" when the last message is a tool result (the agent acts on it), else "reply"."""
+    last = next((m for m in reversed(messages) if m.get("role") not in ("system", "developer")), None)
+    return "continue" if last is not None and last.get("role") in ("tool", "function") else "reply"
+
+
+def task_structure(record: dict) -> str:
+    """The one-hot structure part: the requested output form, and the agent's step for tool use."""
+    form = requested_format(record)
+    if form != "tools":
+        return form
+    return f"tools/{agent_step([m for m in record.get('messages') or [] if isinstance(m, dict)])}"
+
+
 def schema_keys(response_format: Any, limit: int = 24) -> list[str]:
     """Property names of a JSON response schema (top level, then one level down)."""
     if not isinstance(response_format, dict):
@@ -200,7 +217,7 @@ def task_signature(record: dict, options: SignatureOptions = SignatureOptions())
     if keys:
         parts.append("schema: " + ", ".join(keys))
     request = masked_head(content_text((_request_message(messages) or {}).get("content")), options.request_words)
-    return TaskSignature(context=" | ".join(parts), request=request or "(empty)", structure=form)
+    return TaskSignature(context=" | ".join(parts), request=request or "(empty)", structure=task_structure(record))
 
 
 def request_key(record: dict) -> str:

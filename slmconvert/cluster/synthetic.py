@@ -39,10 +39,12 @@ AGENT_TASKS = ("order_status", "refund", "tool_answer")
 
 
 def agent_task(record: dict) -> str:
-    """The true task at agent granularity: order-status, refund and tool-result answers are steps of
-    one support agent (same prompt, tools and requested output form)."""
+    """The true task at agent-step granularity: order-status and refund requests are the support
+    agent replying to a user (same prompt, tools and step), tool-result answers its next step."""
     task = record["metadata"]["task"]
-    return "support_agent" if task in AGENT_TASKS else task
+    if task not in AGENT_TASKS:
+        return task
+    return "support_agent/continue" if task == "tool_answer" else "support_agent/reply"
 
 
 def _tool(name: str) -> dict:

@@ -57,7 +57,7 @@ def test_most_telling_parts_come_first():
     sig = task_signature(_call("hello"))
     assert sig.context.startswith("format: tools | system: You are ShopBot")
     assert sig.context.index("system:") < sig.context.index("tools:")
-    assert sig.structure == "tools"
+    assert sig.structure == "tools/reply"
 
 
 def test_request_is_the_last_user_message_even_after_tool_results():
@@ -68,8 +68,18 @@ def test_request_is_the_last_user_message_even_after_tool_results():
         {"role": "tool", "tool_call_id": "c1", "content": '{"status": "shipped", "eta": "2026-11-05"}'},
     ]
     assert task_signature(call).request == task_signature(_call("Where is order ORD-7?")).request
+    # same request, another step of the agent: continuing after a tool result is its own structure
+    assert task_signature(call).structure == "tools/continue"
     only_tool = {"messages": [{"role": "tool", "content": '{"status": "late"}'}], "tools": []}
     assert "status" in task_signature(only_tool).request
+
+
+def test_the_step_ignores_system_messages_and_applies_to_tool_use_only():
+    call = _call("Where is order ORD-1?")
+    call["messages"] += [{"role": "tool", "tool_call_id": "c1", "content": "{}"}, {"role": "system", "content": "Be brief."}]
+    assert task_signature(call).structure == "tools/continue"
+    call["tools"] = []
+    assert task_signature(call).structure == "text"
 
 
 def test_response_schema_keys_and_formats():
