@@ -107,6 +107,7 @@ def generate(
     share_prefix: bool = True,
     grammars: Sequence[str | None] | None = None,
     governor: ThreadGovernor | None = None,
+    answer_sizes: Sequence[int] | None = None,
 ) -> GenerationRun:
     """Greedy-decode every prompt in batches; results come back in prompt order.
 
@@ -118,6 +119,9 @@ def generate(
     are then those of the constrained distribution.
     governor: sizes the CPU thread pool before each batch (util.threads); a caller that generates in
     many small calls passes its own, so the measurement spans them (default: one for this call).
+    answer_sizes: per prompt, the expected size of its answer (e.g. the length of the LLM's logged
+    answer in an evaluation): prompts expecting answers of alike size share a batch, as a batch
+    decodes until its longest row ends (default: batches by prompt length only).
     """
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
@@ -128,7 +132,8 @@ def generate(
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     truncated = [len(ids) > limit for ids in encoded]
     encoded = [ids[-limit:] if len(ids) > limit else ids for ids in encoded]
-    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+    sizes = list(answer_sizes) if answer_sizes is not None else [0] * len(encoded)
+    order = sorted(range(len(encoded)), key=lambda i: (-sizes[i], -len(encoded[i])))
     device = next(model.parameters()).device
     config = GenerationConfig(
         max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
@@ -209,12 +214,17 @@ def generate(
 
 def length_batches(order: Sequence[int], widths: Sequence[int], batch_size: int,
                    rows_for: Callable[[int], int]) -> list[list[int]]:
-    """`order` (longest first) cut into batches of at most `batch_size` rows, and at most
+    """`order` cut into consecutive batches of at most `batch_size` rows, and at most
     `rows_for(width)` rows where the batch's widest prompt is `width` tokens."""
     batches: list[list[int]] = []
     start = 0
     while start < len(order):
-        rows = max(1, min(batch_size, rows_for(widths[order[start]])))
+        rows, widest = 1, widths[order[start]]
+        while start + rows < len(order) and rows < batch_size:
+            wider = max(widest, widths[order[start + rows]])
+            if rows + 1 > rows_for(wider):
+                break
+            rows, widest = rows + 1, wider
         batches.append(list(order[start:start + rows]))
         start += rows
     return batches

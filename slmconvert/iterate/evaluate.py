@@ -17,12 +17,11 @@ from typing import Any
 
 from slmconvert.artifacts.adapters import Specialist
 from slmconvert.artifacts.clusters import ClusterInfo
-from slmconvert.artifacts.curated import conversation
 from slmconvert.evaluation import EvalExample, score_outputs
 from slmconvert.evaluation.metrics import AGREEMENT_METRIC, aggregate, primary_metric
 from slmconvert.iterate.cascade import ClusterCascade, can_still_pass, choose_signal, score_calls
 from slmconvert.iterate.params import IterateParams
-from slmconvert.models.prompt import PromptFormat, assistant_text, record_output
+from slmconvert.models.prompt import PromptFormat, assistant_text, prompt_chars, record_output
 from slmconvert.router.config import EscalationRules
 from slmconvert.router.generator import Generation, Generator, base_format
 from slmconvert.util.device import pick_device
@@ -44,16 +43,6 @@ def token_budget(records: Sequence[dict[str, Any]], cap: int) -> int:
     """Generation budget for a cluster: its longest logged answer (as a token estimate) plus a margin."""
     longest = max((len(assistant_text(record_output(r))) for r in records), default=0)
     return max(8, min(cap, int(longest / CHARS_PER_TOKEN_FLOOR) + TOKEN_MARGIN))
-
-
-def prompt_chars(record: dict[str, Any], fmt: PromptFormat) -> int:
-    """Rough size of a record's rendered prompt (what prefill costs), without a tokenizer."""
-    messages = conversation(record)
-    size = sum(len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or "")) for m in messages
-               if not (fmt.drop_system and m.get("role") in ("system", "developer")))
-    if not fmt.drop_tools:
-        size += len(str(record.get("tools") or "")) + len(str(record.get("response_format") or ""))
-    return size
 
 
 def chunks(records: list[dict[str, Any]], fmt: PromptFormat, max_calls: int,

@@ -151,6 +151,14 @@ def render_record_prompt(record: dict[str, Any], tokenizer: Any, fmt: PromptForm
     return render_prompt(messages, tools, tokenizer, fmt, response_format=response_format)
 
 
+def prompt_chars(record: dict[str, Any], fmt: PromptFormat) -> int:
+    """Characters of a record's prompt as `fmt` prepares it (distilled system lines and tools left
+    out), before the chat template: what prefill costs, without a tokenizer."""
+    messages, native_tools = _prepare(*_record_parts(record), fmt)
+    size = sum(len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or "")) for m in messages)
+    return size + (len(json.dumps(native_tools, default=str)) if native_tools else 0)
+
+
 def render_record_completion(record: dict[str, Any], tokenizer: Any, fmt: PromptFormat) -> str:
     """`render_completion` of a curated record's reference output (`completion[0]` or `output`)."""
     messages, tools, response_format = _record_parts(record)

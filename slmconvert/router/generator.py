@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from slmconvert.models.constrain import available as constrain_available
 from slmconvert.models.constrain import record_grammar
 from slmconvert.models.loading import inference_dtype
-from slmconvert.models.prompt import PromptFormat, render_record_prompt
+from slmconvert.models.prompt import PromptFormat, assistant_text, render_record_prompt
 from slmconvert.router.confidence import token_end_offsets
 
 
@@ -58,6 +58,13 @@ class Generator(Protocol):
 def base_format(fmt: PromptFormat) -> PromptFormat:
     """The prompt format a base model gets zero-shot: same style, nothing distilled away."""
     return dataclasses.replace(fmt, drop_system=False, drop_tools=False, drop_system_lines=())
+
+
+def logged_answer_size(record: dict[str, Any]) -> int:
+    """Characters of the LLM's logged answer (0 for a live request): how long the SLM's answer is
+    likely to be, so that evaluation batches alike answers together (a batch decodes to its longest)."""
+    output = record.get("output")
+    return len(assistant_text(output)) if isinstance(output, dict) else 0
 
 
 class PeftGenerator:
@@ -156,7 +163,8 @@ class PeftGenerator:
             grammars = [record_grammar(r) for r in records] if self.constrain_tool_calls else None
             self._governor = self._governor or ThreadGovernor()
             run = generate(net, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=self.batch_size,
-                           logprobs=self.logprobs, progress=progress, grammars=grammars, governor=self._governor)
+                           logprobs=self.logprobs, progress=progress, grammars=grammars, governor=self._governor,
+                           answer_sizes=[logged_answer_size(r) for r in records])
         self._runs += 1
         out = []
         for result in run.results:

@@ -28,3 +28,27 @@ def test_attention_rows_follow_the_models_heads():
     assert rows(100) > rows(1000) >= 1 > rows(20_000)
     Config.num_attention_heads = 32
     assert _attention_rows(Model())(1000) < rows(1000)
+
+
+def test_a_batch_in_any_order_is_sized_by_its_widest_prompt():
+    widths = [100, 1500, 100, 100, 100]  # the wide prompt is not first (batches ordered by answer size)
+    rows_for = lambda width: 4_000_000 // (width * width)  # noqa: E731  (1500 -> 1 row, 100 -> 400)
+    batches = length_batches(list(range(5)), widths, 4, rows_for)
+    assert batches == [[0], [1], [2, 3, 4]]
+    assert all(len(b) <= max(1, rows_for(max(widths[i] for i in b))) for b in batches)
+
+
+def test_alike_answers_share_a_batch(tiny_loaded):
+    """Prompts expecting short answers decode together, not beside a long one (identical outputs)."""
+    from slmconvert.evaluation.generation import generate
+
+    model, tokenizer = tiny_loaded.model, tiny_loaded.tokenizer
+    prompts = [f"question {i}" for i in range(6)]
+    sizes = [5, 500, 5, 500, 5, 500]
+    plain = generate(model, tokenizer, prompts, max_new_tokens=4, batch_size=3, warmup=False)
+    sorted_run = generate(model, tokenizer, prompts, max_new_tokens=4, batch_size=3, warmup=False, answer_sizes=sizes)
+    assert [r.text for r in plain.results] == [r.text for r in sorted_run.results]
+    batch_of = {}
+    for i, result in enumerate(sorted_run.results):
+        batch_of.setdefault(result.batch_seconds, []).append(i)
+    assert sorted(map(sorted, batch_of.values())) == [[0, 2, 4], [1, 3, 5]]

@@ -136,7 +136,7 @@ def test_low_confidence_answers_are_escalated_at_the_validated_threshold(ws):
 
 def test_long_prompts_are_generated_in_small_chunks():
     from slmconvert.iterate.evaluate import chunks
-    from slmconvert.models.prompt import PromptFormat
+    from slmconvert.models.prompt import PromptFormat, line_hash
 
     short = {"messages": [{"role": "user", "content": "x" * 100}], "tools": []}
     long = {"messages": [{"role": "system", "content": "p" * 20_000}, {"role": "user", "content": "x"}], "tools": []}
@@ -145,6 +145,12 @@ def test_long_prompts_are_generated_in_small_chunks():
     # a specialist trained without the system prompt has short prompts again
     distilled = PromptFormat(drop_system=True)
     assert [len(c) for c in chunks([long] * 3, distilled, 8)] == [3]
+    # and so does one trained without the system lines its calls share (the rest still count)
+    lines = {"messages": [{"role": "system", "content": "\n".join(["p" * 5_000] * 4 + ["Today is Monday."])},
+                          {"role": "user", "content": "x"}], "tools": []}
+    shared = PromptFormat(drop_system_lines=(line_hash("p" * 5_000),))
+    assert [len(c) for c in chunks([lines] * 3, shared, 8)] == [3]
+    assert [len(c) for c in chunks([lines] * 3, PromptFormat(), 8)] == [1, 1, 1]
 
 
 def test_base_model_is_not_measured_on_long_prompts_on_cpu(ws):
