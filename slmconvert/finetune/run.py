@@ -258,7 +258,7 @@ def _train(
     if stop_at is not None:
         from slmconvert.finetune.schedule import stop_callback
 
-        callbacks.append(stop_callback(stop_at))
+        callbacks.append(stop_callback(stop_at, validate=validator is not None))
     trainer = SpecialistTrainer(
         model=loaded.model,
         args=sft_config(plan, run_dir, validate=validator is not None),

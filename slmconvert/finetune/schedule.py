@@ -190,15 +190,20 @@ def value_shares(clusters_json: dict[str, Any]) -> dict[int, float]:
     return {int(r["id"]): value(r) for r in rows}
 
 
-def stop_callback(at: float) -> Any:
+def stop_callback(at: float, validate: bool = False) -> Any:
     """A trainer callback that ends training at wall-clock time `at` (the plan's guard: steps are
-    planned from the measured speed; this catches a machine that got slower meanwhile)."""
+    planned from the measured speed; this catches a machine that got slower meanwhile).
+
+    validate: also validate and checkpoint the last step, so that it competes for the best model
+    (otherwise the best is chosen among the earlier validations only, and the steps since are lost)."""
     from transformers import TrainerCallback
 
     class StopAt(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
             if time.time() >= at:
                 control.should_training_stop = True
+                if validate:
+                    control.should_evaluate = control.should_save = True
             return control
 
     return StopAt()

@@ -65,6 +65,8 @@ def test_training_stops_at_the_wall_clock_guard(tmp_path, tiny_model):
                             stop_at=time.time())
     assert metrics["training"]["steps"] == 1 and metrics["training"]["early_stopped"]
     assert (tmp_path / "out/0/adapter/adapter_model.safetensors").is_file()
+    # the stopped step was validated, so it competes for the best model (no training is thrown away)
+    assert metrics["training"]["best_step"] == 1 and metrics["training"]["best_eval_loss"] is not None
 
 
 def test_no_baseline_when_select_skipped_it(tmp_path, tiny_model):
