@@ -162,8 +162,10 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
             value_share: float) -> ClusterNeed:
     """One cluster's plan need: its full training, its evidence pools, and seconds per evidence call."""
     stats = prep.stats
-    # a batch decodes until its longest answer ends: between the median and the longest completion
-    per_call = speed.call_seconds(stats.prompt_p50, (stats.completion_p50 + stats.completion_max) / 2 + 1)
+    # a batch decodes until its longest row ends, and a specialist still learning its task often
+    # runs one row per batch to the token budget (measured on the sample logs' tool-call cluster:
+    # evidence took 1.9x what the median-to-longest completion predicted)
+    per_call = speed.call_seconds(stats.prompt_p50, prep.plan.max_new_tokens)
     validations = min(validation_cap(params, device), len(prep.validation.examples)) * VALIDATIONS_PER_RUN
     return ClusterNeed(
         cluster_id=job.cluster_id, value_share=value_share,

@@ -20,7 +20,7 @@ def _item(cid: int, model: str, n_test: int = 120):
     job = SimpleNamespace(cluster_id=cid, model=model, records=records, n_params=None, model_identity=model)
     prep = SimpleNamespace(
         stats=SimpleNamespace(prompt_p50=200.0, completion_p50=20.0, completion_max=40),
-        plan=SimpleNamespace(max_steps=50, batch_size=8), train=SimpleNamespace(mean_length=250.0, total_tokens=200 * 250),
+        plan=SimpleNamespace(max_steps=50, batch_size=8, max_new_tokens=54), train=SimpleNamespace(mean_length=250.0, total_tokens=200 * 250),
         validation=SimpleNamespace(examples=[{}] * 4))
     return job, prep
 
