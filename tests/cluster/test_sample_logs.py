@@ -14,6 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from slmconvert.cluster.assign import ClusterAssigner
 from slmconvert.cluster.params import ClusterParams
 from slmconvert.cluster.pipeline import discover_tasks
+from slmconvert.cluster.signature import task_structure
 from slmconvert.config import resolve_params
 from slmconvert.stages.runner import execute
 from slmconvert.util.tables import read_table
@@ -36,6 +37,12 @@ def _truth() -> dict[tuple[str, int], str]:
     return table
 
 
+def _step_task(call: dict, task: str | None) -> str | None:
+    """The generator's task, and for a tool-using agent its step (an agent's steps are separate tasks)."""
+    structure = task_structure(call)
+    return f"{task}/{structure}" if task and structure.startswith("tools/") else task
+
+
 @pytest.mark.skipif(not TRUTH.exists(), reason=f"{TRUTH} is missing: run sample_logs/generate.py first")
 def test_sample_log_tasks_are_recovered_and_later_calls_assigned(tmp_path):
     workspace = Workspace(tmp_path / "work")
@@ -44,7 +51,7 @@ def test_sample_log_tasks_are_recovered_and_later_calls_assigned(tmp_path):
                         console=Console(stderr=True, quiet=True), quiet=True)
     calls = read_table(collected.artifact.path / "calls.parquet")
     truth = _truth()
-    tasks = [truth.get((Path(c["source"]["file"]).name, c["source"]["line"])) for c in calls]
+    tasks = [_step_task(c, truth.get((Path(c["source"]["file"]).name, c["source"]["line"]))) for c in calls]
     known = [(c, t) for c, t in zip(calls, tasks, strict=True) if t and c.get("timestamp")]
     early = [(c, t) for c, t in known if c["timestamp"] < "2026-11-16"]
     late = [(c, t) for c, t in known if c["timestamp"] >= "2026-11-16"]
