@@ -21,7 +21,7 @@ from slmconvert.cluster.hdb import (
 from slmconvert.cluster.labels import ctfidf_keywords, readable_label
 from slmconvert.cluster.params import ClusterParams
 from slmconvert.cluster.profile import CandidateRules, profile_clusters
-from slmconvert.cluster.reduce import fit_reducer
+from slmconvert.cluster.reduce import fit_reducer, one_hot
 from slmconvert.cluster.seed import (
     RouterSeed,
     SignatureSpace,
@@ -29,7 +29,7 @@ from slmconvert.cluster.seed import (
     drop_outliers,
     gate_decisions,
 )
-from slmconvert.cluster.signature import SignatureOptions
+from slmconvert.cluster.signature import SignatureOptions, structure_form
 from slmconvert.cluster.splits import split_calls
 from slmconvert.engine.base import make_engine
 from slmconvert.errors import BadInputError
@@ -130,17 +130,22 @@ def discover_tasks(
     with bar as advance:
         parts, hits = part_vectors(sigs, embedder, cache_root, advance, make_engine(params, log))
     lap("embed")
-    reducer = fit_reducer(parts, sigs.rows, sigs.counts, part_weights(params), sigs.structures,
+    # tasks are found on the output form; an agent's steps are told apart afterwards (split_agent_steps)
+    forms = sorted({structure_form(s) for s in sigs.structures})
+    by_form = [*parts[:2], one_hot([structure_form(s) for s in sigs.structures], forms)]
+    reducer = fit_reducer(by_form, sigs.rows, sigs.counts, part_weights(params), forms,
                           params.n_components, params.seed)
-    vectors = reducer.reduce(parts, sigs.rows)
+    vectors = reducer.reduce(by_form, sigs.rows)
     lap("reduce")
     min_size = params.min_cluster_size or default_min_cluster_size(len(records))
-    space = SignatureSpace(part_weights(params), tuple(int(m.shape[1]) for m in parts), sigs.structures)
+    form_space = SignatureSpace(part_weights(params), tuple(int(m.shape[1]) for m in by_form), forms)
     clustering = cluster_signatures(vectors, sigs.counts, min_size, params.min_samples,
                                     params.cluster_selection, params.max_cluster_points, params.seed,
-                                    space.keep_together(parts, sigs.rows, sigs.counts, params.merge_similarity))
+                                    form_space.keep_together(by_form, sigs.rows, sigs.counts, params.merge_similarity))
     lap("cluster")
-    labels = drop_outliers(space, parts, sigs.rows, sigs.counts, clustering.labels, params.member_outlier_z)
+    space = SignatureSpace(part_weights(params), tuple(int(m.shape[1]) for m in parts), sigs.structures)
+    labels = split_agent_steps(clustering.labels, sigs, min_size)
+    labels = drop_outliers(space, parts, sigs.rows, sigs.counts, labels, params.member_outlier_z)
     labels = renumber_clusters(labels, sigs.counts, min_size)
     clustering.probabilities = np.where(labels >= 0, clustering.probabilities, 0.0)
     clustering.labels = labels
@@ -168,6 +173,23 @@ def discover_tasks(
     return ClusterRun(sigs, vectors, clustering, call_labels, clustering.probabilities[sigs.call_signature],
                       clusters, totals, seed, splits, min_size, hits, tag_agreement(records, call_labels), timings,
                       why_no_clusters(len(records), min_size, len(clusters)))
+
+
+def split_agent_steps(labels: np.ndarray, sigs: SignatureSet, min_size: int) -> np.ndarray:
+    """Each cluster whose signatures hold more than one agent step (tools/reply, tools/continue) of
+    at least `min_size` calls each becomes one cluster per step; smaller steps stay with the largest."""
+    out = labels.copy()
+    next_id = int(labels.max()) + 1 if len(labels) else 0
+    step = np.array([sigs.structures[s] for s in sigs.rows[:, 2]]) if len(sigs) else np.array([])
+    for cid in sorted(int(c) for c in np.unique(labels) if c >= 0):
+        members = labels == cid
+        sizes = {s: int(sigs.counts[members & (step == s)].sum()) for s in np.unique(step[members])
+                 if structure_form(str(s)) == "tools"}
+        big = sorted((s for s, n in sizes.items() if n >= min_size), key=lambda s: (-sizes[s], s))
+        for s in big[1:]:
+            out[members & (step == s)] = next_id
+            next_id += 1
+    return out
 
 
 def _describe(records: Sequence[dict], sigs: SignatureSet, space: SignatureSpace, parts: list[np.ndarray],

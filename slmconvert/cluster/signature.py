@@ -7,8 +7,9 @@ whose tool results are instance data), or of the last tool result when no user s
 *structure* is the requested output form (tool use, JSON, text) and, for tool use, the agent's
 step: replying to the user (choose the first action from their words) or continuing after a tool
 result (act on the result). Both are hard boundaries that a sentence embedding blurs, so the
-structure is a one-hot feature. The two steps are different tasks for a small model: the first is
-short and decided by the user's words, the second reads long tool results.
+structure is a one-hot feature. Tasks are found on the output form; an agent task whose steps are
+each big enough is then split by step (cluster.pipeline), as the two are different tasks for a
+small model: the first is short and decided by the user's words, the second reads tool results.
 Text parts are embedded once per distinct text, so a log of 100k calls costs a few thousand
 short encodes. Only request-side fields are used, so the router can sign a call before any model
 answers it; the observed output (tool called, JSON or text) feeds labels and candidate flags.
@@ -143,6 +144,11 @@ def task_structure(record: dict) -> str:
     if form != "tools":
         return form
     return f"tools/{agent_step([m for m in record.get('messages') or [] if isinstance(m, dict)])}"
+
+
+def structure_form(structure: str) -> str:
+    """The output form part of a structure ("tools/reply" -> "tools")."""
+    return structure.split("/", 1)[0]
 
 
 def schema_keys(response_format: Any, limit: int = 24) -> list[str]:

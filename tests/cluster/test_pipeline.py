@@ -149,3 +149,19 @@ def test_workload_tags_are_reported_not_used(calls_3k, found):
     assert (run.call_labels == found.call_labels).all()  # tags changed nothing
     assert run.agreement["ari"] > 0.9 and run.agreement["tags"] == 7
     assert found.agreement is None
+
+
+def test_an_agent_cluster_splits_by_step_only_where_each_step_is_big_enough():
+    from slmconvert.cluster.featurize import SignatureSet
+    from slmconvert.cluster.pipeline import split_agent_steps
+
+    structures = ["json", "tools/continue", "tools/reply"]
+    # signatures: (context, request, structure) rows; cluster 0 = a tool agent, 1 = an extraction task
+    rows = np.array([[0, 0, 2], [0, 1, 2], [0, 0, 1], [0, 1, 1], [1, 2, 0], [0, 2, 1]])
+    counts = np.array([30, 20, 25, 10, 50, 5])
+    sigs = SignatureSet(["a", "b"], ["r0", "r1", "r2"], structures, rows, counts, np.arange(6))
+    labels = np.array([0, 0, 0, 0, 1, -1])
+    split = split_agent_steps(labels, sigs, min_size=30)
+    assert split[:2].tolist() == [0, 0] and split[2:4].tolist() == [2, 2]  # reply 50 calls, continue 35
+    assert split[4] == 1 and split[5] == -1  # JSON and noise untouched
+    assert (split_agent_steps(labels, sigs, min_size=40) == labels).all()  # continue (35) too small: one task
