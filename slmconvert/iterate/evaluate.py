@@ -191,7 +191,9 @@ def evaluate_cluster(
                  finetune_version=specialist.finetune_version)
     chunk = params.chunk(pick_device(params.device))
     no_timer = Deadline(None)
-    validation, test = alike_answers_together(validation), alike_answers_together(test)
+    # validation is always measured in full; the test sample keeps its seeded order, since it may stop
+    # early and what it measured by then must be a fair sample of the cluster's calls
+    validation = alike_answers_together(validation)
     val_rows, val_generations, _ = _measure(generator, specialist.model, specialist.adapter, fmt, validation,
                                             budget, kind, chunk, no_timer, progress)
     metric = entry["agreement_metric"] = agreement_metric(params.promotion_metric, val_rows)
