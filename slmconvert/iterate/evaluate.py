@@ -23,7 +23,7 @@ from slmconvert.iterate.cascade import ClusterCascade, can_still_pass, choose_si
 from slmconvert.iterate.params import IterateParams
 from slmconvert.models.prompt import PromptFormat, assistant_text, prompt_chars, record_output
 from slmconvert.router.config import EscalationRules
-from slmconvert.router.generator import Generation, Generator, base_format, logged_answer_size
+from slmconvert.router.generator import Generation, Generator, base_format
 from slmconvert.util.device import pick_device
 
 CHARS_PER_TOKEN_FLOOR = 2.5  # conservative: JSON and ids tokenise worse than prose
@@ -116,23 +116,18 @@ def _summary(rows: list[dict[str, Any]], generations: list[Generation], seed: in
 Stop = Callable[[list[dict[str, Any]], list[Generation]], bool]
 
 
-def alike_answers_together(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records by the length of the LLM's logged answer, longest first (the seeded order within a
-    length): each generation chunk then holds answers of alike length, as a batch decodes until its
-    longest row ends (the sample logs' lookup_order specialist: 1.3x the calls/s of the sampled order)."""
-    return sorted(records, key=lambda r: -logged_answer_size(r))
-
-
 def _measure(
     generator: Generator, model: str, adapter: Any, fmt: PromptFormat, records: list[dict[str, Any]],
-    budget: int, kind: str, chunk: int, deadline: Deadline, progress: Callable[[int], None] | None,
+    budget: int, kind: str, chunk: int | None, deadline: Deadline, progress: Callable[[int], None] | None,
     stop: Stop | None = None,
 ) -> tuple[list[dict[str, Any]], list[Generation], str | None]:
-    """Generate and score in chunks; returns rows, generations and why it stopped early (if it did)."""
+    """Generate and score in chunks (chunk None: in one piece, when nothing is checked between
+    chunks); returns rows, generations and why it stopped early (if it did)."""
     rows: list[dict[str, Any]] = []
     generations: list[Generation] = []
     done = 0
-    for part in chunks(records, fmt, chunk):
+    parts = chunks(records, fmt, chunk) if chunk else ([records] if records else [])
+    for part in parts:
         if deadline.passed:
             if progress is not None:
                 progress(len(records) - done)
@@ -191,11 +186,11 @@ def evaluate_cluster(
                  finetune_version=specialist.finetune_version)
     chunk = params.chunk(pick_device(params.device))
     no_timer = Deadline(None)
-    # validation is always measured in full; the test sample keeps its seeded order, since it may stop
-    # early and what it measured by then must be a fair sample of the cluster's calls
-    validation = alike_answers_together(validation)
+    # validation is measured in full, so in one piece: the generator batches its alike answers together
+    # (the test sample goes in seeded chunks: it may stop early, and what it measured by then must be a
+    # fair sample of the cluster's calls)
     val_rows, val_generations, _ = _measure(generator, specialist.model, specialist.adapter, fmt, validation,
-                                            budget, kind, chunk, no_timer, progress)
+                                            budget, kind, None, no_timer, progress)
     metric = entry["agreement_metric"] = agreement_metric(params.promotion_metric, val_rows)
     val_calls = score_calls(validation, val_rows, val_generations, fmt, rules, metric)
     signal, aurocs = choose_signal(val_calls, params.confidence_measure)
