@@ -180,14 +180,14 @@ def split_agent_steps(labels: np.ndarray, sigs: SignatureSet, min_size: int) -> 
     at least `min_size` calls each becomes one cluster per step; smaller steps stay with the largest."""
     out = labels.copy()
     next_id = int(labels.max()) + 1 if len(labels) else 0
-    step = np.array([sigs.structures[s] for s in sigs.rows[:, 2]]) if len(sigs) else np.array([])
+    structure = np.array([sigs.structures[s] for s in sigs.rows[:, 2]]) if len(sigs) else np.array([])
     for cid in sorted(int(c) for c in np.unique(labels) if c >= 0):
         members = labels == cid
-        sizes = {s: int(sigs.counts[members & (step == s)].sum()) for s in np.unique(step[members])
+        sizes = {s: int(sigs.counts[members & (structure == s)].sum()) for s in np.unique(structure[members])
                  if structure_form(str(s)) == "tools"}
-        big = sorted((s for s, n in sizes.items() if n >= min_size), key=lambda s: (-sizes[s], s))
-        for s in big[1:]:
-            out[members & (step == s)] = next_id
+        steps = sorted((s for s, n in sizes.items() if n >= min_size), key=lambda s: (-sizes[s], s))
+        for s in steps[1:]:  # the largest step keeps the cluster id
+            out[members & (structure == s)] = next_id
             next_id += 1
     return out
 

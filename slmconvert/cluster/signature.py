@@ -138,12 +138,9 @@ def agent_step(messages: Sequence[dict]) -> str:
     return "continue" if last is not None and last.get("role") in ("tool", "function") else "reply"
 
 
-def task_structure(record: dict) -> str:
+def task_structure(form: str, messages: Sequence[dict]) -> str:
     """The one-hot structure part: the requested output form, and the agent's step for tool use."""
-    form = requested_format(record)
-    if form != "tools":
-        return form
-    return f"tools/{agent_step([m for m in record.get('messages') or [] if isinstance(m, dict)])}"
+    return f"tools/{agent_step(messages)}" if form == "tools" else form
 
 
 def structure_form(structure: str) -> str:
@@ -223,7 +220,7 @@ def task_signature(record: dict, options: SignatureOptions = SignatureOptions())
     if keys:
         parts.append("schema: " + ", ".join(keys))
     request = masked_head(content_text((_request_message(messages) or {}).get("content")), options.request_words)
-    return TaskSignature(context=" | ".join(parts), request=request or "(empty)", structure=task_structure(record))
+    return TaskSignature(context=" | ".join(parts), request=request or "(empty)", structure=task_structure(form, messages))
 
 
 def request_key(record: dict) -> str:

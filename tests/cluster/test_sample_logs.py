@@ -14,7 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from slmconvert.cluster.assign import ClusterAssigner
 from slmconvert.cluster.params import ClusterParams
 from slmconvert.cluster.pipeline import discover_tasks
-from slmconvert.cluster.signature import task_structure
+from slmconvert.cluster.signature import task_signature
 from slmconvert.config import resolve_params
 from slmconvert.stages.runner import execute
 from slmconvert.util.tables import read_table
@@ -39,7 +39,7 @@ def _truth() -> dict[tuple[str, int], str]:
 
 def _step_task(call: dict, task: str | None) -> str | None:
     """The generator's task, and for a tool-using agent its step (an agent's steps are separate tasks)."""
-    structure = task_structure(call)
+    structure = task_signature(call).structure
     return f"{task}/{structure}" if task and structure.startswith("tools/") else task
 
 
