@@ -65,12 +65,18 @@ def test_the_pool_shrinks_to_the_cores_others_leave_free(two_threads, others, ex
     assert governor.adjust() == expected
 
 
+def _squeezed(machine: FakeMachine, interval: float) -> threads.ThreadGovernor:
+    """A 2-thread governor that has measured a busy neighbour (one core left) and shrunk to 1 thread."""
+    governor = _governor(machine, interval=interval, ceiling=2)
+    governor.adjust()
+    machine.advance(interval + 1.0)
+    assert governor.adjust() == 1
+    return governor
+
+
 def test_the_pool_grows_back_but_never_past_its_ceiling(two_threads):
     machine = FakeMachine(others=1.0, own=1.0)
-    governor = _governor(machine, interval=1.0, ceiling=2)
-    governor.adjust()
-    machine.advance(2.0)
-    assert governor.adjust() == 1
+    governor = _squeezed(machine, interval=1.0)
     machine.others = 0.0
     machine.advance(2.0)
     assert governor.adjust() == 2
@@ -98,10 +104,7 @@ def test_brief_spinning_is_set_only_before_torch_and_never_over_a_user_choice(mo
 
 def test_restore_hands_back_the_starting_pool_and_the_next_batch_takes_the_measured_one_again(two_threads):
     machine = FakeMachine(others=1.0, own=1.0)
-    governor = _governor(machine, interval=5.0, ceiling=2)
-    governor.adjust()
-    machine.advance(6.0)
-    assert governor.adjust() == 1
+    governor = _squeezed(machine, interval=5.0)
     governor.restore()
     assert torch.get_num_threads() == 2  # a later phase starts from the pool this one found
     machine.advance(1.0)
