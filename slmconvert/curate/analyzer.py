@@ -36,6 +36,7 @@ from slmconvert.curate.recognizers import (
     SignatureNameRecognizer,
     StreetAddressRecognizer,
     UsernameRecognizer,
+    opens_a_sentence,
     person_pieces,
 )
 from slmconvert.curate.spans import Span, is_secret
@@ -323,7 +324,8 @@ def _trim_person(text: str, span: Span) -> Span | None:
 
 def _trim_piece(text: str, span: Span) -> Span | None:
     """NER names without surrounding punctuation or a trailing possessive; None if implausible
-    (digits or symbols, acronyms like JSON, markdown headings, lone business words)."""
+    (digits or symbols, acronyms like JSON, markdown headings, lone business words, a function word
+    opening a sentence)."""
     start, end = span.start, span.end
     while start < end and not text[start].isalnum():
         start += 1
@@ -337,7 +339,7 @@ def _trim_piece(text: str, span: Span) -> Span | None:
     words = value.split()
     if "\n" in value or any(len(w) > 1 and w.isupper() for w in words):
         return None
-    if len(words) == 1 and words[0] in NOT_PERSON_WORDS:
+    if len(words) == 1 and (words[0] in NOT_PERSON_WORDS or opens_a_sentence(text, start, end)):
         return None
     line_start = text.rfind("\n", 0, start) + 1
     if text[line_start:start].lstrip().startswith("#"):

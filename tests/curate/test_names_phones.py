@@ -106,6 +106,20 @@ def test_person_cues_skip_business_words(text):
     assert SignatureNameRecognizer().analyze(text, None) == []
 
 
+@pytest.mark.parametrize(("text", "names"), [
+    ("hi Can you ship SR-1558452 to my work address instead?", set()),
+    ("Hello, How many loyalty points do I have?", set()),
+    ("Hey there. Where are my two orders?", set()),
+    ("Hello, What's the status of my refund?", set()),
+    ("Hi Will, the parcel came today.", {"Will"}),
+    ("Dear May, thanks for the update.", {"May"}),
+    ("Hi Will Okonkwo here, where is my parcel?", {"Will Okonkwo"}),
+])
+def test_a_function_word_opening_a_sentence_is_no_name(scrubber, text, names):
+    """After a greeting, "Can you ..." starts a question; the same word before a comma or a surname is a name."""
+    assert people_and_phones(scrubber, text)[0] == names
+
+
 def test_names_and_phones_in_tool_arguments_and_results(scrubber):
     name, other, phone = NAMES[0], NAMES[3], PHONES[0]
     record = {"messages": [

@@ -7,6 +7,7 @@ import pytest
 from slmconvert.curate.recognizers import (
     OfflineEmailRecognizer,
     PersonCueRecognizer,
+    PublicIpRecognizer,
     SecretRecognizer,
     StreetAddressRecognizer,
     is_public_ip,
@@ -94,6 +95,12 @@ def test_public_ip_only():
     assert is_public_ip("73.162.45.10") and is_public_ip("2607:f8b0:4005:80a::200e")
     for private in ("10.0.0.1", "192.168.1.20", "172.16.4.4", "127.0.0.1", "::1", "169.254.1.1", "192.0.2.7"):
         assert not is_public_ip(private)
+
+
+def test_versions_in_user_agents_are_no_addresses():
+    text = '"Mozilla/5.0 AppleWebKit/537.36 Chrome/130.0.0.0 Safari/537.36" from 73.162.45.10 via http://8.8.4.4/x'
+    values = [text[r.start:r.end] for r in PublicIpRecognizer().analyze(text, ["IP_ADDRESS"])]
+    assert values == ["73.162.45.10", "8.8.4.4"]
 
 
 def test_email_validation_uses_bundled_suffixes():

@@ -7,6 +7,7 @@ from slmconvert.curate.recognizers.given_names import GivenNameRecognizer
 from slmconvert.curate.recognizers.names import (
     NOT_PERSON_WORDS,
     PersonCueRecognizer,
+    opens_a_sentence,
     person_pieces,
 )
 from slmconvert.curate.recognizers.network import (
@@ -37,5 +38,6 @@ __all__ = [
     "is_public_ip",
     "luhn_valid",
     "offline_tld_extractor",
+    "opens_a_sentence",
     "person_pieces",
 ]

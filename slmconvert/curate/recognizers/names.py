@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import regex as re
 from presidio_analyzer import LocalRecognizer, RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from slmconvert.curate.recognizers.results import match_result
 
@@ -55,6 +56,17 @@ NOT_PERSON_WORDS = NOT_NAMES | frozenset(
 )
 
 
+_SENTENCE_GOES_ON = re.compile(r"[ \t]+\p{Ll}")
+
+
+def opens_a_sentence(text: str, start: int, end: int) -> bool:
+    """True when the capitalised word text[start:end] is an English function word (spaCy's stop
+    words: "Can", "How", "My", "What's") with a lowercase word after it: a sentence starting
+    ("hi Can you ship ...", "Hello, How many ..."), not a name ("Hi Will," and "Will Smith" stay names)."""
+    word = text[start:end].removesuffix("'s").removesuffix("’s")
+    return word.lower() in STOP_WORDS and _SENTENCE_GOES_ON.match(text, end) is not None
+
+
 def person_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The parts of an NER PERSON span worth checking as names, in order.
 
@@ -93,9 +105,10 @@ class PersonCueRecognizer(LocalRecognizer):
             words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", match.group("name"))]
             while words and words[-1][2].strip(".") in NOT_NAMES:
                 words.pop()
-            if not words or words[0][2] in NOT_NAMES:
+            start = match.start("name")
+            if not words or words[0][2] in NOT_NAMES or opens_a_sentence(text, start, start + words[0][1]):
                 continue
-            start, end = match.start("name"), match.start("name") + words[-1][1]
+            end = start + words[-1][1]
             results.append(match_result(self, self.ENTITY, start, end, self.SCORE))
         for match in (*self._before_verb.finditer(text), *self._after_ask.finditer(text)):
             # A sentence may start with a business word ("Support Ananya Rivera called"): drop those.

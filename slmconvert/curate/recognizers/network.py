@@ -6,8 +6,14 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
+import regex as re
 import tldextract
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, IpRecognizer
+
+# A dotted number right after a word and a slash is a version ("Chrome/130.0.0.0" in a user agent),
+# not an address; "http://203.0.113.7/" has a slash before its slash and stays an address.
+_VERSION_PREFIX = re.compile(r"\p{L}/$")
 
 
 @lru_cache(maxsize=1)
@@ -46,3 +52,8 @@ class PublicIpRecognizer(IpRecognizer):
 
     def invalidate_result(self, pattern_text: str) -> bool:  # noqa: D102
         return not is_public_ip(pattern_text)
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        """Presidio's matches, less product versions ("Chrome/130.0.0.0")."""
+        found = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return [r for r in found if not _VERSION_PREFIX.search(text, max(0, r.start - 2), r.start)]
