@@ -8,7 +8,6 @@ again (e.g. when another cluster's data changed); the version directory only rec
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import shutil
 import time
@@ -33,6 +32,7 @@ from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.records import ClusterRecords, sample
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.util.jsonio import atomic_write_json, read_json, sha256_json
+from slmconvert.util.memory import release_memory
 
 FINAL = "final"
 RESULT = "result.json"
@@ -282,25 +282,6 @@ def _train(
     del trainer, loaded
     release_memory()
     return result
-
-
-def release_memory() -> None:
-    """Free the finished model before the next cluster: collect cycles, empty the CUDA cache, and
-    hand freed heap pages back to the OS (glibc keeps them otherwise, so RSS grows cluster by cluster)."""
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
 
 
 def output_type_of(records: list[dict[str, Any]]) -> str:

@@ -25,6 +25,7 @@ from slmconvert.stages.runner import (
     run_device,
 )
 from slmconvert.util.budget import Deadline, parse_duration
+from slmconvert.util.memory import release_memory
 from slmconvert.util.source import package_digest
 from slmconvert.workspace import STAGES, Artifact, Workspace
 
@@ -173,6 +174,7 @@ def run_all(
             outcome = execute(stage, workspace, params[stage], pins=_pins_for(load_stage(stage), pins),
                               extra=budget_extra(stage, extras.get(stage, {}), deadline, params), force=force,
                               console=console, quiet=quiet, verbose=verbose)
+            release_memory()  # a stage's models and tables are gone: their heap pages go back to the OS
             steps.append({"stage": stage, "version": outcome.artifact.version, "skipped": outcome.skipped,
                           "seconds": round(time.perf_counter() - started, 2), "budget_left_seconds": round(left, 1)})
             if on_stage is not None:

@@ -1,0 +1,77 @@
+"""Giving memory back to the OS between and during heavy phases (training, generation).
+
+glibc keeps freed heap pages and, once a freed mmap'ed block raised its dynamic mmap threshold,
+serves tensors of up to 32 MB from that heap: a training step allocates activations of a new size
+each time, so the heap fragments and RSS climbs step after step (finetune of the sample logs'
+tool-call cluster on one core: 1.9 -> 3.8 GB within 4 minutes of training, measured). Trimming
+the heap hands those pages back, and the next pass faults them in again: a trim after every forward
+pass cost 14% of the training speed there, a fixed low mmap threshold 21% (every tensor freshly
+mapped); `HeapTrimmer` trims only once the heap outgrew what one pass needs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+from collections.abc import Callable
+from functools import cache
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+    return libc
+
+
+def trim_heap() -> bool:
+    """Return the heap's free pages to the OS (glibc `malloc_trim`); False where there is no glibc."""
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class HeapTrimmer:
+    """`trim_heap` once the process holds `slack_mb` more than right after the last trim: call it at
+    every step boundary; a heap that stays within its slack is left alone (no page faults)."""
+
+    def __init__(self, slack_mb: float, rss: Callable[[], float] = rss_mb) -> None:
+        self.slack_mb = slack_mb
+        self.rss = rss
+        self.floor = rss()
+
+    def __call__(self) -> bool:
+        """Trim when resident memory grew past the slack; True when it trimmed."""
+        if self.rss() < self.floor + self.slack_mb:
+            return False
+        trimmed = trim_heap()
+        self.floor = self.rss()
+        return trimmed
+
+
+def release_memory() -> None:
+    """Free a finished model before the next one: collect cycles, empty the CUDA cache, trim the heap."""
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    trim_heap()

@@ -1,0 +1,42 @@
+"""util.memory: freed heap pages go back to the OS when trimmed (glibc keeps them otherwise)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from slmconvert.util import memory
+
+MB = 2**20
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+@pytest.mark.skipif(memory._libc() is None, reason="glibc only")
+def test_trimming_returns_the_pages_of_freed_tensors():
+    # a freed 32 MB tensor raises glibc's mmap threshold: later tensors below it come from the heap
+    big = torch.ones(32 * MB, dtype=torch.uint8)
+    del big
+    blocks = [torch.ones(MB + i * 4096, dtype=torch.uint8) for i in range(200)]
+    top = blocks.pop()  # still alive at the top of the heap, so the heap cannot shrink on its own
+    del blocks
+    before = rss_mb()
+    assert memory.trim_heap()
+    assert before - rss_mb() > 100, "the ~200 MB freed below a live block should leave RSS"
+    del top
+
+
+def test_the_trimmer_waits_for_the_heap_to_outgrow_its_slack(monkeypatch):
+    trims = []
+    monkeypatch.setattr(memory, "trim_heap", lambda: trims.append(1) or True)
+    readings = iter([1000, 1500, 2100, 1100, 1900, 2200, 2150])  # floor, then one reading per call (+ after a trim)
+    trimmer = memory.HeapTrimmer(slack_mb=1000, rss=lambda: next(readings))
+    assert [trimmer() for _ in range(4)] == [False, True, False, True]  # 1500 < 2000; 2100 >= 2000 -> floor 1100;
+    assert len(trims) == 2 and trimmer.floor == 2150  # 1900 < 2100; 2200 >= 2100 -> floor 2150
+
+
+def test_resident_memory_is_read_from_the_os():
+    assert 10 < memory.rss_mb() < 100_000
