@@ -180,7 +180,6 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
         self.lengths = list(lengths)
         self.pass_tokens = pass_tokens
         self.governor = ThreadGovernor()
-        self.trim_heap = HeapTrimmer(slack_mb=2 * CPU_ACTIVATION_BUDGET_MB)
         super().__init__(*args, **kwargs)
 
     def train(self, *args: Any, **kwargs: Any) -> Any:

@@ -7,7 +7,6 @@ computed with the candidate's own tokenizer and prompt format (prompt lengths di
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import math
 import time
@@ -42,6 +41,7 @@ from slmconvert.select.gates import (
 )
 from slmconvert.select.params import SelectParams
 from slmconvert.util.device import pick_device
+from slmconvert.util.memory import release_memory
 
 Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 SCHEMA = "slmconvert.selection/1"
@@ -227,7 +227,7 @@ def _measure(
             }
     finally:
         del loaded
-        _free_memory(device)
+        release_memory()
     return entry, measured
 
 
@@ -302,9 +302,3 @@ def _excluded(name: str, info: ModelInfo | None, reason: str | None, plan: dict[
     }
 
 
-def _free_memory(device: str) -> None:
-    gc.collect()
-    if device == "cuda":
-        import torch
-
-        torch.cuda.empty_cache()

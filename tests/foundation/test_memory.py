@@ -10,11 +10,6 @@ from slmconvert.util import memory
 MB = 2**20
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
-
-
 @pytest.mark.skipif(memory._libc() is None, reason="glibc only")
 def test_trimming_returns_the_pages_of_freed_tensors():
     # a freed 32 MB tensor raises glibc's mmap threshold: later tensors below it come from the heap
@@ -23,9 +18,9 @@ def test_trimming_returns_the_pages_of_freed_tensors():
     blocks = [torch.ones(MB + i * 4096, dtype=torch.uint8) for i in range(200)]
     top = blocks.pop()  # still alive at the top of the heap, so the heap cannot shrink on its own
     del blocks
-    before = rss_mb()
+    before = memory.rss_mb()
     assert memory.trim_heap()
-    assert before - rss_mb() > 100, "the ~200 MB freed below a live block should leave RSS"
+    assert before - memory.rss_mb() > 100, "the ~200 MB freed below a live block should leave RSS"
     del top
 
 

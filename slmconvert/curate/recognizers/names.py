@@ -56,7 +56,7 @@ NOT_PERSON_WORDS = NOT_NAMES | frozenset(
 )
 
 
-_SENTENCE_GOES_ON = re.compile(r"[ \t]+\p{Ll}")
+_SENTENCE_GOES_ON = re.compile(r"(?:['’]s)?[ \t]+\p{Ll}")  # after the word or its "'s"
 
 
 def opens_a_sentence(text: str, start: int, end: int) -> bool:
@@ -105,10 +105,9 @@ class PersonCueRecognizer(LocalRecognizer):
             words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", match.group("name"))]
             while words and words[-1][2].strip(".") in NOT_NAMES:
                 words.pop()
-            start = match.start("name")
-            if not words or words[0][2] in NOT_NAMES or opens_a_sentence(text, start, start + words[0][1]):
+            if not words or words[0][2] in NOT_NAMES:
                 continue
-            end = start + words[-1][1]
+            start, end = match.start("name"), match.start("name") + words[-1][1]
             results.append(match_result(self, self.ENTITY, start, end, self.SCORE))
         for match in (*self._before_verb.finditer(text), *self._after_ask.finditer(text)):
             # A sentence may start with a business word ("Support Ananya Rivera called"): drop those.
