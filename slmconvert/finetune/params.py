@@ -50,8 +50,9 @@ class FinetuneParams(StageParams):
     )
     learning_rate: float | None = Field(
         None, gt=0.0,
-        description="Peak learning rate (AdamW); default 2e-4 for runs of >= 200 optimiser steps, rising to 2e-3 "
-        "for short (CPU-budget) runs, as lr x steps stays about constant.",
+        description="Peak learning rate (AdamW); default 2e-4 x sqrt(7B / model parameters) for runs of >= 200 "
+        "optimiser steps (2e-4 for 7B-class models, ~1.4e-3 for a 135M one), x sqrt(200 / steps) for shorter "
+        "(CPU-budget) runs, at most 5e-3.",
     )
     lr_scheduler: Literal["cosine", "linear", "constant_with_warmup"] = Field("cosine", description="Learning-rate schedule.")
     warmup_ratio: float = Field(0.05, ge=0.0, lt=1.0, description="Share of the optimiser steps spent warming up.")

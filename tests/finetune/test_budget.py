@@ -22,9 +22,20 @@ def test_rank_dropout_epochs_and_batch_scale_with_data_size():
     assert small.lora_dropout > medium.lora_dropout > large.lora_dropout
     assert small.epochs > medium.epochs > large.epochs
     assert small.batch_size <= medium.batch_size <= large.batch_size
-    assert large.learning_rate == pytest.approx(2e-4)
-    assert plan(device="cpu", n_train=64).learning_rate > 5e-4  # short CPU runs take larger steps
+    assert large.learning_rate == pytest.approx(2e-4 * (7e9 / 135e6) ** 0.5, rel=1e-3)  # narrow models: larger
+    assert plan(device="cuda", n_train=50_000, n_params=7_000_000_000).learning_rate == pytest.approx(2e-4)
+    assert plan(device="cpu", n_train=64).learning_rate > large.learning_rate  # short CPU runs take larger steps
     assert small.lr_scheduler == "cosine" and small.warmup_steps >= 0
+
+
+def test_the_learning_rate_grows_for_narrow_models_and_short_runs_up_to_a_cap():
+    rate = budget.scaled_learning_rate
+    assert rate(200, 7_000_000_000) == pytest.approx(2e-4)
+    assert rate(200, 70_000_000_000) == pytest.approx(2e-4)  # never below the usual rate
+    assert rate(50, 7_000_000_000) == pytest.approx(4e-4)  # a quarter of the steps: twice the rate
+    assert rate(200, 135_000_000) > 1e-3 > rate(200, 1_500_000_000) > 2e-4
+    assert rate(1, 135_000_000) == budget.MAX_LEARNING_RATE
+    assert rate(200) == pytest.approx(2e-4)  # size unknown: the usual rate
 
 
 def test_explicit_params_override_the_scaled_defaults():
