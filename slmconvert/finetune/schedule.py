@@ -18,10 +18,9 @@ from slmconvert.finetune.allocate import BudgetPlan, ClusterNeed, Evidence, plan
 from slmconvert.finetune.budget import full_plan_tokens, make_probe_plan, validation_cap
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.probe import Throughput
-from slmconvert.iterate.params import CPU_CHUNK
 from slmconvert.util.budget import Deadline
 
-EVAL_BATCH = 16  # iterate's default generation batch
+EVAL_BATCH = 16  # iterate's default generation batch: the batch the probe measures
 ITERATE_RESERVE_SHARE = 0.05  # of what is left: router build, replay, economics and report after the evidence
 ITERATE_RESERVE_MIN = 20.0  # seconds
 VALIDATIONS_PER_RUN = 2  # the trainer validates at most twice in a budgeted run
@@ -60,18 +59,13 @@ class Schedule:
         return min(now + planned, self.deadline.at - evidence)
 
 
-def eval_batch(device: str) -> int:
-    """The batch iterate generates evidence at on this device (its default chunk): the probe's batch."""
-    return EVAL_BATCH if device == "cuda" else min(EVAL_BATCH, CPU_CHUNK)
-
-
 def default_probe(cache_dir: Path, params: FinetuneParams, device: str) -> Probe:
     """The real probe: cached per machine, model and code."""
     from slmconvert.finetune.probe import cached_probe
 
     def probe(model: str, job: Any, _prepared: Any) -> Throughput:
         plan = make_probe_plan(params, device, job.n_params)
-        return cached_probe(cache_dir, model, job.model_identity or model, plan, eval_batch(device))
+        return cached_probe(cache_dir, model, job.model_identity or model, plan, EVAL_BATCH)
 
     return probe
 
@@ -88,7 +82,7 @@ def candidate_speed(cache_dir: Path, device: str, log: Callable[[str], None]) ->
         n_params = candidate.spec.n_params if getattr(candidate, "spec", None) else None
         try:
             found = cached_probe(cache_dir, candidate.name, model_identity(candidate.name),
-                                 make_probe_plan(params, device, n_params), eval_batch(device))
+                                 make_probe_plan(params, device, n_params), EVAL_BATCH)
         except (SlmError, OSError, RuntimeError, ValueError) as exc:
             log(f"select: could not measure {candidate.name}'s speed here ({exc}); not gated on it")
             return None

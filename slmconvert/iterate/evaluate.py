@@ -24,7 +24,6 @@ from slmconvert.iterate.params import IterateParams
 from slmconvert.models.prompt import PromptFormat, assistant_text, prompt_chars, record_output
 from slmconvert.router.config import EscalationRules
 from slmconvert.router.generator import Generation, Generator, base_format
-from slmconvert.util.device import pick_device
 
 CHARS_PER_TOKEN_FLOOR = 2.5  # conservative: JSON and ids tokenise worse than prose
 TOKEN_MARGIN = 16
@@ -184,7 +183,7 @@ def evaluate_cluster(
     budget = token_budget([*validation, *test], params.max_new_tokens)
     entry.update(model=specialist.model, prompt_format=fmt.to_dict(), max_new_tokens=budget,
                  finetune_version=specialist.finetune_version)
-    chunk = params.chunk(pick_device(params.device))
+    chunk = params.chunk()
     no_timer = Deadline(None)
     # validation is measured in full, so in one piece: the generator batches its alike answers together
     # (the test sample goes in seeded chunks: it may stop early, and what it measured by then must be a
@@ -235,7 +234,6 @@ def evaluate_base(
     if not base or not entry.get("prompt_format"):
         return
     fmt = base_format(PromptFormat.from_dict(entry["prompt_format"]))
-    device = pick_device(params.device)
     longest = int(max(prompt_chars(r, fmt) for r in base) / CHARS_PER_TOKEN_FLOOR)
     if 0 < params.max_base_prompt_tokens < longest:
         entry["base_skipped"] = (
@@ -246,7 +244,7 @@ def evaluate_base(
             progress(len(base))
         return
     rows, generations, stopped = _measure(generator, specialist.model, None, fmt, base, entry["max_new_tokens"],
-                                          entry["output_type"], params.chunk(device),
+                                          entry["output_type"], params.chunk(),
                                           deadline or Deadline(None), progress)
     result.base_rows = rows
     if rows:
