@@ -25,10 +25,10 @@ def _item(cid: int, model: str, n_test: int = 120):
     return job, prep
 
 
-def _probe(train_tps: float, calls: list[str]):
+def _probe(train_tps: float, calls: list[str], decode_tps: float = 40.0):
     def probe(model, job, prep):
         calls.append(model)
-        return Throughput(model, "cpu", train_tps, 2000.0, 40.0, 8, 3.0, 4.0)
+        return Throughput(model, "cpu", train_tps, 2000.0, decode_tps, 8, 3.0, 4.0)
     return probe
 
 
@@ -50,12 +50,12 @@ def test_a_slower_machine_trains_fewer_clusters_from_the_same_data():
     items = [_item(0, "a"), _item(1, "a"), _item(2, "a")]
     shares = {0: 0.5, 1: 0.3, 2: 0.2}
 
-    def trained(tps: float) -> int:
+    def trained(train_tps: float, decode_tps: float) -> int:
         schedule = make_schedule(items, FinetuneParams(), "cpu", Deadline(time.time() + 900), shares, Evidence(),
-                                 _probe(tps, []))
+                                 _probe(train_tps, [], decode_tps))
         return sum(e.trained for e in schedule.plan.entries)
 
-    assert trained(50.0) < trained(5000.0) == 3
+    assert trained(50.0, 40.0) < trained(5000.0, 400.0) == 3
 
 
 def test_training_stops_before_the_evidence_time_of_the_trained_clusters():
