@@ -134,6 +134,13 @@ def test_low_confidence_answers_are_escalated_at_the_validated_threshold(ws):
     assert router.config.route_for(0).confidence_threshold == pytest.approx(-0.1)
 
 
+def test_evidence_goes_in_chunks_of_three_batches_unless_set():
+    # a chunk is sorted into batches of alike answer lengths, so it holds several batches
+    assert IterateParams(batch_size=16).chunk() == 48
+    assert IterateParams(batch_size=16, eval_chunk=4).chunk() == 4
+    assert IterateParams(batch_size=4, eval_chunk=40).chunk() == 40  # not capped at one batch
+
+
 def test_long_prompts_are_generated_in_small_chunks():
     from slmconvert.iterate.evaluate import chunks
     from slmconvert.models.prompt import PromptFormat, line_hash
