@@ -25,15 +25,20 @@ _VOWELS = ("a", "e", "i", "o", "u", "ae", "ei", "ou")
 _CLUSTERS = ("lq", "rv", "nd", "sk", "lv", "rn", "th", "mb", "ld", "rk", "zr", "lth", "nv", "sm", "rq", "dw")
 _ENDINGS = ("n", "r", "x", "th", "s", "l", "ck", "ne", "ra", "va", "rin", "lis", "mar", "dor", "wen", "vik")
 _TITLES = {"mr", "mrs", "ms", "mx", "dr", "prof", "miss", "sir", "madam", "jr", "sr", "ii", "iii"}
-# Words of an address that carry no identity (kept as they are).
-_ADDRESS_KEEP = {
+# Words of an address that say what kind of place it is (kept as they are).
+_ADDRESS_TYPES = {
     "street", "st", "avenue", "ave", "av", "road", "rd", "boulevard", "blvd", "lane", "ln", "drive", "dr",
     "court", "ct", "way", "place", "pl", "terrace", "ter", "parkway", "pkwy", "circle", "cir", "highway",
     "hwy", "square", "sq", "trail", "trl", "loop", "alley", "plaza", "row", "crescent", "close", "pike",
     "run", "path", "walk", "apt", "apartment", "suite", "ste", "unit", "fl", "floor", "rm", "room", "bldg",
-    "building", "po", "p", "o", "box", "post", "office", "n", "s", "e", "w", "ne", "nw", "se", "sw", "north",
-    "south", "east", "west", "broadway", "ridge", "park", "point", "center", "heights", "grove", "hollow",
-    "view", "pass", "commons", "crossing", "landing",
+    "building", "po", "p", "o", "box", "post", "office",
+}
+# Common words that name streets: kept beside a pseudonymised name ("Dalquen Park Drive"), but an
+# address named by them alone ("Park Place", "Broadway") has them replaced, or the street would
+# survive with only its house number changed.
+_ADDRESS_COMMON_NAMES = {
+    "n", "s", "e", "w", "ne", "nw", "se", "sw", "north", "south", "east", "west", "broadway", "ridge", "park",
+    "point", "center", "heights", "grove", "hollow", "view", "pass", "commons", "crossing", "landing",
 }
 _US_STATES = set(
     "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
@@ -211,12 +216,19 @@ class Pseudonymiser:
         return "2001:db8::" + ":".join(f"{next(stream) << 8 | next(stream):x}" for _ in range(4))
 
     def _address(self, value: str) -> str:
+        """House numbers redrawn digit for digit, street and place names pseudonymised, type words
+        (Street, Apt, PO Box) and state codes kept; a street named only by common words has its
+        first such word replaced."""
+        tokens = _TOKEN.findall(value)
+        named = [i for i, t in enumerate(tokens) if t[0].isalpha() and t not in _US_STATES
+                 and t.lower().strip(".") not in _ADDRESS_TYPES]
+        replace = {i for i in named if tokens[i].lower().strip(".") not in _ADDRESS_COMMON_NAMES} or set(named[:1])
         out = []
-        for token in _TOKEN.findall(value):
+        for i, token in enumerate(tokens):
             if token.isdigit():
                 lead = str(1 + next(self._stream("addr1", token)) % 9)
                 out.append(lead + self._digits("addr", token, len(token) - 1))
-            elif token[0].isalpha() and token.lower().strip(".") not in _ADDRESS_KEEP and token not in _US_STATES:
+            elif i in replace:
                 out.append(_match_case(self.word(token), token) if len(token) > 1 else token)
             else:
                 out.append(token)

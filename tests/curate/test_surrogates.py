@@ -47,6 +47,20 @@ def test_shapes_survive():
     assert P.surrogate("US_PASSPORT", "912803456").isdigit()
 
 
+def test_addresses_lose_their_street_name():
+    """Type words and states stay, every street name is replaced: "3562 Park Place" must not come
+    out as "<other number> Park Place" (the street survives, and the surrogate of one address can
+    equal another real one)."""
+    for value in ("3562 Park Place", "12 Broadway", "77 North Park Drive", "1200 Lakeview Terrace Apt 4B"):
+        out = P.surrogate("STREET_ADDRESS", value)
+        assert re.sub(r"\d", "", out) != re.sub(r"\d", "", value), (value, out)
+    assert P.surrogate("STREET_ADDRESS", "3562 Park Place").endswith(" Place")
+    assert P.surrogate("STREET_ADDRESS", "77 North Park Drive").split()[1:] != ["North", "Park", "Drive"]
+    assert P.surrogate("STREET_ADDRESS", "77 Elm Ridge Road, Austin, TX").endswith(" Ridge Road, " +
+                                                                                 P.surrogate("LOCATION", "Austin") + ", TX")
+    assert P.surrogate("STREET_ADDRESS", "PO Box 4410") != "PO Box 4410"
+
+
 def test_secrets_only_become_placeholders():
     assert P.surrogate("SECRET_OPENAI_KEY", "sk-proj-abc") == "<SECRET_OPENAI_KEY>"
     typed = RecordReplacer(P, "typed")
