@@ -60,7 +60,7 @@ class IterateParams(StageParams):
     )
     max_calibration_calls: int = Field(
         500, ge=0, description="Upper bound on validation calls per trained cluster generated to choose its "
-        "confidence signal and candidate thresholds; the budget plan reserves up to 32 before training and "
+        "confidence signal and candidate thresholds; the budget plan reserves up to 64 before training and "
         "more when time allows (0: no validation; a cluster can then only be promoted whole).",
     )
     stop_when_decided: bool = Field(

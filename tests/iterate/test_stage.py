@@ -196,7 +196,7 @@ def test_the_evidence_finetune_reserved_is_what_is_evaluated(ws):
     out, result = _run(ws, IterateParams(promotion_target=0.0, device="cpu", max_base_calls=0), generator,
                        _assigner())
     tool = read_json(out / "evaluation.json")["clusters"][0]
-    # the planned test sample; validation never below the 32 calls calibration needs (15 are all there are)
+    # the planned test sample; validation never below the calls calibration needs (15 are all there are)
     assert tool["specialist"]["n"] == 9 and tool["validation"]["n"] == 15
     assert result.metrics["budget"]["budget"] == "15m" and result.metrics["budget"]["planned"][0]["test_calls"] == 9
     capped = IterateParams(promotion_target=0.0, device="cpu", max_base_calls=0, max_test_calls=5)
