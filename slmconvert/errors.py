@@ -18,6 +18,10 @@ class SlmError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
 
+    def __reduce__(self) -> tuple:
+        """Pickled with its hint (an error raised in a stage's own process reaches the parent whole)."""
+        return type(self), (self.message, self.hint)
+
 
 class UsageError(SlmError):
     """Wrong command-line usage."""

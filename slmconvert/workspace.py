@@ -262,6 +262,12 @@ class Workspace:
             handle.close()
             os.umask(previous_umask)
 
+    def held_by_parent(self) -> None:
+        """Work inside the lock a parent process holds for this one (`pipeline.isolation`): `lock()`
+        nests instead of taking the file lock again, and new files are owner-only as under the lock."""
+        os.umask(PRIVATE_UMASK)
+        self._lock_depth = 1
+
     # -- keys and caches -------------------------------------------------------------------
     def secret_key(self, name: str) -> bytes:
         """A per-workspace random key (created on first use, mode 0600, never in artifacts)."""

@@ -16,9 +16,9 @@ from slmconvert import __version__
 from slmconvert.errors import UsageError
 from slmconvert.params import StageParams
 from slmconvert.pipeline.budget import budget_extra, run_budget
+from slmconvert.pipeline.isolation import execute
 from slmconvert.stages.runner import (
     StageOutcome,
-    execute,
     fingerprint,
     fingerprint_extra,
     load_stage,

@@ -22,13 +22,14 @@ from slmconvert.iterate.params import IterateParams
 from slmconvert.iterate.plan import DRIFT_SHARE, drift_calls
 from slmconvert.params import StageParams
 from slmconvert.pipeline.budget import apply_budget, budget_extra
+from slmconvert.pipeline.isolation import execute
 from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
 from slmconvert.router.replay import replay
 from slmconvert.router.router import Assigner, Router
 from slmconvert.stages.cluster import EXTEND_FROM
 from slmconvert.stages.collect import APPEND_FROM
 from slmconvert.stages.iterate import carried_adapter_role
-from slmconvert.stages.runner import StageOutcome, execute, load_stage
+from slmconvert.stages.runner import StageOutcome, load_stage
 from slmconvert.util.budget import Deadline, parse_duration
 from slmconvert.util.device import pick_device
 from slmconvert.util.jsonio import read_json
