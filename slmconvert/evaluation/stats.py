@@ -84,12 +84,11 @@ def summarize_mean(scores: Sequence[float | None], seed: int = 0) -> MetricSumma
     return MetricSummary(sum(kept) / len(kept), low, high, len(kept), "mean")
 
 
-def z_value(level: float = 0.95, comparisons: int = 1) -> float:
-    """Two-sided normal quantile of a `level` interval, Bonferroni-corrected for `comparisons` tests."""
+def z_value(level: float = 0.95) -> float:
+    """Two-sided normal quantile of a `level` interval."""
     from statistics import NormalDist
 
-    alpha = (1.0 - level) / max(1, comparisons)
-    return NormalDist().inv_cdf(1.0 - alpha / 2)
+    return NormalDist().inv_cdf(1.0 - (1.0 - level) / 2)
 
 
 def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:

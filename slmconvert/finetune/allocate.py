@@ -62,10 +62,9 @@ class ClusterNeed:
 
 @dataclass
 class Evidence:
-    """How held-out evidence is sized: iterate's target, candidate thresholds and sample caps."""
+    """How held-out evidence is sized: iterate's target and sample caps."""
 
     target: float = 0.90
-    candidates: int = 2
     max_validation_calls: int = 500
     max_test_calls: int = 2000
     coverage: float = PLANNED_COVERAGE
@@ -74,13 +73,13 @@ class Evidence:
     def required(self, coverage: float, agreement: float = 1.0) -> int | None:
         from slmconvert.iterate.evidence import required_test_calls
 
-        return required_test_calls(self.target, coverage, self.candidates, agreement)
+        return required_test_calls(self.target, coverage, agreement)
 
     def planned(self) -> int | None:
         """The test sample planned at `coverage` for a specialist agreeing on `agreement` (iterate.evidence)."""
         from slmconvert.iterate.evidence import planned_test_calls
 
-        return planned_test_calls(self.target, self.coverage, self.candidates, self.agreement)
+        return planned_test_calls(self.target, self.coverage, self.agreement)
 
 
 @dataclass

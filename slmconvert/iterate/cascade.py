@@ -8,13 +8,17 @@ For each trained cluster, on its validation calls only:
    e.g. 0.95 and 1.0), the lowest threshold whose kept validation calls agree at least that often;
    when every validation call agrees (all levels say "keep everything"), also the threshold that keeps
    the 90% most confident of them, a margin for the misses a small sample cannot show;
-   while the least covering candidate could not keep enough test calls to show the target even with
-   perfect answers, it is dropped (the test sample size is known in advance, its outcomes are not).
-Then, on the held-out test calls, each candidate (loosest first) is checked: the Wilson lower bound
-of the agreement of the calls it keeps, at 95% Bonferroni-corrected for the number of candidates,
-must reach the promotion target. The first that does is the cluster's threshold; its coverage is
-the share of test calls kept. Rule violations (parse error, unknown tool, schema error) are never
-kept. The threshold is never chosen on test: test only confirms or rejects validation's choices.
+   a candidate that could not keep enough test calls to show the target even with perfect answers is
+   dropped (the test sample size is known in advance, its outcomes are not).
+Then, on the held-out test calls, the candidates are tested in a fixed order, strictest (highest
+threshold, fewest calls kept) first: each must have a Wilson lower bound (95%) of the agreement of the
+calls it keeps at or above the promotion target, and a looser one is tested only when every stricter
+one passed (a fixed-sequence test: the order is set on validation before test is seen, so each test
+runs at the full level and the chance of promoting a specialist whose kept calls fall short of the
+target stays within 5%, with no correction for the number of candidates). The loosest candidate that
+passed is the cluster's threshold; its coverage is the share of test calls kept. Rule violations
+(parse error, unknown tool, schema error) are never kept. The threshold is never chosen on test: test
+only confirms or rejects validation's choices, in validation's order.
 """
 
 from __future__ import annotations
@@ -101,7 +105,7 @@ class Candidate:
 
 def candidates(validation: Sequence[ScoredCall], signal: str, levels: Sequence[float], target: float,
                test_calls: int) -> list[Candidate]:
-    """Candidate thresholds, loosest first (see the module docstring)."""
+    """Candidate thresholds in the order test checks them, strictest first (see the module docstring)."""
     if not validation:  # nothing to choose a threshold on: the cluster can only be kept whole
         return [Candidate(None, 1.0, 1.0, None)] if (min_kept_calls(target) or math.inf) <= test_calls else []
     usable = [c for c in validation if c.violation is None]
@@ -117,16 +121,11 @@ def candidates(validation: Sequence[ScoredCall], signal: str, levels: Sequence[f
         margin = _coverage_candidate(usable, scores, len(validation))
         if margin is not None:
             found[margin.threshold] = margin
-    chosen = sorted(found.values(), key=lambda c: -math.inf if c.threshold is None else c.threshold)
-    # drop the strictest (least covering) candidate while it could not show the target with fewer rivals
-    while chosen:
-        need = min_kept_calls(target, len(chosen))
-        if need is None:
-            return []
-        if min(c.validation_coverage for c in chosen) * test_calls >= need:
-            break
-        chosen.remove(min(chosen, key=lambda c: c.validation_coverage))
-    return chosen
+    need = min_kept_calls(target)
+    if need is None:
+        return []
+    return sorted((c for c in found.values() if c.validation_coverage * test_calls >= need),
+                  key=lambda c: -math.inf if c.threshold is None else c.threshold, reverse=True)
 
 
 def _coverage_candidate(usable: Sequence[ScoredCall], scores: Sequence[float | None], total: int) -> Candidate | None:
@@ -136,7 +135,7 @@ def _coverage_candidate(usable: Sequence[ScoredCall], scores: Sequence[float | N
     confidence signal is never used; yet a few dozen agreeing calls do not show that the rare miss
     is absent (the sample logs' intent classifier: 47/47 on validation, then 95/100 on test, its
     misses among its least confident answers). This second candidate escalates the least confident
-    tenth; test decides between the two, Bonferroni-corrected like any candidate."""
+    tenth; test checks it first, as the stricter of the two."""
     known = sorted((s for s in scores if s is not None), reverse=True)
     if len(known) < 2:
         return None
@@ -151,18 +150,18 @@ def _kept(test: Sequence[ScoredCall], signal: str, threshold: float | None) -> l
     return [c for c in test if c.kept(signal, threshold)]
 
 
-def agreement_summary(kept: Sequence[ScoredCall], comparisons: int = 1) -> dict[str, Any]:
-    """Agreement of kept calls: value, Wilson interval (corrected for `comparisons`), n."""
+def agreement_summary(kept: Sequence[ScoredCall]) -> dict[str, Any]:
+    """Agreement of kept calls: value, 95% Wilson interval, n."""
     n = len(kept)
     if not n:
         return {"value": None, "low": None, "high": None, "n": 0, "kind": "rate", "z": None}
     total = sum(c.agreement for c in kept)
-    z = z_value(LEVEL, comparisons)
+    z = z_value(LEVEL)
     low, high = wilson_interval(total, n, z)
     return {"value": total / n, "low": low, "high": high, "n": n, "kind": "rate", "z": round(z, 4)}
 
 
-def serving(test: Sequence[ScoredCall], signal: str, threshold: float | None, comparisons: int = 1) -> dict[str, Any]:
+def serving(test: Sequence[ScoredCall], signal: str, threshold: float | None) -> dict[str, Any]:
     """Coverage, cost share, agreement and escalations of the test calls at one threshold."""
     kept = _kept(test, signal, threshold)
     n = len(test)
@@ -174,7 +173,7 @@ def serving(test: Sequence[ScoredCall], signal: str, threshold: float | None, co
         "threshold": threshold,
         "coverage": len(kept) / n if n else None,
         "cost_share": (sum(c.cost_usd for c in kept) / cost) if cost > 0 else (len(kept) / n if n else None),
-        "agreement": agreement_summary(kept, comparisons),
+        "agreement": agreement_summary(kept),
         "escalation_rate": {"value": escalated / n if n else None, "low": low, "high": high, "n": n, "kind": "rate"},
         "escalations": dict(sorted(reasons.items())),
     }
@@ -182,19 +181,19 @@ def serving(test: Sequence[ScoredCall], signal: str, threshold: float | None, co
 
 def can_still_pass(partial: Sequence[ScoredCall], total: int, signal: str, chosen: Sequence[Candidate],
                    target: float) -> bool:
-    """Whether any candidate could still pass if every remaining test call were kept and agreed."""
+    """Whether the first candidate of the sequence (the strictest) could still pass if every remaining
+    test call were kept and agreed: when it cannot, no candidate can be promoted."""
+    if not chosen:
+        return False
     rest = max(0, total - len(partial))
-    for c in chosen:
-        kept = _kept(partial, signal, c.threshold)
-        bound = lower_bound(sum(k.agreement for k in kept) + rest, len(kept) + rest, len(chosen))
-        if bound is not None and bound >= target:
-            return True
-    return False
+    kept = _kept(partial, signal, chosen[0].threshold)
+    bound = lower_bound(sum(k.agreement for k in kept) + rest, len(kept) + rest)
+    return bound is not None and bound >= target
 
 
 def curve(test: Sequence[ScoredCall], signal: str, points: int = CURVE_POINTS) -> list[dict[str, Any]]:
     """Coverage / cost share against agreement of the kept test calls over thresholds (for the report;
-    never used to choose one). Intervals here are plain 95% Wilson."""
+    never used to choose one)."""
     scores = sorted({s for c in test if c.violation is None and (s := c.signals.get(signal)) is not None})
     if len(scores) > points:
         scores = sorted({scores[round(i * (len(scores) - 1) / (points - 1))] for i in range(points)})
@@ -221,15 +220,15 @@ class ClusterCascade:
     def decide(self, target: float) -> dict[str, Any]:
         """The promotion check at `target` (see the module docstring)."""
         chosen = self.candidates(target)
-        checks = []
-        picked = None
-        for c in chosen:
-            numbers = serving(self.test, self.signal, c.threshold, len(chosen))
+        checks: list[dict[str, Any]] = []
+        picked, failed = None, False
+        for c in chosen:  # strictest first; the sequence stops at its first failure
+            numbers = serving(self.test, self.signal, c.threshold)
             low = numbers["agreement"]["low"]
-            passed = len(self.test) > 0 and low is not None and low >= target
-            checks.append({**asdict(c), "test": numbers, "passed": passed})
-            if passed and picked is None:
-                picked = numbers
+            passed = not failed and len(self.test) > 0 and low is not None and low >= target
+            checks.append({**asdict(c), "test": numbers, "tested": not failed, "passed": passed})
+            failed = not passed
+            picked = numbers if passed else picked
         shown = picked or (checks[0]["test"] if checks else serving(self.test, self.signal, None))
         return {
             "promoted": picked is not None,
@@ -242,7 +241,7 @@ class ClusterCascade:
             "validation_agreement": agreement_summary(self.validation)["value"],
             "test_calls": len(self.test),
             "test_planned": self.test_planned,
-            "min_kept_calls": min_kept_calls(target, max(1, len(chosen))),
+            "min_kept_calls": min_kept_calls(target),
             "candidates": checks,
             **{k: shown[k] for k in ("coverage", "cost_share", "agreement", "escalation_rate", "escalations")},
         }

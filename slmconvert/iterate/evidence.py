@@ -1,6 +1,7 @@
-"""How much held-out evidence a promotion decision needs: the Wilson lower bound of the agreement
-on the kept test calls must reach the target, at 95% corrected for the number of candidate
-thresholds checked on test (Bonferroni). A budget planner sizes the test sample with
+"""How much held-out evidence a promotion decision needs: the Wilson lower bound (95%) of the
+agreement on the kept test calls must reach the target. Candidate thresholds are tested in a fixed
+order (`iterate.cascade`), each at the full level, so their number costs no evidence. A budget
+planner sizes the test sample with
 `required_test_calls` before any training time is spent: for a specialist that agrees on most but
 not all calls (PLANNED_AGREEMENT in iterate.plan), since a sample sized for a perfect one fails on
 its first miss.
@@ -15,45 +16,43 @@ from slmconvert.evaluation.stats import wilson_interval, z_value
 LEVEL = 0.95
 
 
-def lower_bound(successes: float, n: int, candidates: int = 1) -> float | None:
-    """Wilson lower bound of `successes` out of `n` (None when n = 0), corrected for `candidates`."""
+def lower_bound(successes: float, n: int) -> float | None:
+    """Wilson lower bound of `successes` out of `n` (None when n = 0)."""
     if n <= 0:
         return None
-    return wilson_interval(min(float(successes), n), n, z_value(LEVEL, candidates))[0]
+    return wilson_interval(min(float(successes), n), n, z_value(LEVEL))[0]
 
 
-def min_kept_calls(target: float, candidates: int = 1, agreement: float = 1.0) -> int | None:
+def min_kept_calls(target: float, agreement: float = 1.0) -> int | None:
     """Fewest kept calls that can show `target` when `agreement` of them agree with the LLM; None when
     no sample can (target >= 1, or agreement <= target).
 
     A perfect run (agreement 1) of n calls has Wilson lower bound n / (n + z^2), so n >= z^2 target /
-    (1 - target): 35 calls for target 0.90 with one candidate threshold. A specialist that agrees on
-    97% needs about three times as many: each miss costs evidence.
+    (1 - target): 35 calls for target 0.90. A specialist that agrees on 97% needs about three times
+    as many: each miss costs evidence.
     """
     if target <= 0:
         return 1
     if target >= 1 or agreement <= target:
         return None
-    z = z_value(LEVEL, candidates)
+    z = z_value(LEVEL)
     n = max(1, math.ceil(z * z * target / (1 - target)) - 1)
-    while (lower_bound(agreement * n, n, candidates) or 0.0) < target:
+    while (lower_bound(agreement * n, n) or 0.0) < target:
         n += 1
     return n
 
 
-def required_test_calls(target: float, expected_coverage: float = 1.0, candidates: int = 1,
-                        agreement: float = 1.0) -> int | None:
+def required_test_calls(target: float, expected_coverage: float = 1.0, agreement: float = 1.0) -> int | None:
     """Test calls a cluster needs so that, at `expected_coverage` (share of calls the SLM keeps), a
     specialist agreeing on `agreement` of the kept calls can be promoted; None when no sample can
     (target >= 1, agreement <= target or coverage <= 0)."""
-    kept = min_kept_calls(target, candidates, agreement)
+    kept = min_kept_calls(target, agreement)
     if kept is None or expected_coverage <= 0:
         return None
     return math.ceil(kept / min(1.0, expected_coverage) - 1e-9)
 
 
-def planned_test_calls(target: float, coverage: float, candidates: int, agreement: float) -> int | None:
+def planned_test_calls(target: float, coverage: float, agreement: float) -> int | None:
     """The test sample a budget plans for: sized for a specialist agreeing on `agreement` of its kept
     calls, or for a perfect one when that cannot show the target (agreement <= target)."""
-    return (required_test_calls(target, coverage, candidates, agreement)
-            or required_test_calls(target, coverage, candidates))
+    return required_test_calls(target, coverage, agreement) or required_test_calls(target, coverage)

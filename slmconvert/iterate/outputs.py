@@ -125,9 +125,10 @@ METHOD = (
     "interval (Wilson for rates, bootstrap for mean scores).",
     "Per-call routing (a cascade): on each trained cluster's validation calls the confidence signal with the "
     "best AUROC against agreement is chosen, and candidate thresholds (the lowest keeping validation calls "
-    "that agree at each level of threshold_levels); on the held-out test calls the loosest candidate whose "
-    "kept calls have a Wilson lower bound (95%, Bonferroni-corrected for the candidates) at or above the "
-    "promotion target is the cluster's threshold; coverage is the share of test calls it keeps. Rule "
+    "that agree at each level of threshold_levels); on the held-out test calls the candidates are tested "
+    "strictest first, each only after every stricter one passed (a fixed sequence set on validation), and the "
+    "loosest one whose kept calls have a Wilson lower bound (95%) at or above the promotion target is the "
+    "cluster's threshold; coverage is the share of test calls it keeps. Rule "
     "violations (parse error, unknown tool, schema error) always escalate. Thresholds are never chosen on "
     "test calls; the cost-quality curve over thresholds is shown for information only.",
     "Non-candidate clusters (open-ended, mixed or too small) stay on the LLM.",

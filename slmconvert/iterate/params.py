@@ -23,8 +23,8 @@ class IterateParams(StageParams):
     promotion_target: float = Field(
         0.90, ge=0.0, le=1.0,
         description="A cluster moves to its SLM (at a confidence threshold) only if the agreement of the "
-        "held-out test calls its SLM keeps has a Wilson 95% lower bound (corrected for the candidate "
-        "thresholds checked) of at least this value.",
+        "held-out test calls its SLM keeps has a Wilson 95% lower bound of at least this value (candidate "
+        "thresholds are tested strictest first, each only after every stricter one passed).",
     )
     promotion_metric: str | None = Field(
         None, description="Per-call agreement to promote on where it applies (e.g. rouge_l for free-text "
@@ -34,8 +34,8 @@ class IterateParams(StageParams):
     threshold_levels: list[float] = Field(
         [0.95, 1.0], min_length=1,
         description="Validation agreement levels that define the candidate confidence thresholds of a cluster "
-        "(each: the lowest threshold whose kept validation calls agree at least this often); the loosest one "
-        "that passes the test-sample check is used.",
+        "(each: the lowest threshold whose kept validation calls agree at least this often); test checks them "
+        "strictest first and stops at the first that fails; the loosest that passed is used.",
     )
     # -- evaluation budget ---------------------------------------------------------------------
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the specialists are evaluated.")

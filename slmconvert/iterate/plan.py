@@ -14,9 +14,9 @@ from slmconvert.util.jsonio import read_json
 from slmconvert.workspace import Artifact
 
 PLANNED_COVERAGE = 0.75  # share of calls a specialist is expected to keep at its threshold (sizes the test sample)
-PLANNED_AGREEMENT = 0.97  # agreement of the kept calls the test sample is sized for: at the 0.90 target and two
-# candidate thresholds, a sample sized for a perfect specialist (62 calls) fails on its second miss; this one
-# (124 calls, 93 kept) still passes with 3 misses. Early stopping ends a hopeless specialist's sample sooner.
+PLANNED_AGREEMENT = 0.97  # agreement of the kept calls the test sample is sized for: at the 0.90 target a sample
+# sized for a perfect specialist (47 calls, 35 kept) fails on its first miss; this one (95 calls, 71 kept) still
+# passes with 2 misses. Early stopping ends a hopeless specialist's sample sooner.
 MIN_CALIBRATION_CALLS = 64  # validation calls reserved to choose a confidence signal and threshold (AUROC, levels):
 # a threshold is set by the most confident miss of this sample, so a small one sets it by chance. Measured on the
 # support agent's first decision (one-core run-all, Intel Xeon with AMX): thresholds from 32 calls kept 69 test calls
@@ -38,13 +38,13 @@ def planned_evidence(finetune: Artifact) -> dict[int, dict[str, Any]]:
     return {int(e["cluster_id"]): e for e in entries if e.get("trained")}
 
 
-def least_calls(pool: str, target: float, candidates: int) -> int:
+def least_calls(pool: str, target: float) -> int:
     """The evidence a promotion decision at `target` needs in `pool`, whatever finetune planned for."""
     from slmconvert.iterate.evidence import planned_test_calls
 
     if pool == "calibration":
         return MIN_CALIBRATION_CALLS
-    return planned_test_calls(target, PLANNED_COVERAGE, candidates, PLANNED_AGREEMENT) or 0
+    return planned_test_calls(target, PLANNED_COVERAGE, PLANNED_AGREEMENT) or 0
 
 
 def sample_size(planned: dict[int, dict[str, Any]], cluster_id: int, pool: str, cap: int, least: int = 0) -> int:

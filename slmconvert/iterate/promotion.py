@@ -2,8 +2,8 @@
 the calls it keeps are good enough (the rule and its numbers come from iterate.cascade).
 
 The rule is one-sided: the Wilson 95% *lower* bound of the strict agreement of the kept held-out
-test calls (corrected for the candidate thresholds checked) must reach the target, so a small
-test sample cannot promote a cluster by luck. The calls the SLM does not keep escalate to the LLM.
+test calls must reach the target at every candidate threshold tested on the way (strictest first,
+a fixed sequence), so a small test sample cannot promote a cluster by luck. The calls the SLM does not keep escalate to the LLM.
 """
 
 from __future__ import annotations
@@ -66,19 +66,17 @@ def _reason(cascade: dict[str, Any], target: float, metric: str | None) -> str:
         a = cascade["agreement"]
         where = ("whole (no confidence threshold needed)" if cascade.get("threshold") is None
                  else f"at {cascade.get('signal')} >= {cascade['threshold']:.3f}")
-        corrected = f", corrected for {len(checks)} candidate thresholds" if len(checks) > 1 else ""
         return (f"promoted {where}: keeps {a['n']}/{cascade.get('test_calls')} test calls "
                 f"({cascade.get('coverage', 0):.0%}); {metric} {_fmt(a.get('value'))}, lower bound "
-                f"{_fmt(a.get('low'))} >= target {target:.2f}{corrected}")
+                f"{_fmt(a.get('low'))} >= target {target:.2f}")
     if not checks:
         planned = cascade.get("test_planned") or 0
         need = cascade.get("min_kept_calls")
         return (f"stays on the LLM: no confidence threshold chosen on {cascade.get('validation_calls', 0)} "
                 f"validation calls (agreement {_fmt(cascade.get('validation_agreement'))}) keeps enough "
                 f"agreeing calls to show {target:.2f} on {planned} test calls (>= {need} kept needed)")
-    best = max(checks, key=lambda c: c["test"]["agreement"].get("low") or 0.0)["test"]
-    a = best["agreement"]
-    return (f"stays on the LLM: at its best candidate threshold the {a.get('n')} kept test calls have "
+    a = checks[0]["test"]["agreement"]  # the sequence starts at the strictest threshold: when it fails, all do
+    return (f"stays on the LLM: at its strictest candidate threshold the {a.get('n')} kept test calls have "
             f"{metric} {_fmt(a.get('value'))}, lower bound {_fmt(a.get('low'))} < target {target:.2f}")
 
 

@@ -40,9 +40,8 @@ def apply_budget(params: dict[str, StageParams], budget: str) -> dict[str, Stage
 
 
 def evidence_settings(iterate: StageParams) -> dict[str, Any]:
-    """What finetune's plan needs to know of iterate's evidence (target, thresholds checked, caps)."""
+    """What finetune's plan needs to know of iterate's evidence (target, caps)."""
     return {"target": float(iterate.promotion_target),
-            "candidates": len(iterate.threshold_levels),
             "max_validation_calls": int(iterate.max_calibration_calls),
             "max_test_calls": int(iterate.max_test_calls)}
 

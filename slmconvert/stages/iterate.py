@@ -96,7 +96,7 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
     planned = planned_evidence(ctx.inputs["finetune"])
 
     def sample(split: str, pool: str) -> dict[int, list[dict[str, Any]]]:
-        least = least_calls(pool, params.promotion_target, len(params.threshold_levels))
+        least = least_calls(pool, params.promotion_target)
         return {c.cluster_id: seeded_sample(members(c.cluster_id, split),
                                             sample_size(planned, c.cluster_id, pool, params.cap(pool), least),
                                             params.seed, f"{split if split == 'test' else 'val'}-{c.cluster_id}")

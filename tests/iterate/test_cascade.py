@@ -49,23 +49,23 @@ def test_required_test_calls_for_the_default_target():
     assert min_kept_calls(0.90) == 35  # a perfect run needs 35 kept calls at Wilson 95%
     assert lower_bound(35, 35) >= 0.90 > lower_bound(34, 34)
     assert required_test_calls(0.90, expected_coverage=0.7) == 50
-    assert required_test_calls(0.90, candidates=2) == min_kept_calls(0.90, 2) == 46  # Bonferroni costs evidence
+    assert required_test_calls(0.90) == 35  # candidates are tested in sequence: their number costs nothing
     assert required_test_calls(1.0) is None and required_test_calls(0.9, 0.0) is None
 
 
 def test_a_sample_sized_for_an_imperfect_specialist_survives_its_misses():
-    n = min_kept_calls(0.90, 2, agreement=0.97)
-    assert lower_bound(0.97 * n, n, 2) >= 0.90 > lower_bound(0.97 * (n - 1), n - 1, 2)
-    assert n > 2 * min_kept_calls(0.90, 2)  # every miss costs evidence
-    perfect = required_test_calls(0.90, 0.75, 2)
-    assert lower_bound(perfect - 2, perfect, 2) < 0.90  # the perfect-sized sample fails on two misses
-    sized = required_test_calls(0.90, 0.75, 2, agreement=0.97)
+    n = min_kept_calls(0.90, agreement=0.97)
+    assert lower_bound(0.97 * n, n) >= 0.90 > lower_bound(0.97 * (n - 1), n - 1)
+    assert n > 1.5 * min_kept_calls(0.90)  # every miss costs evidence
+    perfect = required_test_calls(0.90, 0.75)
+    assert lower_bound(round(0.75 * perfect) - 1, round(0.75 * perfect)) < 0.90  # it fails on its first miss
+    sized = required_test_calls(0.90, 0.75, agreement=0.97)
     kept = round(0.75 * sized)
-    assert lower_bound(kept - 2, kept, 2) >= 0.90  # while this one passes them
-    assert min_kept_calls(0.90, agreement=0.90) is None and required_test_calls(0.9, 1.0, 1, 0.85) is None
+    assert lower_bound(kept - 2, kept) >= 0.90  # while this one passes two
+    assert min_kept_calls(0.90, agreement=0.90) is None and required_test_calls(0.9, 1.0, 0.85) is None
     # a plan sizes for the imperfect specialist, or for a perfect one where that cannot show the target
-    assert planned_test_calls(0.90, 0.75, 2, 0.97) == sized
-    assert planned_test_calls(0.90, 0.75, 2, 0.85) == perfect
+    assert planned_test_calls(0.90, 0.75, 0.97) == sized
+    assert planned_test_calls(0.90, 0.75, 0.85) == perfect
 
 
 def test_a_specialist_right_on_its_confident_70_percent_is_promoted_at_about_70_percent_coverage():
@@ -102,23 +102,39 @@ def _tiers(high: int, mid_right: int, mid_wrong: int, low: int, offset: int) -> 
     return calls + [_call(offset + 300 + i, False, -3.0) for i in range(low)]
 
 
-def test_a_stricter_validated_threshold_is_tried_with_a_corrected_bound():
+def test_candidates_are_tested_strictest_first_and_the_loosest_that_passed_is_used():
     validation = _tiers(40, 19, 1, 20, 0)  # 0.95 -> keep high+mid (59/60); 1.0 -> keep high only
-    test = _tiers(60, 20, 10, 30, 1000)  # high+mid: 80/90 fails 0.90; high alone: 60/60
+    test = _tiers(60, 20, 10, 30, 1000)  # high alone: 60/60; high+mid: 80/90 fails 0.90
     decision = _cascade(validation, test).decide(0.90)
-    loose, strict = decision["candidates"]
-    assert loose["threshold"] == -0.5 and not loose["passed"]
+    strict, loose = decision["candidates"]
     assert strict["threshold"] == -0.1 and strict["passed"]
+    assert loose["threshold"] == -0.5 and loose["tested"] and not loose["passed"]
     assert decision["promoted"] and decision["threshold"] == -0.1 and decision["coverage"] == pytest.approx(0.5)
-    assert decision["agreement"]["z"] == pytest.approx(2.2414, abs=1e-3)  # 95% over two candidates
-    assert decision["min_kept_calls"] == 46
+    assert decision["agreement"]["z"] == pytest.approx(1.96, abs=1e-2)  # each test at the full 95% level
+    assert decision["min_kept_calls"] == 35
+    # both pass: the looser one keeps more calls
+    looser = _cascade(validation, _tiers(60, 30, 0, 30, 1000)).decide(0.90)
+    assert looser["promoted"] and looser["threshold"] == -0.5 and looser["coverage"] == pytest.approx(0.75)
+
+
+def test_the_sequence_stops_at_its_first_failure():
+    """The strict threshold's kept calls fall short: the loose one is not tested, even though its own
+    kept calls would pass (testing it anyway would spend the error level a second time)."""
+    validation = _tiers(40, 19, 1, 20, 0)
+    test = [_call(2000 + i, i >= 4, -0.1) for i in range(40)]  # high: 36/40, lower bound ~0.77
+    test += [_call(2100 + i, True, -0.5) for i in range(80)] + [_call(2200 + i, False, -3.0) for i in range(10)]
+    decision = _cascade(validation, test).decide(0.90)
+    strict, loose = decision["candidates"]
+    assert strict["tested"] and not strict["passed"]
+    assert not loose["tested"] and not loose["passed"] and loose["test"]["agreement"]["low"] >= 0.90
+    assert not decision["promoted"] and decision["agreement"]["n"] == 40  # the strict check is what is shown
 
 
 def test_candidates_that_could_not_keep_enough_test_calls_are_dropped():
     validation = _tiers(40, 19, 1, 20, 0)  # coverages 0.5 (strict) and 0.7375 (loose)
     both = candidates(validation, SIGNAL, (0.95, 1.0), 0.90, test_calls=120)
-    assert [c.threshold for c in both] == [-0.5, -0.1]
-    # 60 test calls: the strict one would keep ~30 < 46, the loose one ~44 >= 35 once alone
+    assert [c.threshold for c in both] == [-0.1, -0.5]  # strictest first
+    # 60 test calls: the strict one would keep ~30 < 35, the loose one ~44
     assert [c.threshold for c in candidates(validation, SIGNAL, (0.95, 1.0), 0.90, test_calls=60)] == [-0.5]
     assert candidates(validation, SIGNAL, (0.95, 1.0), 0.90, test_calls=30) == []
 
@@ -187,10 +203,10 @@ def test_a_perfect_validation_sample_still_gets_a_margin_candidate():
     test = [_call(100 + i, i < 95, -0.01 - 0.002 * i) for i in range(100)]  # the last 5 are wrong and least sure
     cascade = _cascade(validation, test)
     chosen = cascade.candidates(0.90)
-    assert [c.threshold for c in chosen][0] is None and len(chosen) == 2
-    assert chosen[1].validation_coverage == pytest.approx(43 / 47)
+    assert [c.threshold for c in chosen][1] is None and len(chosen) == 2
+    assert chosen[0].validation_coverage == pytest.approx(43 / 47)
     decision = cascade.decide(0.90)
-    assert decision["promoted"] and decision["threshold"] == chosen[1].threshold
+    assert decision["promoted"] and decision["threshold"] == chosen[0].threshold
     assert decision["agreement"]["value"] == 1.0 and decision["coverage"] < 0.95
     # with misses spread evenly instead, the margin cannot rescue it
     spread = [_call(200 + i, i % 20 != 7, -0.01 - 0.002 * i) for i in range(100)]
@@ -198,4 +214,4 @@ def test_a_perfect_validation_sample_still_gets_a_margin_candidate():
     # and a validation sample with a miss is calibrated by the levels alone
     flawed = [*validation[:-1], _call(99, False, -0.5)]
     thresholds = [c.threshold for c in _cascade(flawed, test).candidates(0.90)]
-    assert thresholds == [None, validation[-2].signals[SIGNAL]]  # keep all (0.95 level), or cut just the miss
+    assert thresholds == [validation[-2].signals[SIGNAL], None]  # cut just the miss, or keep all (0.95 level)
