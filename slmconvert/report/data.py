@@ -28,7 +28,8 @@ def cascade_columns(cascade: dict[str, Any]) -> dict[str, Any]:
         "validation_calls": cascade.get("validation_calls"),
         "test_calls": cascade.get("test_calls"),
         "threshold_candidates": [
-            {"threshold": c.get("threshold"), "level": c.get("level"), "passed": c.get("passed"),
+            {"threshold": c.get("threshold"), "level": c.get("level"), "tested": c.get("tested", True),
+             "passed": c.get("passed"),
              "coverage": (c.get("test") or {}).get("coverage"),
              "agreement": ((c.get("test") or {}).get("agreement") or {}).get("value"),
              "low": ((c.get("test") or {}).get("agreement") or {}).get("low")}
