@@ -253,11 +253,19 @@ def token_passes(inputs: dict[str, Any], budget: int | None) -> list[dict[str, A
 
 
 def completion_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
-    """Sum of next-token cross-entropy at labelled positions / (num_items_in_batch or their count)."""
+    """Sum of next-token cross-entropy at labelled positions / (num_items_in_batch or their count).
+
+    Under autocast the adapters take their inputs as they come: peft would cast each adapted layer's
+    bf16 input to the adapter's fp32 weights and autocast straight back to bf16 for the matmul, two
+    activation-sized copies per layer (and two more backwards) for the same numbers."""
+    from peft.helpers import disable_input_dtype_casting
+
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model
     backbone = getattr(causal, causal.base_model_prefix)
     features = {k: v for k, v in inputs.items() if k not in ("labels", "completion_mask")}
-    hidden = backbone(**features, use_cache=False).last_hidden_state[:, :-1]
+    autocast = torch.is_autocast_enabled(inputs["input_ids"].device.type)
+    with disable_input_dtype_casting(model, active=autocast):
+        hidden = backbone(**features, use_cache=False).last_hidden_state[:, :-1]
     targets = inputs["labels"][:, 1:].to(hidden.device)
     mask = targets != -100
     logits = causal.get_output_embeddings()(hidden[mask]).float()

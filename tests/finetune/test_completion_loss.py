@@ -91,3 +91,45 @@ def test_passes_accumulate_the_gradient_of_the_whole_batch(tiny_model):
     whole, split = gradients([batch]), gradients(token_passes(batch, 20))
     assert any(g.abs().sum() > 0 for g in whole)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole, split))
+
+
+def test_under_bf16_autocast_adapters_skip_the_input_casts_for_the_same_loss_and_gradients(tiny_model):
+    """A bf16 base with fp32 adapters, as the CPU trainer runs it: the loss takes fewer copies
+    (peft's cast of each adapted layer's input to fp32 is skipped; autocast casts to bf16 anyway),
+    gives the loss and gradients that the casts give, and leaves peft's casting switched on after."""
+    from peft import LoraConfig, get_peft_model
+    from torch.profiler import profile
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.bfloat16)
+    peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], lora_dropout=0.0))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_" in name:
+                param.data = param.data.float().normal_(0, 0.5)
+    batch = _batch(model.config.vocab_size)
+
+    def run(casts_allowed: bool) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+        peft_model.zero_grad()
+        with profile() as prof, torch.autocast("cpu", dtype=torch.bfloat16):
+            # peft's default casts the input to fp32, autocast back to bf16
+            loss = _casting_loss(peft_model, batch) if casts_allowed else completion_loss(peft_model, batch)
+        loss.backward()
+        copies = sum(e.count for e in prof.key_averages() if e.key == "aten::_to_copy")
+        return loss.detach(), [p.grad.clone() for n, p in peft_model.named_parameters() if "lora_" in n], copies
+
+    cast_loss, cast_grads, cast_copies = run(True)
+    loss, grads, copies = run(False)
+    assert copies < cast_copies
+    assert torch.equal(loss, cast_loss)
+    assert all(torch.equal(a, b) for a, b in zip(grads, cast_grads))
+    lora_layers = [m for m in peft_model.modules() if hasattr(m, "cast_input_dtype_enabled")]
+    assert lora_layers and all(m.cast_input_dtype_enabled for m in lora_layers)
+
+
+def _casting_loss(model, batch):
+    """completion_loss with peft's input casts left on (as it was before they were skipped)."""
+    from unittest import mock
+
+    with mock.patch("torch.is_autocast_enabled", return_value=False):
+        return completion_loss(model, batch)
