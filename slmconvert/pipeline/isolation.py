@@ -9,12 +9,18 @@ The heap a training run fragmented also stayed with the process. A child process
 runs at the speed the budget plan measured and gives all of its memory back when it ends.
 
 The parent holds the workspace lock for its child; the child builds its own console on the same
-stderr and sends back the stage's outcome, or the exception that ended it.
+stderr and sends back the stage's outcome, or the exception that ended it. A child whose parent
+dies (killed by cron's timeout, say) is stopped by the kernel (Linux): it must not go on writing to
+a workspace whose lock went with its parent; what it leaves is an unpublished temp directory, which
+the next run removes.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -39,7 +45,7 @@ def execute(stage_name: str, workspace: Workspace, params: StageParams, *, conso
     with workspace.lock(f"slmconvert {stage_name}"), \
             ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         future = pool.submit(_execute_in_child, stage_name, str(workspace.root), params, kwargs,
-                             console.quiet, console.width)
+                             console.quiet, console.width, os.getpid())
         try:
             return future.result()
         except BrokenProcessPool as exc:
@@ -48,8 +54,24 @@ def execute(stage_name: str, workspace: Workspace, params: StageParams, *, conso
 
 
 def _execute_in_child(stage_name: str, root: str, params: StageParams, kwargs: dict[str, Any],
-                      quiet: bool, width: int) -> StageOutcome:
+                      quiet: bool, width: int, parent: int) -> StageOutcome:
+    stop_with_parent(parent)
     workspace = Workspace(root)
     workspace.held_by_parent()
     console = Console(stderr=True, quiet=quiet, width=width)
     return runner.execute(stage_name, workspace, params, console=console, **kwargs)
+
+
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies
+
+
+def stop_with_parent(parent: int) -> bool:
+    """Have the kernel send this process SIGTERM when `parent` dies (Linux; False elsewhere); exit at
+    once if it died already."""
+    try:
+        armed = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM) == 0
+    except (OSError, AttributeError):  # not Linux
+        armed = False
+    if os.getppid() != parent:
+        os._exit(1)
+    return armed

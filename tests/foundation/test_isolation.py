@@ -51,3 +51,54 @@ def _die(*args, **kwargs):
     import os
 
     os._exit(9)
+
+
+def test_a_child_stops_when_its_parent_is_killed(tmp_path):
+    """The parent of a stage's process killed (-9): the child must not go on writing to the workspace."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import multiprocessing, sys, time\n"
+        "from tests.foundation.test_isolation import _sleep_after_arming\n"
+        "if __name__ == '__main__':\n"
+        "    p = multiprocessing.get_context('spawn').Process(target=_sleep_after_arming, "
+        f"args=({str(pid_file)!r}, __import__('os').getpid()))\n"
+        "    p.start(); time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
+    try:
+        deadline = time.time() + 60
+        while not pid_file.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.time() + 10
+        while _alive(child) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _alive(child)
+    finally:
+        parent.kill()
+
+
+def _sleep_after_arming(pid_file: str, parent: int) -> None:
+    import time
+    from pathlib import Path
+
+    assert isolation.stop_with_parent(parent)
+    Path(pid_file).write_text(str(__import__("os").getpid()))
+    time.sleep(120)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
