@@ -220,9 +220,10 @@ class Pseudonymiser:
         (Street, Apt, PO Box) and state codes kept; a street named only by common words has its
         first such word replaced."""
         tokens = _TOKEN.findall(value)
+        words = [t.lower().strip(".") for t in tokens]
         named = [i for i, t in enumerate(tokens) if t[0].isalpha() and t not in _US_STATES
-                 and t.lower().strip(".") not in _ADDRESS_TYPES]
-        replace = {i for i in named if tokens[i].lower().strip(".") not in _ADDRESS_COMMON_NAMES} or set(named[:1])
+                 and words[i] not in _ADDRESS_TYPES]
+        replace = {i for i in named if words[i] not in _ADDRESS_COMMON_NAMES} or set(named[:1])
         out = []
         for i, token in enumerate(tokens):
             if token.isdigit():

@@ -28,8 +28,8 @@ def min_kept_calls(target: float, agreement: float = 1.0) -> int | None:
     no sample can (target >= 1, or agreement <= target).
 
     A perfect run (agreement 1) of n calls has Wilson lower bound n / (n + z^2), so n >= z^2 target /
-    (1 - target): 35 calls for target 0.90. A specialist that agrees on 97% needs about three times
-    as many: each miss costs evidence.
+    (1 - target): 35 calls for target 0.90. A specialist that agrees on 97% needs about twice as
+    many (71): each miss costs evidence.
     """
     if target <= 0:
         return 1

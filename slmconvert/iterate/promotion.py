@@ -3,7 +3,8 @@ the calls it keeps are good enough (the rule and its numbers come from iterate.c
 
 The rule is one-sided: the Wilson 95% *lower* bound of the strict agreement of the kept held-out
 test calls must reach the target at every candidate threshold tested on the way (strictest first,
-a fixed sequence), so a small test sample cannot promote a cluster by luck. The calls the SLM does not keep escalate to the LLM.
+a fixed sequence), so a small test sample cannot promote a cluster by luck. The calls the SLM does
+not keep escalate to the LLM.
 """
 
 from __future__ import annotations
