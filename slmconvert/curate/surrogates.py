@@ -33,13 +33,6 @@ _ADDRESS_TYPES = {
     "run", "path", "walk", "apt", "apartment", "suite", "ste", "unit", "fl", "floor", "rm", "room", "bldg",
     "building", "po", "p", "o", "box", "post", "office",
 }
-# Common words that name streets: kept beside a pseudonymised name ("Dalquen Park Drive"), but an
-# address named by them alone ("Park Place", "Broadway") has them replaced, or the street would
-# survive with only its house number changed.
-_ADDRESS_COMMON_NAMES = {
-    "n", "s", "e", "w", "ne", "nw", "se", "sw", "north", "south", "east", "west", "broadway", "ridge", "park",
-    "point", "center", "heights", "grove", "hollow", "view", "pass", "commons", "crossing", "landing",
-}
 _US_STATES = set(
     "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
     "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR".split()
@@ -216,21 +209,18 @@ class Pseudonymiser:
         return "2001:db8::" + ":".join(f"{next(stream) << 8 | next(stream):x}" for _ in range(4))
 
     def _address(self, value: str) -> str:
-        """House numbers redrawn digit for digit, street and place names pseudonymised, type words
-        (Street, Apt, PO Box) and state codes kept; a street named only by common words has its
-        first such word replaced."""
-        tokens = _TOKEN.findall(value)
-        words = [t.lower().strip(".") for t in tokens]
-        named = [i for i, t in enumerate(tokens) if t[0].isalpha() and t not in _US_STATES
-                 and words[i] not in _ADDRESS_TYPES]
-        replace = {i for i in named if words[i] not in _ADDRESS_COMMON_NAMES} or set(named[:1])
+        """House numbers redrawn digit for digit, every street and place name pseudonymised (common
+        ones too: "3971 Broadway, Raleigh" must not become "<other number> Broadway, <other city>",
+        which keeps the street and can equal another real address); type words (Street, Apt, PO Box),
+        state codes and single letters (N, 4B's B) kept."""
         out = []
-        for i, token in enumerate(tokens):
+        for token in _TOKEN.findall(value):
             if token.isdigit():
                 lead = str(1 + next(self._stream("addr1", token)) % 9)
                 out.append(lead + self._digits("addr", token, len(token) - 1))
-            elif i in replace:
-                out.append(_match_case(self.word(token), token) if len(token) > 1 else token)
+            elif token[0].isalpha() and len(token) > 1 and token not in _US_STATES \
+                    and token.lower().strip(".") not in _ADDRESS_TYPES:
+                out.append(_match_case(self.word(token), token))
             else:
                 out.append(token)
         return "".join(out)

@@ -49,14 +49,15 @@ def test_shapes_survive():
 
 def test_addresses_lose_their_street_name():
     """Type words and states stay, every street name is replaced: "3562 Park Place" must not come
-    out as "<other number> Park Place" (the street survives, and the surrogate of one address can
-    equal another real one)."""
-    for value in ("3562 Park Place", "12 Broadway", "77 North Park Drive", "1200 Lakeview Terrace Apt 4B"):
+    out as "<other number> Park Place", nor "3971 Broadway, Raleigh, NC" as "<other number> Broadway,
+    <other city>, NC" (the street survives, and the surrogate of one address can equal another real one)."""
+    for value in ("3562 Park Place", "12 Broadway", "77 North Park Drive", "1200 Lakeview Terrace Apt 4B",
+                  "3971 Broadway, Raleigh, NC 27615", "3971 Broadway Raleigh NC", "8 Pine Ridge Rd, Austin, TX"):
         out = P.surrogate("STREET_ADDRESS", value)
-        assert re.sub(r"\d", "", out) != re.sub(r"\d", "", value), (value, out)
+        kept = set(re.findall(r"[A-Za-z]{2,}", value)) & set(re.findall(r"[A-Za-z]{2,}", out))
+        assert kept <= {"Place", "Drive", "Terrace", "Apt", "NC", "Rd", "TX"}, (value, out)
     assert P.surrogate("STREET_ADDRESS", "3562 Park Place").endswith(" Place")
-    assert P.surrogate("STREET_ADDRESS", "77 North Park Drive").split()[1:] != ["North", "Park", "Drive"]
-    assert P.surrogate("STREET_ADDRESS", "77 Elm Ridge Road, Austin, TX").endswith(" Ridge Road, " +
+    assert P.surrogate("STREET_ADDRESS", "77 Elm Ridge Road, Austin, TX").endswith(" Road, " +
                                                                                  P.surrogate("LOCATION", "Austin") + ", TX")
     assert P.surrogate("STREET_ADDRESS", "PO Box 4410") != "PO Box 4410"
 
