@@ -53,10 +53,12 @@ def _budget_plan(opts: CommonOptions, params: dict[str, Any], from_stage: str | 
 
 def render_summary(summary: dict[str, Any], console: Console) -> None:
     table = Table(title="run-all", title_justify="left")
-    for col in ("stage", "version", "", "seconds"):
+    for col in ("stage", "version", "", "seconds", "peak memory"):
         table.add_column(col)
     for s in summary["steps"]:
-        table.add_row(s["stage"], s["version"], "unchanged" if s["skipped"] else "built", f"{s['seconds']:.1f}")
+        peak = s.get("peak_rss_mb")
+        table.add_row(s["stage"], s["version"], "unchanged" if s["skipped"] else "built", f"{s['seconds']:.1f}",
+                      f"{peak / 1024:.1f} GB" if peak else "")
     console.print(table)
     console.print(
         f"[bold]{summary.get('clusters_found')} clusters found[/bold], {summary.get('candidates')} candidates, "

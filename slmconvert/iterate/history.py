@@ -1,4 +1,9 @@
-"""history.json: one entry per iteration, carried forward from the previous iterate version.
+"""history.json: one entry per iteration, carried forward from the previous iteration.
+
+The previous iteration is a declared input of iterate (role `history_from`, found by
+`stages/iterate.derived_inputs`): the newest iterate version built on other upstream versions. A rerun on the same upstreams therefore
+extends the same history and has the same fingerprint (it is reused), while new data, clusters or
+adapters make a new iteration.
 
 It is what makes the weekly loop visible: escalation rate, agreement, share moved and cost cut
 over time, with the drift measured and the actions taken at each step.
@@ -9,18 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 from slmconvert.util.jsonio import read_json
-from slmconvert.workspace import Workspace
+from slmconvert.workspace import Artifact
 
 HISTORY_SCHEMA = "slmconvert.history/1"
 HISTORY_FILE = "history.json"
+HISTORY_ROLE = "history_from"
 
 
-def previous_history(workspace: Workspace) -> list[dict[str, Any]]:
-    """The iterations recorded by the LATEST iterate version (empty before the first)."""
-    if workspace.latest_version("iterate") is None:
-        return []
-    path = workspace.artifact("iterate").path / HISTORY_FILE
-    if not path.is_file():
+def previous_history(previous: Artifact | None) -> list[dict[str, Any]]:
+    """The iterations recorded by the previous iteration (empty without one)."""
+    path = previous.path / HISTORY_FILE if previous is not None else None
+    if path is None or not path.is_file():
         return []
     data = read_json(path)
     return list(data.get("iterations", [])) if isinstance(data, dict) else []

@@ -176,7 +176,8 @@ def run_all(
                               console=console, quiet=quiet, verbose=verbose)
             release_memory()  # a stage's models and tables are gone: their heap pages go back to the OS
             steps.append({"stage": stage, "version": outcome.artifact.version, "skipped": outcome.skipped,
-                          "seconds": round(time.perf_counter() - started, 2), "budget_left_seconds": round(left, 1)})
+                          "seconds": round(time.perf_counter() - started, 2), "budget_left_seconds": round(left, 1),
+                          "peak_rss_mb": outcome.peak_rss_mb})
             if on_stage is not None:
                 on_stage(stage, outcome)
     return {**final_summary(workspace, steps), "budget": budget,

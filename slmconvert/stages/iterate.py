@@ -42,7 +42,7 @@ from slmconvert.iterate.evaluate import (
     evaluate_cluster,
     seeded_sample,
 )
-from slmconvert.iterate.history import extend, make_entry, previous_history
+from slmconvert.iterate.history import HISTORY_ROLE, extend, make_entry, previous_history
 from slmconvert.iterate.params import IterateParams
 from slmconvert.iterate.plan import (
     after_evidence_reserve,
@@ -56,8 +56,10 @@ from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerato
 from slmconvert.router.replay import replay
 from slmconvert.router.router import Assigner, Router
 from slmconvert.stages.base import StageContext, StageResult
+from slmconvert.stages.lineage import recorded_version
 from slmconvert.util.budget import stage_deadline
 from slmconvert.util.device import pick_device
+from slmconvert.workspace import Artifact, Workspace
 
 NAME = "iterate"
 UPSTREAM = ("finetune", "select", "cluster", "curate")
@@ -168,7 +170,7 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
     summary["budget"] = {"budget": params.budget, "deadline": round(deadline.at, 3),
                          "seconds_left": round(deadline.left(), 2), "planned": sorted(planned.values(),
                                                                                      key=lambda e: e["cluster_id"])}
-    earlier = previous_history(ws)
+    earlier = previous_history(ctx.inputs.get(HISTORY_ROLE))
     history = extend(earlier, make_entry(version, lineage, summary, weekly, len(earlier)))
     outputs.write_all(
         ctx.out_dir, version=version, lineage=lineage, entries=entries, replay_result=result,
@@ -181,6 +183,17 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
             f"report at {ctx.out_dir.name}/report.html")
     return StageResult(metrics={**outputs.metrics(summary), "budget": summary["budget"]}, summary=summary)
 
+
+
+def derived_inputs(workspace: Workspace, inputs: dict[str, Artifact]) -> dict[str, Artifact]:
+    """The previous iteration, whose history.json this run extends (role `history_from`): the newest
+    iterate version built on other upstream versions. A rerun on the same upstreams finds the same one,
+    so its fingerprint is unchanged and it is reused."""
+    current = {stage: inputs[stage].version for stage in UPSTREAM}
+    for artifact in reversed(workspace.versions(NAME)):
+        if {stage: recorded_version(artifact, stage) for stage in UPSTREAM} != current:
+            return {HISTORY_ROLE: artifact}
+    return {}
 
 
 def fingerprint_extra(extra: dict[str, Any]) -> dict[str, Any]:

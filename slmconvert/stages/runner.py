@@ -26,6 +26,7 @@ from slmconvert.util.jsonio import (
     sha256_file,
     sha256_json,
 )
+from slmconvert.util.memory import PeakSampler
 from slmconvert.util.source import package_digest
 from slmconvert.workspace import MANIFEST, STAGES, Artifact, Workspace, new_version_id
 
@@ -42,6 +43,7 @@ class StageOutcome:
     artifact: Artifact
     summary: dict[str, Any]
     skipped: bool
+    peak_rss_mb: float | None = None  # of the process that ran the stage, during the run (None: reused)
 
 
 def load_stage(name: str) -> ModuleType:
@@ -121,6 +123,7 @@ def build_manifest(
     out_dir: Path,
     result: StageResult,
     seconds: float,
+    peak_rss_mb: float | None = None,
 ) -> dict[str, Any]:
     """The canonical manifest of a finished version (ARCHITECTURE.md, 'Workspace and artifacts')."""
     params_dict = params.model_dump(mode="json")
@@ -142,7 +145,7 @@ def build_manifest(
         "fingerprint": fingerprint,
         "outputs": _outputs(out_dir),
         "metrics": result.metrics,
-        "timing": {"seconds": round(seconds, 3)},
+        "timing": {"seconds": round(seconds, 3), "peak_rss_mb": peak_rss_mb},
         "environment": env_info(),
     }
 
@@ -175,6 +178,7 @@ def execute(
     with workspace.lock(f"slmconvert {stage_name}"):
         inputs = {up: r.artifact for up, r in resolve_inputs(workspace, stage_name, stage.UPSTREAM, pins).items()}
         inputs.update(role_inputs or {})
+        inputs.update(_derived_inputs(stage, workspace, inputs))
         extra_fp = fingerprint_extra(stage, extra)
         run_fingerprint = fingerprint(stage_name, params, inputs, extra_fp)
         if not force:
@@ -193,11 +197,13 @@ def execute(
         try:
             ctx = StageContext(workspace, temp_dir, params, inputs, extra, console, quiet, verbose, version)
             started = time.perf_counter()
-            result = stage.run(ctx)
+            with PeakSampler() as memory:
+                result = stage.run(ctx)
             seconds = time.perf_counter() - started
+            peak = round(memory.peak_mb, 1) if memory.peak_mb is not None else None
             atomic_write_text(temp_dir / SUMMARY_FILE, pretty_json(result.summary))
             manifest = build_manifest(
-                stage_name, version, params, inputs, extra_fp, run_fingerprint, temp_dir, result, seconds
+                stage_name, version, params, inputs, extra_fp, run_fingerprint, temp_dir, result, seconds, peak
             )
             atomic_write_text(temp_dir / MANIFEST, pretty_json(manifest))
             _fsync_dir(temp_dir)
@@ -206,7 +212,18 @@ def execute(
             _remove_tree(temp_dir)
             raise
         _after_publish(stage, workspace, artifact, params, inputs)
-        return StageOutcome(artifact, result.summary, skipped=False)
+        return StageOutcome(artifact, result.summary, skipped=False, peak_rss_mb=peak)
+
+
+def _derived_inputs(stage: ModuleType, workspace: Workspace, inputs: dict[str, Artifact]) -> dict[str, Artifact]:
+    """Role inputs a stage finds itself from its resolved inputs (its optional `derived_inputs` hook;
+    iterate: the earlier iteration whose history it extends)."""
+    hook = getattr(stage, "derived_inputs", None)
+    found = hook(workspace, inputs) if hook is not None else {}
+    clashing = sorted(set(found) & (set(inputs) | set(STAGES)))
+    if clashing:
+        raise ValueError(f"derived input role(s) {', '.join(clashing)} clash with other inputs")
+    return found
 
 
 def _after_publish(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import os
+import threading
 from collections.abc import Callable
 from functools import cache
 
@@ -45,6 +46,40 @@ def rss_mb() -> float:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+class PeakSampler:
+    """Highest resident memory of this process while the block runs, read every `every` seconds on a
+    thread (the kernel's own high-water mark covers the whole process life and is left alone, so
+    `time -v` still reports the true peak); None where /proc does not say."""
+
+    def __init__(self, every: float = 0.1, rss: Callable[[], float] = rss_mb) -> None:
+        self.every = every
+        self.rss = rss
+        self.peak_mb: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _read(self) -> None:
+        value = self.rss()
+        if value > 0 and (self.peak_mb is None or value > self.peak_mb):
+            self.peak_mb = value
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self._read()
+
+    def __enter__(self) -> PeakSampler:
+        self._read()
+        self._thread = threading.Thread(target=self._loop, name="slmconvert-peak-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._read()
 
 
 class HeapTrimmer:

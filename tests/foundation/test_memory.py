@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -35,3 +37,36 @@ def test_the_trimmer_waits_for_the_heap_to_outgrow_its_slack(monkeypatch):
 
 def test_resident_memory_is_read_from_the_os():
     assert 10 < memory.rss_mb() < 100_000
+
+
+def test_the_sampler_keeps_the_highest_reading_inside_its_block():
+    readings = iter([900.0, 1000.0])
+    with memory.PeakSampler(every=0.01, rss=lambda: next(readings, 950.0)) as sampler:
+        time.sleep(0.05)
+    assert sampler.peak_mb == 1000.0
+    with memory.PeakSampler(rss=lambda: 0.0) as unknown:  # no /proc: no number rather than a wrong one
+        pass
+    assert unknown.peak_mb is None
+
+
+def test_a_stage_run_records_the_peak_memory_of_its_process(tmp_path, monkeypatch):
+    from slmconvert.stages import runner
+    from slmconvert.workspace import Workspace
+    from tests.foundation import toy_stage
+
+    def holding_300_mb(ctx, run=toy_stage.run):
+        block = torch.ones(300 * MB, dtype=torch.uint8)
+        time.sleep(0.3)  # a few samples long
+        del block
+        return run(ctx)
+
+    monkeypatch.setattr(runner, "load_stage", lambda name: toy_stage)
+    monkeypatch.setattr(toy_stage, "run", holding_300_mb)
+    ws = Workspace(tmp_path / "ws")
+    before = memory.rss_mb()
+    outcome = runner.execute("collect", ws, toy_stage.ToyParams(), extra={"text": "a"}, quiet=True)
+    if before > 0:
+        assert outcome.peak_rss_mb - before > 250  # the 300 MB block, freed before the stage returned
+        assert outcome.artifact.manifest["timing"]["peak_rss_mb"] == outcome.peak_rss_mb
+    again = runner.execute("collect", ws, toy_stage.ToyParams(), extra={"text": "a"}, quiet=True)
+    assert again.skipped and again.peak_rss_mb is None

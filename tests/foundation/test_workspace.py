@@ -54,6 +54,23 @@ def test_unchanged_inputs_skip_and_force_reruns(tmp_path, toy):
     assert len(ws.versions("collect")) == 3
 
 
+def test_derived_inputs_join_the_manifest_and_the_fingerprint(tmp_path, toy, monkeypatch):
+    """A stage's `derived_inputs` hook (iterate's previous iteration) is a declared input: in the
+    manifest (so `status` shows it) and in the fingerprint (a different one is a new run)."""
+    ws = Workspace(tmp_path / "ws")
+    first, other = _run(ws, extra={"text": "a"}).artifact, _run(ws, extra={"text": "b"}).artifact
+    found = {"earlier": first}
+    monkeypatch.setattr(toy, "derived_inputs", lambda workspace, inputs: dict(found), raising=False)
+    with_first = _run(ws, extra={"text": "c"})
+    assert with_first.artifact.manifest["inputs"]["earlier"]["version"] == first.version
+    assert _run(ws, extra={"text": "c"}).skipped
+    found["earlier"] = other
+    assert not _run(ws, extra={"text": "c"}).skipped
+    found["collect"] = other  # a role may not shadow a stage's own input
+    with pytest.raises(ValueError, match="collect"):
+        _run(ws, extra={"text": "c"})
+
+
 def test_manifest_deterministic_apart_from_time_fields(tmp_path, toy):
     ws_a, ws_b = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
     ma = _run(ws_a, extra={"text": "same"}).artifact.manifest
