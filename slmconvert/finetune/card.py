@@ -101,7 +101,7 @@ def model_card(metrics: dict[str, Any]) -> str:
         f"- validation calls scored each evaluation: {data.get('validation_used')}",
         f"- max length {plan.get('max_length')} tokens; lengths {data.get('length_stats', {})}",
         f"- prompt format: style `{fmt.get('style')}`, drop_system={fmt.get('drop_system')}, "
-        f"drop_tools={fmt.get('drop_tools')}, {len(fmt.get('drop_system_lines') or [])} shared system-prompt lines "
+        f"drop_tools={fmt.get('drop_tools')}, {len(fmt.get('drop_system_lines') or [])} shared system-prompt lines or sentences "
         "dropped (context distillation: parts shared across the cluster are learnt, "
         "so prompts must be rendered with `prompt_format.json`)",
         "",

@@ -20,6 +20,8 @@ from slmconvert.artifacts.curated import conversation
 from slmconvert.models.prompt import (
     PromptFormat,
     line_hash,
+    sentence_hash,
+    sentences,
     render_record_completion,
     render_record_prompt,
 )
@@ -125,15 +127,26 @@ def dominant_tools(records: list[dict[str, Any]]) -> tuple[str, int]:
 
 
 def shared_system_lines(records: list[dict[str, Any]], min_share: float = SHARED_LINE_SHARE) -> tuple[str, ...]:
-    """Hashes of the system-prompt lines found in at least min_share of the records: what a
-    specialist learns when whole system prompts differ only in a few lines (a date, a channel)."""
+    """Hashes of the system-prompt lines, and of the sentences of the other lines, found in at least
+    min_share of the records: what a specialist learns when whole system prompts differ only in a few
+    lines or sentences (a date, a channel: "You are Riley, ... app. Today is Monday, 2026-11-02." keeps
+    only the date's sentence)."""
     if not records:
         return ()
-    counts: Counter[str] = Counter()
+    lines: Counter[str] = Counter()
+    pieces: Counter[str] = Counter()
+    line_pieces: dict[str, set[str]] = {}
     for record in records:
-        counts.update({line_hash(line) for line in system_text(record).splitlines() if line.strip()})
+        found = {line_hash(line): line for line in system_text(record).splitlines() if line.strip()}
+        for key, line in found.items():
+            if key not in line_pieces:
+                line_pieces[key] = {sentence_hash(s) for s in sentences(line)}
+        lines.update(found.keys())
+        pieces.update(set().union(*(line_pieces[key] for key in found)))
     needed = min_share * len(records)
-    return tuple(sorted(h for h, n in counts.items() if n >= needed))
+    dropped = {key for key, n in lines.items() if n >= needed}
+    shared = {h for key in lines.keys() - dropped for h in line_pieces[key] if pieces[h] >= needed}
+    return tuple(sorted(dropped | shared))
 
 
 def distilled_context(records: list[dict[str, Any]], fmt: PromptFormat) -> dict[str, Any]:

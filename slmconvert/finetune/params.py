@@ -38,7 +38,7 @@ class FinetuneParams(StageParams):
         description=(
             "Drop the prompt parts the specialist learns: auto drops the system prompt and/or the tool schemas "
             "(+ response format) when they are identical across the cluster's training calls, else the system-prompt "
-            "lines that 80% of them share; off keeps full prompts."
+            "lines, and the sentences of other lines, that 80% of them share; off keeps full prompts."
         ),
     )
     lora_rank: int | None = Field(None, ge=1, description="LoRA rank; default grows with the number of training examples (8-64).")

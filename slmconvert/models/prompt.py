@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -54,8 +55,9 @@ class PromptFormat:
 
     drop_system: leave out system messages (a specialist trained without them has learnt them).
     drop_tools: leave out tool schemas and the response-format instruction (likewise).
-    drop_system_lines: hashes (`line_hash`) of system-prompt lines left out: the lines a cluster's
-        system prompts share when the prompts as a whole differ (a date, a channel, a name).
+    drop_system_lines: hashes of system-prompt lines (`line_hash`) and of sentences within lines
+        (`sentence_hash`) left out: what a cluster's system prompts share when the prompts as a whole
+        differ (a line or a sentence holding a date, a channel, a name).
     """
 
     style: Style = "canonical"
@@ -219,16 +221,38 @@ def line_hash(line: str) -> str:
     return hashlib.sha256(line.strip().encode("utf-8")).hexdigest()[:16]
 
 
+def sentence_hash(sentence: str) -> str:
+    """Short stable id of one sentence of a system-prompt line (never equal to a `line_hash`, so a
+    format saved before sentences were dropped renders as it did)."""
+    return hashlib.sha256(b"sentence\x00" + sentence.strip().encode("utf-8")).hexdigest()[:16]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+
+
+def sentences(line: str) -> list[str]:
+    """A system-prompt line's sentences: "You are Riley, ... app. Today is Monday, 2026-11-02." is two
+    (a boundary is an end mark, space, then a capital, digit, quote or bracket: "e.g. coding" is one)."""
+    return [piece for piece in _SENTENCE_END.split(line.strip()) if piece]
+
+
 def _without_lines(text: str, dropped: tuple[str, ...]) -> str:
-    """text without the lines whose hash is in dropped (and without the blank runs that leaves)."""
+    """text without the lines and sentences whose hash is in dropped (and the blank runs that leaves);
+    a line keeps its exact text unless one of its sentences goes."""
     if not dropped or not text:
         return text
     hashes = set(dropped)
     out: list[str] = []
     for line in text.splitlines():
         if line.strip():
-            if line_hash(line) not in hashes:
+            if line_hash(line) in hashes:
+                continue
+            pieces = sentences(line)
+            kept = [piece for piece in pieces if sentence_hash(piece) not in hashes]
+            if len(kept) == len(pieces):
                 out.append(line)
+            elif kept:
+                out.append(line[: len(line) - len(line.lstrip())] + " ".join(kept))
         elif out and out[-1].strip():  # one blank line at most between kept lines
             out.append(line)
     return "\n".join(out).strip()

@@ -121,6 +121,24 @@ def test_shared_system_lines_are_those_most_calls_have():
     assert fdata.shared_system_lines([]) == ()
 
 
+def test_shared_sentences_of_a_varying_line_are_dropped_too(tokenizer):
+    """A line that holds a date differs in every call, yet most of its sentences are shared: those are
+    learnt, the date's sentence is kept (sample logs' support agent: 181 -> 141 tokens per example)."""
+    from slmconvert.models.prompt import PromptFormat, line_hash, render_prompt, sentence_hash
+
+    def record(day, channel="web chat"):
+        line = f"You are Riley, the assistant of Acme. Today is 2026-11-{day:02d}. The customer uses {channel}."
+        return {"messages": [{"role": "system", "content": f"{line}\nBe polite."}, {"role": "user", "content": "hi"}]}
+
+    records = [record(d) for d in range(1, 9)] + [record(9, "the app"), record(10, "the app")]
+    shared = set(fdata.shared_system_lines(records))
+    assert shared == {line_hash("Be polite."), sentence_hash("You are Riley, the assistant of Acme."),
+                      sentence_hash("The customer uses web chat.")}
+    prompt = render_prompt(records[9]["messages"], [], tokenizer, PromptFormat(drop_system_lines=tuple(shared)))
+    assert "Today is 2026-11-10. The customer uses the app." in prompt and "Riley" not in prompt
+    assert "polite" not in prompt
+
+
 def test_distilled_prompts_are_shorter_and_drop_the_shared_parts(tokenizer):
     record = task_record(5)
     full = render_record_prompt(record, tokenizer, PromptFormat("canonical"))

@@ -23,7 +23,7 @@ def test_pins_reach_the_stages_that_read_them(tmp_path, monkeypatch):
 
     def execute(stage, workspace, params, pins=None, **kwargs):
         calls.append((stage, dict(pins or {})))
-        return types.SimpleNamespace(artifact=types.SimpleNamespace(version=f"v-{stage}"), skipped=False)
+        return types.SimpleNamespace(artifact=types.SimpleNamespace(version=f"v-{stage}"), skipped=False, peak_rss_mb=None)
 
     monkeypatch.setattr(pipeline, "execute", execute)
     monkeypatch.setattr(pipeline, "final_summary", lambda workspace, steps: {"steps": steps})

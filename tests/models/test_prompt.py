@@ -199,6 +199,21 @@ def test_distillation_of_shared_system_lines_keeps_the_varying_ones(tiny_tokeniz
     assert render_prompt(messages, [], tiny_tokenizer, PromptFormat()).count("Acme") == 1
 
 
+def test_a_dropped_sentence_leaves_the_rest_of_its_line_and_old_formats_render_as_before(tiny_tokenizer):
+    from slmconvert.models.prompt import line_hash, sentence_hash, sentences
+
+    line = "You are the agent of Acme, e.g. for refunds. Today is 2026-11-08. Be polite!"
+    assert sentences(line) == ["You are the agent of Acme, e.g. for refunds.", "Today is 2026-11-08.", "Be polite!"]
+    messages = [{"role": "system", "content": f"{line}\nBe polite!"}, MESSAGES[1]]
+    fmt = PromptFormat(drop_system_lines=(sentence_hash("You are the agent of Acme, e.g. for refunds."),
+                                          sentence_hash("Be polite!")))
+    prompt = render_prompt(messages, [], tiny_tokenizer, fmt)
+    assert "Today is 2026-11-08." in prompt and "Acme" not in prompt and "polite" not in prompt
+    # a format that names the lone line "Be polite!" by its line hash leaves the sentence in the first line
+    old = render_prompt(messages, [], tiny_tokenizer, PromptFormat(drop_system_lines=(line_hash("Be polite!"),)))
+    assert line in old and old.count("Be polite!") == 1
+
+
 def test_response_format_instruction(tiny_tokenizer):
     schema = {"type": "object", "properties": {"intent": {"type": "string"}}, "required": ["intent"]}
     rf = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
