@@ -34,7 +34,7 @@ from slmconvert.util.budget import Deadline, parse_duration
 from slmconvert.util.device import pick_device
 from slmconvert.util.jsonio import read_json
 from slmconvert.util.tables import iter_table
-from slmconvert.workspace import Artifact, Workspace
+from slmconvert.workspace import STAGES, Artifact, Workspace
 
 WEEKLY_PINS = ("iterate", "collect")
 
@@ -46,8 +46,8 @@ def _previous(workspace: Workspace, version: str | None = None) -> tuple[Artifac
             hint="run `slmconvert run-all LOGS --workdir ...` once before the weekly loop",
         )
     previous = workspace.artifact("iterate", version)
-    lineage = {name: workspace.artifact(name, info["version"])
-               for name, info in previous.manifest.get("inputs", {}).items()}
+    inputs = previous.manifest.get("inputs", {})  # its upstreams, and roles (history_from, adapters_from:<id>)
+    lineage = {name: workspace.artifact(name, info["version"]) for name, info in inputs.items() if name in STAGES}
     return previous, lineage
 
 
