@@ -8,8 +8,8 @@ run-all it ran at 1.3-2.5x the price finetune's probe had measured, past the wal
 The heap a training run fragmented also stayed with the process. A child process per model stage
 runs at the speed the budget plan measured and gives all of its memory back when it ends.
 
-The parent holds the workspace lock for its child; the child builds its own console on the same
-stderr and sends back the stage's outcome, or the exception that ended it. A child whose parent
+The parent holds the workspace lock for its child; the child quiets the libraries as the CLI did,
+builds its own console on the same stderr and sends back the stage's outcome, or the exception that ended it. A child whose parent
 dies (killed by cron's timeout, say) is stopped by the kernel (Linux): it must not go on writing to
 a workspace whose lock went with its parent; what it leaves is an unpublished temp directory, which
 the next run removes.
@@ -31,6 +31,7 @@ from slmconvert.errors import SlmError
 from slmconvert.params import StageParams
 from slmconvert.stages import runner
 from slmconvert.stages.runner import StageOutcome
+from slmconvert.util.chatter import quiet_libraries
 from slmconvert.workspace import Workspace
 
 OWN_PROCESS_STAGES = frozenset({"finetune", "iterate"})  # the stages that train or generate with a language model
@@ -56,6 +57,7 @@ def execute(stage_name: str, workspace: Workspace, params: StageParams, *, conso
 def _execute_in_child(stage_name: str, root: str, params: StageParams, kwargs: dict[str, Any],
                       quiet: bool, width: int, parent: int) -> StageOutcome:
     stop_with_parent(parent)
+    quiet_libraries(bool(kwargs.get("verbose")))  # warning filters and log levels do not cross a spawn
     workspace = Workspace(root)
     workspace.held_by_parent()
     console = Console(stderr=True, quiet=quiet, width=width)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
 import pickle
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from rich.console import Console
@@ -102,3 +106,21 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except (FileNotFoundError, ProcessLookupError):
         return False
+
+
+def _library_log_level_after_a_stage(root: str, parent: int) -> int:
+    """In a fresh child: run a stage as run-all's child does (it fails: no upstream), then report
+    how loud transformers may be."""
+    try:
+        isolation._execute_in_child("iterate", root, resolve_all()["iterate"], {"quiet": True}, True, 80, parent)
+    except SlmError:
+        pass
+    return logging.getLogger("transformers").level
+
+
+def test_the_child_quiets_the_libraries_as_the_cli_did(tmp_path):
+    """Warning filters and log levels do not cross a spawn: without quieting, a child's run-all printed
+    transformers' deprecation warnings and the kernels library's Hub notices."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        level = pool.submit(_library_log_level_after_a_stage, str(tmp_path / "work"), os.getpid()).result()
+    assert level == logging.ERROR
