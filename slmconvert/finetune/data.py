@@ -20,10 +20,10 @@ from slmconvert.artifacts.curated import conversation
 from slmconvert.models.prompt import (
     PromptFormat,
     line_hash,
-    sentence_hash,
-    sentences,
     render_record_completion,
     render_record_prompt,
+    sentence_hash,
+    sentences,
 )
 from slmconvert.util.jsonio import canonical_json, sha256_json
 
