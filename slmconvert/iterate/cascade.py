@@ -5,20 +5,24 @@ For each trained cluster, on its validation calls only:
 1. the confidence signal is chosen: the one with the highest AUROC against strict agreement
    (ties: the order of `confidence.SIGNALS`);
 2. candidate thresholds are chosen: for each validation agreement level (IterateParams.threshold_levels,
-   e.g. 0.95 and 1.0), the lowest threshold whose kept validation calls agree at least that often;
-   when every validation call agrees (all levels say "keep everything"), also the threshold that keeps
-   the 90% most confident of them, a margin for the misses a small sample cannot show;
-   a candidate that could not keep enough test calls to show the target even with perfect answers is
-   dropped (the test sample size is known in advance, its outcomes are not).
-Then, on the held-out test calls, the candidates are tested in a fixed order, strictest (highest
-threshold, fewest calls kept) first: each must have a Wilson lower bound (95%) of the agreement of the
-calls it keeps at or above the promotion target, and a looser one is tested only when every stricter
-one passed (a fixed-sequence test: the order is set on validation before test is seen, so each test
-runs at the full level and the chance of promoting a specialist whose kept calls fall short of the
-target stays within 5%, with no correction for the number of candidates). The loosest candidate that
-passed is the cluster's threshold; its coverage is the share of test calls kept. Rule violations
-(parse error, unknown tool, schema error) are never kept. The threshold is never chosen on test: test
-only confirms or rejects validation's choices, in validation's order.
+   e.g. 0.95 and 1.0), the lowest threshold whose kept validation calls agree at least that often; and a
+   ladder of rungs between them, the thresholds that keep COVERAGE_RUNGS (70%, 80%, 90%) of the
+   validation calls where those agree at least at the lowest level (a 64-call validation sample often
+   puts its two levels far apart: 50% and 83% of the calls); a candidate that could not keep enough test calls to show the target even with perfect
+   answers is dropped (the test sample size is known in advance, its outcomes are not);
+3. the sequence is set: candidates strictest (highest threshold, fewest calls kept) first, starting at
+   the first whose chance to pass, judged on validation (`evidence.pass_chance`), is at least
+   START_CHANCE (else at the strictest): a strict candidate that keeps too few calls to survive one
+   miss would end the sequence before the sound ones are tested.
+Then, on the held-out test calls, the candidates are tested in that order: each must have a Wilson
+lower bound (95%) of the agreement of the calls it keeps at or above the promotion target, and a
+looser one is tested only when every stricter one in the sequence passed (a fixed-sequence test: the
+order is set on validation before test is seen, so each test runs at the full level and the chance of
+promoting a specialist whose kept calls fall short of the target stays within 5%, with no correction
+for the number of candidates). The loosest candidate that passed is the cluster's threshold; its
+coverage is the share of test calls kept. Rule violations (parse error, unknown tool, schema error) are
+never kept. The threshold is never chosen on test: test only confirms or rejects validation's choices,
+in validation's order.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from slmconvert.evaluation.stats import auroc, wilson_interval, z_value
-from slmconvert.iterate.evidence import LEVEL, lower_bound, min_kept_calls
+from slmconvert.iterate.evidence import LEVEL, lower_bound, min_kept_calls, pass_chance
 from slmconvert.models.prompt import PromptFormat, parse_completion
 from slmconvert.router import escalation
 from slmconvert.router.confidence import SIGNALS, keeps, lowest_threshold, signals
@@ -38,7 +42,8 @@ from slmconvert.router.config import EscalationRules
 from slmconvert.router.generator import Generation
 
 CURVE_POINTS = 20
-MARGIN_COVERAGE = 0.9  # share of validation calls the margin candidate keeps (see _coverage_candidate)
+COVERAGE_RUNGS = (0.7, 0.8, 0.9)  # shares of the validation calls the ladder's rungs keep
+START_CHANCE = 0.5  # the sequence starts at the strictest candidate at least this likely to pass
 
 
 @dataclass(frozen=True)
@@ -95,17 +100,27 @@ def _score(call: ScoredCall, signal: str) -> float:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A threshold chosen on validation, with what it kept there."""
+    """A threshold chosen on validation, with what it kept there (level: the agreement level it was
+    chosen for; a rung's is the agreement its kept validation calls reach)."""
 
     threshold: float | None
     level: float
     validation_coverage: float
     validation_agreement: float | None
+    validation_kept: int = 0
+
+    def pass_chance(self, test_calls: int, target: float) -> float:
+        """Chance, judged on validation, that it passes on `test_calls` test calls (`evidence.pass_chance`)."""
+        if self.validation_agreement is None:  # nothing measured: only the size can be judged
+            return 1.0 if self.validation_coverage * test_calls >= (min_kept_calls(target) or math.inf) else 0.0
+        return pass_chance(self.validation_agreement * self.validation_kept, self.validation_kept,
+                           round(self.validation_coverage * test_calls), target)
 
 
 def candidates(validation: Sequence[ScoredCall], signal: str, levels: Sequence[float], target: float,
-               test_calls: int) -> list[Candidate]:
-    """Candidate thresholds in the order test checks them, strictest first (see the module docstring)."""
+               test_calls: int, rungs: Sequence[float] = COVERAGE_RUNGS,
+               start_chance: float = START_CHANCE) -> list[Candidate]:
+    """Candidate thresholds in the order test checks them (see the module docstring)."""
     if not validation:  # nothing to choose a threshold on: the cluster can only be kept whole
         return [Candidate(None, 1.0, 1.0, None)] if (min_kept_calls(target) or math.inf) <= test_calls else []
     usable = [c for c in validation if c.violation is None]
@@ -116,34 +131,41 @@ def candidates(validation: Sequence[ScoredCall], signal: str, levels: Sequence[f
         if best is None or (signal == "none" and best["threshold"] is not None) or best["threshold"] in found:
             continue
         found[best["threshold"]] = Candidate(best["threshold"], level, best["kept"] / len(validation),
-                                             best["kept_agreement"])
-    if signal != "none" and set(found) == {None}:  # no disagreement on validation: add a margin
-        margin = _coverage_candidate(usable, scores, len(validation))
-        if margin is not None:
-            found[margin.threshold] = margin
+                                             best["kept_agreement"], best["kept"])
+    if signal != "none":
+        for rung in _rungs(usable, scores, len(validation), rungs):
+            if rung.level >= min(levels):  # its kept validation calls agree as often as a level asks
+                found.setdefault(rung.threshold, rung)
     need = min_kept_calls(target)
     if need is None:
         return []
-    return sorted((c for c in found.values() if c.validation_coverage * test_calls >= need),
-                  key=lambda c: -math.inf if c.threshold is None else c.threshold, reverse=True)
+    ladder = sorted((c for c in found.values() if c.validation_coverage * test_calls >= need),
+                    key=lambda c: -math.inf if c.threshold is None else c.threshold, reverse=True)
+    start = next((i for i, c in enumerate(ladder) if c.pass_chance(test_calls, target) >= start_chance), 0)
+    return ladder[start:]
 
 
-def _coverage_candidate(usable: Sequence[ScoredCall], scores: Sequence[float | None], total: int) -> Candidate | None:
-    """The threshold keeping the MARGIN_COVERAGE most confident validation calls (ties together).
+def _rungs(usable: Sequence[ScoredCall], scores: Sequence[float | None], total: int,
+           shares: Sequence[float]) -> list[Candidate]:
+    """The thresholds keeping `shares` (COVERAGE_RUNGS) of the validation calls, most confident first (ties kept
+    together; a rung that keeps every call is the same as no threshold and left out).
 
-    When every validation call agrees, the agreement levels all give "keep everything" and the
-    confidence signal is never used; yet a few dozen agreeing calls do not show that the rare miss
-    is absent (the sample logs' intent classifier: 47/47 on validation, then 95/100 on test, its
-    misses among its least confident answers). This second candidate escalates the least confident
-    tenth; test checks it first, as the stricter of the two."""
+    They also cover a validation sample that agrees everywhere, where every level says "keep all": a
+    few dozen agreeing calls do not show that the rare miss is absent (the sample logs' intent
+    classifier: 47/47 on validation, then 95/100 on test, its misses among its least confident
+    answers), and the rungs escalate the least confident calls if keeping all of them fails."""
     known = sorted((s for s in scores if s is not None), reverse=True)
-    if len(known) < 2:
-        return None
-    cut = known[max(0, math.ceil(MARGIN_COVERAGE * len(known)) - 1)]
-    if cut == known[-1]:  # every call would be kept anyway
-        return None
-    kept = [c for c, s in zip(usable, scores, strict=True) if s is not None and s >= cut]
-    return Candidate(cut, 1.0, len(kept) / max(1, total), sum(c.agreement for c in kept) / len(kept))
+    rungs = []
+    for share in shares:
+        if not known:
+            break
+        cut = known[max(0, math.ceil(share * len(known)) - 1)]
+        if cut == known[-1]:  # every call with a score would be kept anyway
+            continue
+        kept = [c for c, s in zip(usable, scores, strict=True) if s is not None and s >= cut]
+        agreement = sum(c.agreement for c in kept) / len(kept)
+        rungs.append(Candidate(cut, agreement, len(kept) / max(1, total), agreement, len(kept)))
+    return rungs
 
 
 def _kept(test: Sequence[ScoredCall], signal: str, threshold: float | None) -> list[ScoredCall]:
@@ -213,9 +235,12 @@ class ClusterCascade:
     signal: str
     aurocs: dict[str, float | None]
     levels: tuple[float, ...]
+    rungs: tuple[float, ...] = COVERAGE_RUNGS
+    start_chance: float = START_CHANCE
 
     def candidates(self, target: float) -> list[Candidate]:
-        return candidates(self.validation, self.signal, self.levels, target, self.test_planned)
+        return candidates(self.validation, self.signal, self.levels, target, self.test_planned, self.rungs,
+                          self.start_chance)
 
     def decide(self, target: float) -> dict[str, Any]:
         """The promotion check at `target` (see the module docstring)."""

@@ -56,3 +56,21 @@ def planned_test_calls(target: float, coverage: float, agreement: float) -> int 
     """The test sample a budget plans for: sized for a specialist agreeing on `agreement` of its kept
     calls, or for a perfect one when that cannot show the target (agreement <= target)."""
     return required_test_calls(target, coverage, agreement) or required_test_calls(target, coverage)
+
+
+def pass_chance(agreeing: float, kept: int, test_kept: int, target: float) -> float:
+    """Chance that `test_kept` kept test calls show `target`, judged from `kept` validation calls of
+    which `agreeing` agree: each test call agrees with probability (agreeing + 1/2) / (kept + 1) (a
+    perfect validation run is not taken for a perfect specialist)."""
+    if test_kept <= 0 or kept <= 0:
+        return 0.0
+    p = (min(float(agreeing), kept) + 0.5) / (kept + 1)
+    needed = next((x for x in range(test_kept + 1) if (lower_bound(x, test_kept) or 0.0) >= target), None)
+    if needed is None:
+        return 0.0
+    return sum(math.exp(_log_binomial(test_kept, x, p)) for x in range(needed, test_kept + 1))
+
+
+def _log_binomial(n: int, x: int, p: float) -> float:
+    return (math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1)
+            + x * math.log(p) + (n - x) * math.log1p(-p))

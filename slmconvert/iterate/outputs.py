@@ -125,8 +125,10 @@ METHOD = (
     "interval (Wilson for rates, bootstrap for mean scores).",
     "Per-call routing (a cascade): on each trained cluster's validation calls the confidence signal with the "
     "best AUROC against agreement is chosen, and candidate thresholds (the lowest keeping validation calls "
-    "that agree at each level of threshold_levels); on the held-out test calls the candidates are tested "
-    "strictest first, each only after every stricter one passed (a fixed sequence set on validation), and the "
+    "that agree at each level of threshold_levels, and rungs keeping 70/80/90% of them where those agree at "
+    "the lowest level); on the held-out test calls the candidates are tested strictest first, from the first "
+    "that validation judges at least even odds to pass, each only after every stricter one passed (a fixed "
+    "sequence set on validation), and the "
     "loosest one whose kept calls have a Wilson lower bound (95%) at or above the promotion target is the "
     "cluster's threshold; coverage is the share of test calls it keeps. Rule "
     "violations (parse error, unknown tool, schema error) always escalate. Thresholds are never chosen on "

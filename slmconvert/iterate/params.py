@@ -34,8 +34,10 @@ class IterateParams(StageParams):
     threshold_levels: list[float] = Field(
         [0.95, 1.0], min_length=1,
         description="Validation agreement levels that define the candidate confidence thresholds of a cluster "
-        "(each: the lowest threshold whose kept validation calls agree at least this often); test checks them "
-        "strictest first and stops at the first that fails; the loosest that passed is used.",
+        "(each: the lowest threshold whose kept validation calls agree at least this often), with rungs keeping "
+        "70/80/90% of the validation calls where those agree at the lowest level; test checks them strictest "
+        "first (from the first with even odds to pass) and stops at the first that fails; the loosest that "
+        "passed is used.",
     )
     # -- evaluation budget ---------------------------------------------------------------------
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the specialists are evaluated.")

@@ -76,8 +76,8 @@ def _reason(cascade: dict[str, Any], target: float, metric: str | None) -> str:
         return (f"stays on the LLM: no confidence threshold chosen on {cascade.get('validation_calls', 0)} "
                 f"validation calls (agreement {_fmt(cascade.get('validation_agreement'))}) keeps enough "
                 f"agreeing calls to show {target:.2f} on {planned} test calls (>= {need} kept needed)")
-    a = checks[0]["test"]["agreement"]  # the sequence starts at the strictest threshold: when it fails, all do
-    return (f"stays on the LLM: at its strictest candidate threshold the {a.get('n')} kept test calls have "
+    a = checks[0]["test"]["agreement"]  # the first threshold of the sequence: when it fails, all do
+    return (f"stays on the LLM: at the first threshold of its sequence the {a.get('n')} kept test calls have "
             f"{metric} {_fmt(a.get('value'))}, lower bound {_fmt(a.get('low'))} < target {target:.2f}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from slmconvert.iterate.cascade import (
+    START_CHANCE,
     ClusterCascade,
     ScoredCall,
     can_still_pass,
@@ -14,6 +15,7 @@ from slmconvert.iterate.cascade import (
 from slmconvert.iterate.evidence import (
     lower_bound,
     min_kept_calls,
+    pass_chance,
     planned_test_calls,
     required_test_calls,
 )
@@ -196,22 +198,55 @@ def test_promotion_metric_override_applies_only_where_it_is_measured():
     assert agreement_metric(None, text_rows) == "strict_agreement"
 
 
-def test_a_perfect_validation_sample_still_gets_a_margin_candidate():
+def test_a_perfect_validation_sample_still_gets_rungs_below_keeping_everything():
     """47/47 on validation, then misses on test among the least confident answers: keeping everything
-    fails, the margin candidate (the 90% most confident validation calls) passes."""
+    fails, the loosest rung (the 90% most confident validation calls) passes."""
     validation = [_call(i, True, -0.01 - 0.004 * i) for i in range(47)]
     test = [_call(100 + i, i < 95, -0.01 - 0.002 * i) for i in range(100)]  # the last 5 are wrong and least sure
     cascade = _cascade(validation, test)
     chosen = cascade.candidates(0.90)
-    assert [c.threshold for c in chosen][1] is None and len(chosen) == 2
-    assert chosen[0].validation_coverage == pytest.approx(43 / 47)
+    assert [c.validation_kept for c in chosen] == [33, 38, 43, 47] and chosen[-1].threshold is None
     decision = cascade.decide(0.90)
-    assert decision["promoted"] and decision["threshold"] == chosen[0].threshold
+    assert decision["promoted"] and decision["threshold"] == chosen[2].threshold
     assert decision["agreement"]["value"] == 1.0 and decision["coverage"] < 0.95
-    # with misses spread evenly instead, the margin cannot rescue it
+    assert [c["passed"] for c in decision["candidates"]] == [True, True, True, False]
+    # with misses spread evenly instead, the rungs cannot rescue it
     spread = [_call(200 + i, i % 20 != 7, -0.01 - 0.002 * i) for i in range(100)]
     assert not _cascade(validation, spread).decide(0.90)["promoted"]
-    # and a validation sample with a miss is calibrated by the levels alone
+    # a validation sample with a miss: the levels cut just the miss, or keep all (0.95 level)
     flawed = [*validation[:-1], _call(99, False, -0.5)]
     thresholds = [c.threshold for c in _cascade(flawed, test).candidates(0.90)]
-    assert thresholds == [validation[-2].signals[SIGNAL], None]  # cut just the miss, or keep all (0.95 level)
+    assert thresholds[-2:] == [validation[-2].signals[SIGNAL], None]
+
+
+def test_rungs_fill_the_gap_between_far_apart_levels_and_a_fragile_start_is_skipped():
+    """Validation: 20 sure and right, one confident miss, 40 right but less sure, 3 unsure misses. Level
+    1.0 keeps only the 20 (about 37 of 120 test calls: one miss there fails it, and with it the whole
+    sequence); the rungs at 70-90% keep the confident miss and still agree at 98%, and are far likelier to
+    pass: the sequence starts there."""
+    def calls(sure: int, less_sure_right: int, less_sure_wrong: int, offset: int) -> list[ScoredCall]:
+        out = [_call(offset + i, True, -0.01 - 0.001 * i) for i in range(sure)] + [_call(offset + 50, False, -0.05)]
+        out += [_call(offset + 100 + i, i < less_sure_right, -0.1 - 0.002 * i)
+                for i in range(less_sure_right + less_sure_wrong)]
+        return out + [_call(offset + 300 + i, False, -3.0) for i in range(3)]
+
+    validation = calls(20, 40, 0, 0)
+    ladder = candidates(validation, SIGNAL, (0.95, 1.0), 0.90, test_calls=120)
+    strict = candidates(validation, SIGNAL, (1.0,), 0.90, test_calls=120)
+    assert [c.validation_kept for c in strict] == [20]
+    assert strict[0].pass_chance(120, 0.90) < START_CHANCE  # alone, it is still tested (nothing else is)
+    assert [c.validation_kept for c in ladder] == [45, 52, 58, 61]
+    assert ladder[0].pass_chance(120, 0.90) >= START_CHANCE
+    # on test: one confident miss among the 39 surest (level 1.0 alone would fail there), none below it
+    decision = _cascade(validation, calls(38, 60, 18, 1000)).decide(0.90)
+    assert decision["candidates"][0]["threshold"] == ladder[0].threshold
+    assert decision["promoted"] and decision["coverage"] > 0.6 and decision["agreement"]["value"] < 1.0
+    assert lower_bound(38, 39) < 0.90  # what the strict start would have shown
+
+
+def test_the_chance_to_pass_is_judged_from_validation():
+    assert pass_chance(35, 35, 35, 0.90) == pytest.approx((35.5 / 36) ** 35)  # every kept test call must agree
+    assert pass_chance(35, 35, 34, 0.90) == 0.0  # too few to show the target even when perfect
+    assert pass_chance(34, 35, 80, 0.90) > pass_chance(34, 35, 40, 0.90)  # more calls survive a miss
+    assert pass_chance(30, 35, 80, 0.90) < pass_chance(34, 35, 80, 0.90) < pass_chance(35, 35, 80, 0.90)
+    assert pass_chance(0, 0, 80, 0.90) == 0.0
