@@ -19,6 +19,7 @@ from slmconvert.pipeline.budget import budget_extra, run_budget
 from slmconvert.pipeline.isolation import execute
 from slmconvert.stages.runner import (
     StageOutcome,
+    derived_inputs,
     fingerprint,
     fingerprint_extra,
     load_stage,
@@ -123,6 +124,7 @@ def plan(
             produced[stage] = None
             continue
         inputs = {up: produced[up] for up in module.UPSTREAM}  # type: ignore[misc]
+        inputs.update(derived_inputs(module, workspace, inputs))  # type: ignore[arg-type]
         if force:
             steps.append(StepPlan(stage, "run", "--force"))
             produced[stage] = None

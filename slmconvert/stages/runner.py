@@ -178,7 +178,7 @@ def execute(
     with workspace.lock(f"slmconvert {stage_name}"):
         inputs = {up: r.artifact for up, r in resolve_inputs(workspace, stage_name, stage.UPSTREAM, pins).items()}
         inputs.update(role_inputs or {})
-        inputs.update(_derived_inputs(stage, workspace, inputs))
+        inputs.update(derived_inputs(stage, workspace, inputs))
         extra_fp = fingerprint_extra(stage, extra)
         run_fingerprint = fingerprint(stage_name, params, inputs, extra_fp)
         if not force:
@@ -215,9 +215,10 @@ def execute(
         return StageOutcome(artifact, result.summary, skipped=False, peak_rss_mb=peak)
 
 
-def _derived_inputs(stage: ModuleType, workspace: Workspace, inputs: dict[str, Artifact]) -> dict[str, Artifact]:
+def derived_inputs(stage: ModuleType, workspace: Workspace, inputs: dict[str, Artifact]) -> dict[str, Artifact]:
     """Role inputs a stage finds itself from its resolved inputs (its optional `derived_inputs` hook;
-    iterate: the earlier iteration whose history it extends)."""
+    iterate: the earlier iteration whose history it extends); part of the fingerprint, so whatever
+    predicts a fingerprint (run-all's --dry-run) adds them too."""
     hook = getattr(stage, "derived_inputs", None)
     found = hook(workspace, inputs) if hook is not None else {}
     clashing = sorted(set(found) & (set(inputs) | set(STAGES)))
