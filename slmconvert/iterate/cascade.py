@@ -110,10 +110,9 @@ class Candidate:
     validation_kept: int = 0
 
     def pass_chance(self, test_calls: int, target: float) -> float:
-        """Chance, judged on validation, that it passes on `test_calls` test calls (`evidence.pass_chance`)."""
-        if self.validation_agreement is None:  # nothing measured: only the size can be judged
-            return 1.0 if self.validation_coverage * test_calls >= (min_kept_calls(target) or math.inf) else 0.0
-        return pass_chance(self.validation_agreement * self.validation_kept, self.validation_kept,
+        """Chance, judged on validation, that it passes on `test_calls` test calls (`evidence.pass_chance`;
+        0 for a candidate with no validation calls kept)."""
+        return pass_chance((self.validation_agreement or 0.0) * self.validation_kept, self.validation_kept,
                            round(self.validation_coverage * test_calls), target)
 
 
