@@ -165,7 +165,7 @@ def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> float:
     import torch
     from peft import get_peft_model
 
-    from slmconvert.finetune.trainer import completion_loss
+    from slmconvert.finetune.trainer import attention_kernel, completion_loss
 
     peft_model = get_peft_model(net, config)
     peft_model.train()
@@ -176,9 +176,10 @@ def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> float:
     elapsed = 0.0
     for step in range(TRAIN_STEPS + 1):
         begin = time.perf_counter()
-        with _autocast(plan.device, plan.precision):
-            loss = completion_loss(peft_model, inputs)
-        loss.backward()
+        with attention_kernel(inputs, net.config, plan.device):
+            with _autocast(plan.device, plan.precision):
+                loss = completion_loss(peft_model, inputs)
+            loss.backward()
         optimiser.step()
         optimiser.zero_grad(set_to_none=True)
         if plan.device == "cuda":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from slmconvert.finetune.trainer import completion_loss
@@ -133,3 +135,39 @@ def _casting_loss(model, batch):
 
     with mock.patch("torch.is_autocast_enabled", return_value=False):
         return completion_loss(model, batch)
+
+
+def test_cpu_passes_run_the_math_attention_kernel_within_its_memory_bound_and_train_alike(tiny_model):
+    """The math kernel serves short CPU passes (same loss and gradients as the default kernel); a pass whose
+    attention weights would pass MATH_ATTENTION_BYTES, and a GPU pass, keep the default."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from slmconvert.finetune import trainer
+    from slmconvert.finetune.trainer import attention_kernel
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.float32, attn_implementation="sdpa")
+    peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], lora_dropout=0.0))
+    batch = _ragged_batch(model.config.vocab_size)
+    with attention_kernel(batch, model.config, "cpu"):
+        assert not torch.backends.cuda.flash_sdp_enabled() and torch.backends.cuda.math_sdp_enabled()
+    assert torch.backends.cuda.flash_sdp_enabled()
+    with attention_kernel(batch, model.config, "cuda"):
+        assert torch.backends.cuda.flash_sdp_enabled()
+    wide = {"input_ids": torch.zeros(1, 4096, dtype=torch.long)}
+    heads, layers = model.config.num_attention_heads, model.config.num_hidden_layers
+    assert trainer.MATH_ATTENTION_BYTES < 4096 * 4096 * 4 * heads * layers
+    with attention_kernel(wide, model.config, "cpu"):
+        assert torch.backends.cuda.flash_sdp_enabled()
+
+    def loss_and_gradients(math: bool) -> tuple[float, list[torch.Tensor]]:
+        peft_model.zero_grad()
+        context = attention_kernel(batch, model.config, "cpu") if math else contextlib.nullcontext()
+        with context:
+            loss = completion_loss(peft_model, batch)
+            loss.backward()
+        return float(loss), [p.grad.clone() for n, p in peft_model.named_parameters() if "lora_" in n]
+
+    (flash_loss, flash_grads), (math_loss, math_grads) = loss_and_gradients(False), loss_and_gradients(True)
+    assert abs(flash_loss - math_loss) < 1e-5
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(flash_grads, math_grads))

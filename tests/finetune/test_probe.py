@@ -24,4 +24,3 @@ def test_the_load_it_reports_leaves_out_the_one_time_conversion(tiny_model, monk
     speed = measure(str(tiny_model), make_probe_plan(FinetuneParams(device="cpu"), "cpu", 60_000), batch=2)
     assert converted
     assert speed.load_seconds < 1.0
-    assert speed.probe_seconds >= 1.0
