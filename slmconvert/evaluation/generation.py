@@ -1,9 +1,10 @@
 """Batched greedy generation with honest timing: the engine of evaluation, select and replay.
 
 Prompts are tokenized without added special tokens (rendered prompts already carry them),
-sorted by length so each batch pads little, batched up to `batch_size` rows and fewer where long
-prompts would hold more than ATTENTION_BUDGET_BYTES of attention scores, left-padded, decoded greedily until an end-of-turn
-or EOS token, and returned in the caller's order. A short warm-up call runs first and is not
+ordered by prompt and expected answer length so each batch pads little, batched up to `batch_size`
+rows and fewer where long prompts would hold more than ATTENTION_BUDGET_BYTES of attention scores or
+pad the batch past PADDED_PROMPT_LIMIT, left-padded, decoded greedily until an end-of-turn or EOS
+token, and returned in the caller's order. A short warm-up call runs first and is not
 timed; `wall_seconds` is wall clock over all batches (CUDA synchronised), shared-prefix
 computation included.
 
@@ -27,6 +28,12 @@ MIN_SHARED_PREFIX = 32  # tokens; below this a cache copy costs more than it sav
 ATTENTION_BUDGET_BYTES = 512 * 2**20  # the attention scores a batch may hold at once: a masked prefill
 # materialises rows x heads x width^2 of them on a CPU (measured: 16 support-agent prompts of up to 5,700 tokens
 # in one batch peaked at 5.7 GB RSS and ran 2.3x slower than in batches within this budget, 1.6 GB)
+DECODE_PREFILL_RATIO = 6.0  # a decoded token costs a row about as much as this many prefilled prompt tokens
+# (SmolLM2-135M, batch 16, bf16, AMD EPYC 2 cores: prefill 2,790 tok/s, decode 446 tok/s)
+ANSWER_CHARS_PER_TOKEN = 4
+PADDED_PROMPT_LIMIT = 1.5  # a batch's prompts padded to its widest may hold at most this many times their own
+# tokens: a batch of 16 support-agent calls with one 820-token multi-turn prompt beside 75-token ones took 23 s
+# (one core), its short rows 3 s; the padded rows are prefilled and attended to at every decoding step
 
 
 @dataclass
@@ -119,9 +126,9 @@ def generate(
     are then those of the constrained distribution.
     governor: sizes the CPU thread pool before each batch (util.threads); a caller that generates in
     many small calls passes its own, so the measurement spans them (default: one for this call).
-    answer_sizes: per prompt, the expected size of its answer (e.g. the length of the LLM's logged
-    answer in an evaluation): prompts expecting answers of alike size share a batch, as a batch
-    decodes until its longest row ends (default: batches by prompt length only).
+    answer_sizes: per prompt, the expected size of its answer in characters (e.g. the LLM's logged
+    answer in an evaluation): rows alike in prompt and answer length share a batch (`batch_order`;
+    default: batches by prompt length only).
     """
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
@@ -132,8 +139,7 @@ def generate(
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     truncated = [len(ids) > limit for ids in encoded]
     encoded = [ids[-limit:] if len(ids) > limit else ids for ids in encoded]
-    sizes = list(answer_sizes) if answer_sizes is not None else [0] * len(encoded)
-    order = sorted(range(len(encoded)), key=lambda i: (-sizes[i], -len(encoded[i])))
+    order = batch_order([len(ids) for ids in encoded], answer_sizes)
     device = next(model.parameters()).device
     config = GenerationConfig(
         max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
@@ -177,7 +183,7 @@ def generate(
     wall = 0.0
     try:
         for indices in length_batches(order, [len(ids) + max_new_tokens for ids in encoded], batch_size,
-                                      _attention_rows(model)):
+                                      _attention_rows(model), [len(ids) for ids in encoded]):
             if governor is not None:
                 governor.adjust()
             recorder = _LogprobRecorder() if logprobs else None
@@ -212,18 +218,39 @@ def generate(
     return GenerationRun([r for r in results if r is not None], wall, warmup_seconds, batch_size)
 
 
+def batch_order(prompt_tokens: Sequence[int], answer_sizes: Sequence[int] | None = None) -> list[int]:
+    """Prompt indices, costliest first, so that each batch holds alike rows: a batch prefills every row
+    to its widest prompt and decodes until its longest answer ends. A row costs its prompt plus its
+    expected answer (characters) at DECODE_PREFILL_RATIO prompt tokens per answer token."""
+    sizes = list(answer_sizes) if answer_sizes is not None else [0] * len(prompt_tokens)
+
+    def cost(i: int) -> float:
+        return prompt_tokens[i] + DECODE_PREFILL_RATIO * sizes[i] / ANSWER_CHARS_PER_TOKEN
+
+    return sorted(range(len(prompt_tokens)), key=lambda i: (-cost(i), -prompt_tokens[i]))
+
+
 def length_batches(order: Sequence[int], widths: Sequence[int], batch_size: int,
-                   rows_for: Callable[[int], int]) -> list[list[int]]:
-    """`order` cut into consecutive batches of at most `batch_size` rows, and at most
-    `rows_for(width)` rows where the batch's widest prompt is `width` tokens."""
+                   rows_for: Callable[[int], int], prompt_tokens: Sequence[int] | None = None) -> list[list[int]]:
+    """`order` cut into consecutive batches of at most `batch_size` rows, at most `rows_for(width)`
+    rows where the batch's widest prompt is `width` tokens, and (given `prompt_tokens`) no more rows
+    than keep the padded prompt within PADDED_PROMPT_LIMIT x the batch's own prompt tokens."""
     batches: list[list[int]] = []
     start = 0
     while start < len(order):
         rows, widest = 1, widths[order[start]]
+        own = prompt_tokens[order[start]] if prompt_tokens is not None else 0
+        longest = own
         while start + rows < len(order) and rows < batch_size:
-            wider = max(widest, widths[order[start + rows]])
+            row = order[start + rows]
+            wider = max(widest, widths[row])
             if rows + 1 > rows_for(wider):
                 break
+            if prompt_tokens is not None:
+                longer = max(longest, prompt_tokens[row])
+                if (rows + 1) * longer > PADDED_PROMPT_LIMIT * (own + prompt_tokens[row]):
+                    break
+                own, longest = own + prompt_tokens[row], longer
             rows, widest = rows + 1, wider
         batches.append(list(order[start:start + rows]))
         start += rows
