@@ -259,9 +259,9 @@ def length_batches(order: Sequence[int], widths: Sequence[int], batch_size: int,
 
 def _attention_rows(model: Any) -> Callable[[int], int]:
     """Rows whose masked prefill at a width stays within ATTENTION_BUDGET_BYTES (fp32 scores, all heads)."""
-    config = getattr(model, "config", None)
-    config = getattr(config, "text_config", None) or config
-    heads = int(getattr(config, "num_attention_heads", 0) or 16)
+    from slmconvert.models.loading import attention_shape
+
+    heads, _ = attention_shape(getattr(model, "config", None))
     return lambda width: ATTENTION_BUDGET_BYTES // max(1, heads * 4 * width * width)
 
 

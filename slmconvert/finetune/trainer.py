@@ -238,12 +238,12 @@ def attention_kernel(inputs: dict[str, Any], config: Any, device: str) -> Any:
 
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
+    from slmconvert.models.loading import attention_shape
+
     ids = inputs.get("input_ids")
     if device != "cpu" or ids is None or ids.dim() != 2:
         return contextlib.nullcontext()
-    config = getattr(config, "text_config", None) or config
-    heads = int(getattr(config, "num_attention_heads", 0) or 16)
-    layers = int(getattr(config, "num_hidden_layers", 0) or 32)
+    heads, layers = attention_shape(config)
     rows, width = ids.shape
     kept = rows * heads * width * width * 4 * layers  # fp32 bound: scores and weights of every layer
     return sdpa_kernel([SDPBackend.MATH]) if kept <= MATH_ATTENTION_BYTES else contextlib.nullcontext()

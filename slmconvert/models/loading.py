@@ -210,6 +210,13 @@ def load_model(
     )
 
 
+def attention_shape(config: Any) -> tuple[int, int]:
+    """(attention heads, layers) of a loaded model's config (its text part for a multimodal one); 16 and
+    32 where the config does not say."""
+    config = getattr(config, "text_config", None) or config
+    return int(getattr(config, "num_attention_heads", 0) or 16), int(getattr(config, "num_hidden_layers", 0) or 32)
+
+
 def contiguous_head_input(model: Any) -> None:
     """Hand the vocabulary projection a contiguous input (a forward pre-hook; copies keep it).
 
