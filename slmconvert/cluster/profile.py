@@ -12,8 +12,8 @@ import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from slmconvert.cluster.signature import called_tools, content_text, output_type, requested_format
+from slmconvert.models.prompt import CHARS_PER_TOKEN
 
-CHARS_PER_TOKEN = 4
 _WORD = re.compile(r"[a-z]{3,}")
 
 

@@ -11,9 +11,9 @@ from jsonschema import validators
 
 from slmconvert.artifacts.adapters import SLM_MODEL_PREFIX
 from slmconvert.curate.params import CurateParams
+from slmconvert.models.prompt import CHARS_PER_TOKEN
 
 _ERROR_FINISH = {"error", "content_filter"}
-CHARS_PER_TOKEN = 4
 
 
 def error_reason(record: dict[str, Any]) -> str | None:

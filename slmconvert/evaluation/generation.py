@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slmconvert.models.chat import stop_token_ids
+from slmconvert.models.prompt import CHARS_PER_TOKEN
 from slmconvert.util.threads import ThreadGovernor
 
 MIN_SHARED_PREFIX = 32  # tokens; below this a cache copy costs more than it saves
@@ -30,7 +31,6 @@ ATTENTION_BUDGET_BYTES = 512 * 2**20  # the attention scores a batch may hold at
 # in one batch peaked at 5.7 GB RSS and ran 2.3x slower than in batches within this budget, 1.6 GB)
 DECODE_PREFILL_RATIO = 6.0  # a decoded token costs a row about as much as this many prefilled prompt tokens
 # (SmolLM2-135M, batch 16, bf16, AMD EPYC 2 cores: prefill 2,790 tok/s, decode 446 tok/s)
-ANSWER_CHARS_PER_TOKEN = 4
 PADDED_PROMPT_LIMIT = 1.5  # a batch's prompts padded to its widest may hold at most this many times their own
 # tokens: a batch of 16 support-agent calls with one 820-token multi-turn prompt beside 75-token ones took 23 s
 # (one core), its short rows 3 s; the padded rows are prefilled and attended to at every decoding step
@@ -139,7 +139,8 @@ def generate(
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     truncated = [len(ids) > limit for ids in encoded]
     encoded = [ids[-limit:] if len(ids) > limit else ids for ids in encoded]
-    order = batch_order([len(ids) for ids in encoded], answer_sizes)
+    lengths = [len(ids) for ids in encoded]
+    order = batch_order(lengths, answer_sizes)
     device = next(model.parameters()).device
     config = GenerationConfig(
         max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
@@ -182,8 +183,8 @@ def generate(
     results: list[GenerationResult | None] = [None] * len(encoded)
     wall = 0.0
     try:
-        for indices in length_batches(order, [len(ids) + max_new_tokens for ids in encoded], batch_size,
-                                      _attention_rows(model), [len(ids) for ids in encoded]):
+        for indices in length_batches(order, [n + max_new_tokens for n in lengths], batch_size,
+                                      _attention_rows(model), lengths):
             if governor is not None:
                 governor.adjust()
             recorder = _LogprobRecorder() if logprobs else None
@@ -225,7 +226,7 @@ def batch_order(prompt_tokens: Sequence[int], answer_sizes: Sequence[int] | None
     sizes = list(answer_sizes) if answer_sizes is not None else [0] * len(prompt_tokens)
 
     def cost(i: int) -> float:
-        return prompt_tokens[i] + DECODE_PREFILL_RATIO * sizes[i] / ANSWER_CHARS_PER_TOKEN
+        return prompt_tokens[i] + DECODE_PREFILL_RATIO * sizes[i] / CHARS_PER_TOKEN
 
     return sorted(range(len(prompt_tokens)), key=lambda i: (-cost(i), -prompt_tokens[i]))
 

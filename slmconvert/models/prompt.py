@@ -48,6 +48,8 @@ __all__ = [
 Style = Literal["native", "canonical"]
 FORMAT_SCHEMA = "slmconvert.prompt_format/1"
 
+CHARS_PER_TOKEN = 4  # characters per token, where a size is estimated without a tokenizer
+
 
 @dataclass(frozen=True)
 class PromptFormat:
