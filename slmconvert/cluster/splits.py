@@ -42,13 +42,21 @@ def _allocate(sizes: list[int], validation: float, test: float) -> list[str]:
     return out
 
 
+def _group_order(records: Sequence[dict], members: list[int], key: str) -> tuple[str, str]:
+    """A group's place before the seeded shuffle: its smallest call_id (collect's hash of the raw call).
+
+    The request keys are read from curated text, whose pseudonyms are keyed per workspace, so
+    ordering by them would split the same logs differently in every workspace."""
+    return min(str(records[i].get("call_id") or "") for i in members), key
+
+
 def split_cluster(records: Sequence[dict], seed: int, cluster_id: int, validation: float,
                   test: float) -> list[str]:
     """Split name per record of one cluster."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, record in enumerate(records):
         groups[request_key(record)].append(i)
-    keys = sorted(groups)
+    keys = sorted(groups, key=lambda k: _group_order(records, groups[k], k))
     strata: dict[str, list[str]] = defaultdict(list)
     for key in keys:
         label = Counter(_stratum(records[i]) for i in groups[key]).most_common(1)[0][0]
@@ -62,7 +70,7 @@ def split_cluster(records: Sequence[dict], seed: int, cluster_id: int, validatio
         order = [members[i] for i in rng.permutation(len(members))]
         for key, split in zip(order, _allocate([len(groups[k]) for k in order], validation, test), strict=True):
             assigned[key] = split
-    _ensure_each_split(assigned, groups, validation, test)
+    _ensure_each_split(assigned, groups, {key: rank for rank, key in enumerate(keys)}, validation, test)
     out = [""] * len(records)
     for key, split in assigned.items():
         for i in groups[key]:
@@ -70,15 +78,15 @@ def split_cluster(records: Sequence[dict], seed: int, cluster_id: int, validatio
     return out
 
 
-def _ensure_each_split(assigned: dict[str, str], groups: dict[str, list[int]], validation: float,
-                       test: float) -> None:
+def _ensure_each_split(assigned: dict[str, str], groups: dict[str, list[int]], rank: dict[str, int],
+                       validation: float, test: float) -> None:
     """Move the smallest train groups into an empty validation/test split when there are >= 3 groups."""
     if len(assigned) < 3:
         return
     for split, share in (("test", test), ("validation", validation)):
         if share <= 0 or split in assigned.values():
             continue
-        train = sorted((k for k, s in assigned.items() if s == "train"), key=lambda k: (len(groups[k]), k))
+        train = sorted((k for k, s in assigned.items() if s == "train"), key=lambda k: (len(groups[k]), rank[k]))
         if len(train) > 1:
             assigned[train[0]] = split
 

@@ -50,3 +50,16 @@ def test_split_calls_holds_out_at_least_min_calls_per_cluster():
     assert 290 <= tests[1] <= 310         # 10% of 3,000 is already more
     plain = split_calls(records, labels, seed=0, validation=0.1, test=0.1)
     assert 35 <= Counter(r["cluster_id"] for r in plain if r["split"] == "test")[0] <= 45
+
+
+def test_the_same_calls_split_alike_whatever_their_pseudonyms():
+    """Curated text carries pseudonyms keyed per workspace; the same calls (same call_ids) must
+    still land in the same splits in every workspace."""
+    def pseudonymised(key: str) -> list[dict]:
+        return [{"call_id": f"sha256:{i:04d}", "messages": [{"role": "user", "content": f"order {_word(i)} for <PERSON_{key}{_word(i)}>"}],
+                 "output": {"role": "assistant", "content": "ok"}} for i in range(60)]
+
+    labels = np.zeros(60, dtype=int)
+    first, second = (split_calls(pseudonymised(key), labels, seed=0, validation=0.2, test=0.2) for key in ("ab", "zq"))
+    assert [r["split"] for r in first] == [r["split"] for r in second]
+    assert {r["split"] for r in first} == {"train", "validation", "test"}
