@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from slmconvert.router.config import SEED_DIR
+from slmconvert.router.embedding import cached_assigner
 from slmconvert.router.router import Router
 from slmconvert.workspace import Workspace
 
@@ -35,9 +37,10 @@ def load_router(directory: Path) -> Router:
 
     No embedding cache on disk: live requests are raw, and their text must not reach a cache.
     """
-    router = Router.load(directory)
-    router.assigner  # noqa: B018 - load the seed and the embedding model now, not on the first request
-    return router
+    config = Router.load(directory).config  # checks the directory first
+    assigner = cached_assigner(directory / SEED_DIR, None)
+    assigner.warm_up()  # load the seed and the embedding model now, not on the first request
+    return Router(config, directory, assigner)
 
 
 class RouterHolder:

@@ -106,6 +106,21 @@ def test_held_out_calls_are_assigned_to_their_own_cluster(found, calls_3k, tmp_p
     np.testing.assert_allclose([p for _, p in one_shot], [p for _, p in decisions[:20]], atol=1e-4)
 
 
+def test_a_new_call_is_embedded_in_one_encoder_call_and_then_memoised(found, tmp_path):
+    """Serving assigns one call at a time: its new context and request texts share one forward pass."""
+    found.seed.save(tmp_path / "seed")
+    embedder = HashingEmbedder()
+    assigner = ClusterAssigner.load(tmp_path / "seed", embedder=embedder)
+    call = synthetic_calls(1, seed=123)[0]
+    first = assigner.assign([call])
+    assert embedder.calls == 1 and embedder.texts_encoded >= 1
+    assert assigner.assign([call]) == first and embedder.calls == 1
+    batch = synthetic_calls(30, seed=124)
+    together, alone = assigner.assign(batch), [assigner.assign([c])[0] for c in batch]
+    assert [c for c, _ in together] == [c for c, _ in alone]
+    np.testing.assert_allclose([p for _, p in together], [p for _, p in alone], atol=1e-4)
+
+
 def test_unrelated_calls_stay_on_the_llm(found, tmp_path):
     found.seed.save(tmp_path / "seed")
     assigner = ClusterAssigner.load(tmp_path / "seed", embedder=HashingEmbedder())
@@ -165,3 +180,11 @@ def test_an_agent_cluster_splits_by_step_only_where_each_step_is_big_enough():
     assert split[:2].tolist() == [0, 0] and split[2:4].tolist() == [2, 2]  # reply 50 calls, continue 35
     assert split[4] == 1 and split[5] == -1  # JSON and noise untouched
     assert (split_agent_steps(labels, sigs, min_size=40) == labels).all()  # continue (35) too small: one task
+
+
+def test_warm_up_runs_the_encoder_and_memoises_nothing(found, tmp_path):
+    found.seed.save(tmp_path / "seed")
+    embedder = HashingEmbedder()
+    assigner = ClusterAssigner.load(tmp_path / "seed", embedder=embedder)
+    assigner.warm_up()
+    assert embedder.calls == 1 and not any(assigner._memo.values())

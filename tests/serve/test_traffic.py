@@ -200,3 +200,23 @@ def test_a_broken_new_router_keeps_the_old_one_serving(tmp_path):
         raw = run.client().chat.completions.with_raw_response.create(
             model="gpt-test", messages=[{"role": "user", "content": "where is order A-1?"}], tools=[LOOKUP_TOOL])
         assert raw.headers["x-slmconvert-router-version"] == "v1" and raw.headers["x-slmconvert-route"] == "slm"
+
+
+def test_a_router_version_is_warmed_up_before_it_serves(tmp_path, monkeypatch):
+    """The production loader runs the embedding model once while loading, so neither the first
+    request nor the first after a swap pays for loading it; the warm-up text is memoised nowhere."""
+    from slmconvert.serve import routers
+
+    class Recording:
+        warmed = 0
+
+        def warm_up(self):
+            self.warmed += 1
+
+        def assign(self, records):
+            return [(0, 1.0)] * len(records)
+
+    made = []
+    monkeypatch.setattr(routers, "cached_assigner", lambda seed_dir, cache: made.append(Recording()) or made[-1])
+    router = routers.load_router(write_router_version(tmp_path / "work", "v1"))
+    assert [a.warmed for a in made] == [1] and router.assigner is made[0]
