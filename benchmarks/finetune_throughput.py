@@ -15,7 +15,13 @@ example: `num_samples=0`). A trainer that fails is reported with its error; the 
 
     git worktree add /tmp/base cb75140      # the trainer before the speed/memory work
     python benchmarks/finetune_throughput.py --workdir work --cluster 0 --max-steps 3 \\
-        --baseline-src /tmp/base [--json out.json]
+        --baseline-src /tmp/base [--baseline-workdir basework] [--json out.json]
+
+An earlier commit may not read today's artifacts (cb75140 does not read today's curated.parquet):
+`--baseline-workdir` gives it a workspace that its own collect, curate and cluster made from the
+same logs (`PYTHONPATH=/tmp/base python -m slmconvert collect sample_logs/ -w basework`, then
+curate and cluster), and its cluster is the one holding most of our cluster's calls (by call_id,
+collect's hash of the raw call, the same in both).
 """
 
 from __future__ import annotations
@@ -169,14 +175,37 @@ def child(args: argparse.Namespace) -> int:
     return 0
 
 
+def cluster_members(workdir: Path) -> dict[int, set[str]]:
+    """call_ids per cluster id, from the workspace's latest cluster version (read without slmconvert)."""
+    import pyarrow.parquet as pq
+
+    version = (workdir / "cluster" / "LATEST").read_text().strip()
+    table = pq.read_table(workdir / "cluster" / version / "assignments.parquet", columns=["call_id", "cluster_id"])
+    members: dict[int, set[str]] = {}
+    for call_id, cid in zip(table.column("call_id").to_pylist(), table.column("cluster_id").to_pylist(), strict=True):
+        members.setdefault(int(cid), set()).add(call_id)
+    return members
+
+
+def matching_cluster(ours: dict[int, set[str]], theirs: dict[int, set[str]], cluster: int | None) -> tuple[int, float]:
+    """The baseline's cluster holding most calls of our `cluster` (default: our largest), and the share held."""
+    cid = cluster if cluster is not None else max((c for c in ours if c >= 0), key=lambda c: len(ours[c]))
+    best = max((c for c in theirs if c >= 0), key=lambda c: len(theirs[c] & ours[cid]))
+    return best, round(len(theirs[best] & ours[cid]) / max(1, len(ours[cid] | theirs[best])), 3)
+
+
 def spawn(args: argparse.Namespace, role: str) -> dict[str, Any]:
-    """Run a role in a subprocess (the earlier commit's roles import its source tree)."""
-    src = args.baseline_src if role.startswith("base") else ROOT
+    """Run a role in a subprocess (the earlier commit's roles import its source tree and, when
+    given, read the baseline workspace)."""
+    baseline = role.startswith("base")
+    src = args.baseline_src if baseline else ROOT
+    workdir, cluster = (args.baseline_workdir, args.baseline_cluster) if baseline and args.baseline_workdir else (
+        args.workdir, args.cluster)
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--role", role, "--src", str(src),
-               "--workdir", str(args.workdir), "--model", args.model, "--max-steps", str(args.max_steps),
+               "--workdir", str(workdir), "--model", args.model, "--max-steps", str(args.max_steps),
                "--train-examples", str(args.train_examples), "--validation-examples", str(args.validation_examples)]
-    if args.cluster is not None:
-        command += ["--cluster", str(args.cluster)]
+    if cluster is not None:
+        command += ["--cluster", str(cluster)]
     print(f"running {role} ...", file=sys.stderr, flush=True)
     done = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(src)})
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -205,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-examples", type=int, default=48)
     parser.add_argument("--validation-examples", type=int, default=2)
     parser.add_argument("--baseline-src", type=Path, default=None, help="source tree of the earlier commit")
+    parser.add_argument("--baseline-workdir", type=Path, default=None,
+                        help="workspace the earlier commit's own stages made from the same logs")
     parser.add_argument("--roles", default=",".join(ROLES), help=f"comma-separated subset of {', '.join(ROLES)}")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -218,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         return child(args)
 
     roles = [r for r in args.roles.split(",") if r in ROLES and (args.baseline_src or not r.startswith("base"))]
+    args.baseline_cluster, overlap = None, None
+    if args.baseline_workdir:
+        args.baseline_cluster, overlap = matching_cluster(cluster_members(args.workdir),
+                                                          cluster_members(args.baseline_workdir), args.cluster)
     results = {role: spawn(args, role) for role in roles}
     comparison: dict[str, Any] = {}
     for ours, theirs in (("ours-bf16", "base-bf16"), ("ours-fp32", "base-fp32"), ("ours-bf16", "peer"),
@@ -229,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "cpu": cpu_model(), "logical_cpus": os.cpu_count(), "workdir": str(args.workdir), "cluster": args.cluster,
         "model": args.model, "max_steps": args.max_steps,
+        "baseline_workdir": str(args.baseline_workdir) if args.baseline_workdir else None,
+        "baseline_cluster": {"id": args.baseline_cluster, "shared_calls_jaccard": overlap},
         "note": "ratios from one run; other processes may share this machine (see each load_average)",
         "tokens_per_cpu_second": {role: per_cpu_second(r) for role, r in results.items()},
         "results": results, "comparison": comparison,
