@@ -43,8 +43,8 @@ class ClusterAssigner:
         return [g.id for g in self.seed.gates]
 
     def warm_up(self) -> None:
-        """Load the embedding model and run its first pass now (126 ms on a 2-core AMD EPYC), so that
-        the first request served does not pay for it; nothing is memoised."""
+        """Load the embedding model and run its first pass now, so that the first request served does
+        not pay for it (it took 126 ms on a 2-core AMD EPYC, the next ones 11); nothing is memoised."""
         self.embedder.encode(["warm-up"])
 
     def _embed(self, parts: dict[str, list[str]]) -> dict[str, np.ndarray]:
