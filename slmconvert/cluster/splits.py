@@ -5,7 +5,8 @@ near-duplicate sits on both sides; within a cluster, groups are stratified by th
 called (or the output type) when the cluster mixes several; each split takes groups until it
 holds its share of calls, and a cluster with at least three groups always gets one validation
 and one test group. The test share grows on small clusters towards a minimum number of calls
-(`test_share`): the test split is the evidence a promotion rests on.
+(`test_share`): the test split is the evidence a promotion rests on. Groups are shuffled from
+their calls' call_id order, so the same logs and seed split alike in every workspace.
 """
 
 from __future__ import annotations
