@@ -12,11 +12,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
-from slmconvert.router.config import SEED_DIR
-from slmconvert.router.embedding import cached_assigner
 from slmconvert.router.router import Router
 from slmconvert.workspace import Workspace
+
+if TYPE_CHECKING:
+    from slmconvert.cluster.assign import ClusterAssigner
 
 log = logging.getLogger("slmconvert.serve")
 
@@ -37,10 +39,11 @@ def load_router(directory: Path) -> Router:
 
     No embedding cache on disk: live requests are raw, and their text must not reach a cache.
     """
-    config = Router.load(directory).config  # checks the directory first
-    assigner = cached_assigner(directory / SEED_DIR, None)
-    assigner.warm_up()  # load the seed and the embedding model now, not on the first request
-    return Router(config, directory, assigner)
+    router = Router.load(directory)
+    # the router builds its real assigner here (no test fake): load the seed and the embedding model
+    # and run it once now, not on the first request
+    cast("ClusterAssigner", router.assigner).warm_up()
+    return router
 
 
 class RouterHolder:

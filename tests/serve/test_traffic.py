@@ -205,6 +205,7 @@ def test_a_broken_new_router_keeps_the_old_one_serving(tmp_path):
 def test_a_router_version_is_warmed_up_before_it_serves(tmp_path, monkeypatch):
     """The production loader runs the embedding model once while loading, so neither the first
     request nor the first after a swap pays for loading it; the warm-up text is memoised nowhere."""
+    from slmconvert.router import embedding
     from slmconvert.serve import routers
 
     class Recording:
@@ -217,6 +218,6 @@ def test_a_router_version_is_warmed_up_before_it_serves(tmp_path, monkeypatch):
             return [(0, 1.0)] * len(records)
 
     made = []
-    monkeypatch.setattr(routers, "cached_assigner", lambda seed_dir, cache: made.append(Recording()) or made[-1])
+    monkeypatch.setattr(embedding, "cached_assigner", lambda seed_dir, cache: made.append(Recording()) or made[-1])
     router = routers.load_router(write_router_version(tmp_path / "work", "v1"))
     assert [a.warmed for a in made] == [1] and router.assigner is made[0]
