@@ -163,6 +163,10 @@ def child(args: argparse.Namespace) -> int:
             if args.role == "peer":
                 out = run_peer(args, Path(tmp))
             else:
+                if args.role.startswith("ours"):  # as every slmconvert command does, before torch computes
+                    from slmconvert.util.memory import bound_onednn_cache
+
+                    bound_onednn_cache()
                 out = run_trainer(args, args.role.split("-")[1], Path(tmp))
         except Exception as exc:  # the report says which trainer could not train and why
             out = {"failed": f"{type(exc).__name__}: {exc}"[:500], "traceback": traceback.format_exc()[-1500:]}

@@ -20,6 +20,7 @@ from rich.console import Console
 from slmconvert.cli.safe import plain_text, safe_text, safe_tree
 from slmconvert.errors import SlmError, environment_problem
 from slmconvert.util.chatter import quiet_libraries
+from slmconvert.util.memory import bound_onednn_cache
 from slmconvert.util.threads import prefer_brief_spinning
 from slmconvert.workspace import Workspace, default_workdir
 
@@ -192,6 +193,7 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[Callable[..
             )
             quiet_libraries(opts.verbose)
             prefer_brief_spinning()  # before torch loads: OpenMP workers spin briefly, then sleep
+            bound_onednn_cache()  # before the first bf16 matrix product: a bounded primitive cache
             code = handle_errors(opts, name)(lambda: fn(opts, **values))
             if code:
                 raise typer.Exit(code)

@@ -76,18 +76,19 @@ def machine_name(device: str) -> str:
 
 
 def machine_key(model_identity: str, device: str, precision: str) -> str:
-    """What a measurement depends on: machine, threads and OpenMP's wait policy, device, precision, model
-    and code."""
+    """What a measurement depends on: machine, threads, OpenMP's wait policy and oneDNN's cache, device,
+    precision, model and code."""
     import os
 
     import torch
 
+    from slmconvert.util.memory import ONEDNN_CACHE_VARIABLES
     from slmconvert.util.source import package_digest
     from slmconvert.util.threads import OPENMP_WAIT_VARIABLES
 
     gpu = torch.cuda.get_device_name(0) if device == "cuda" and torch.cuda.is_available() else None
-    openmp = {name: os.environ.get(name) for name in OPENMP_WAIT_VARIABLES}
-    return sha256_json({"cpu": cpu_model(), "threads": torch.get_num_threads(), "openmp": openmp, "device": device, "gpu": gpu,
+    runtime = {name: os.environ.get(name) for name in (*OPENMP_WAIT_VARIABLES, *ONEDNN_CACHE_VARIABLES)}
+    return sha256_json({"cpu": cpu_model(), "threads": torch.get_num_threads(), "runtime": runtime, "device": device, "gpu": gpu,
                         "precision": precision, "model": model_identity, "code": package_digest()})
 
 

@@ -32,6 +32,7 @@ from slmconvert.params import StageParams
 from slmconvert.stages import runner
 from slmconvert.stages.runner import StageOutcome
 from slmconvert.util.chatter import quiet_libraries
+from slmconvert.util.memory import bound_onednn_cache
 from slmconvert.workspace import Workspace
 
 OWN_PROCESS_STAGES = frozenset({"finetune", "iterate"})  # the stages that train or generate with a language model
@@ -58,6 +59,7 @@ def _execute_in_child(stage_name: str, root: str, params: StageParams, kwargs: d
                       quiet: bool, width: int, parent: int) -> StageOutcome:
     stop_with_parent(parent)
     quiet_libraries(bool(kwargs.get("verbose")))  # warning filters and log levels do not cross a spawn
+    bound_onednn_cache()  # inherited from a CLI parent; set here for a parent that is a user's script
     workspace = Workspace(root)
     workspace.held_by_parent()
     console = Console(stderr=True, quiet=quiet, width=width)

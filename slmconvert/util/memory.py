@@ -1,13 +1,16 @@
-"""Giving memory back to the OS between and during heavy phases (training, generation).
+"""Keeping memory bounded during heavy phases (training, generation) and giving it back between them.
 
-glibc keeps freed heap pages and, once a freed mmap'ed block raised its dynamic mmap threshold,
-serves tensors of up to 32 MB from that heap: a training step allocates activations of a new size
-each time, so the heap fragments and RSS climbs step after step (finetune of the sample logs'
-tool-call cluster on one core: 1.9 -> 3.8 GB within 4 minutes of training, measured). Trimming
-the heap hands those pages back, and the next pass faults them in again: a trim after every forward
-pass cost 14% of the training speed there, a fixed low mmap threshold 21% (every tensor freshly
-mapped); `HeapTrimmer` trims only once the heap outgrew a slack (the trainer's: twice one pass's
-planned activations; once one pass's worth cost 7%).
+A training run's resident memory climbed step after step (finetune of the sample logs' tool-call
+cluster on one core: 1.9 -> 3.8 GB within 4 minutes of training). Two things held it:
+
+- oneDNN's primitive cache (see ONEDNN_CACHE_CAPACITY): every pass of a new shape compiles and keeps
+  new primitives; `bound_onednn_cache` caps it, before torch's first matrix product.
+- glibc keeps freed heap pages and, once a freed mmap'ed block raised its dynamic mmap threshold,
+  serves tensors of up to 32 MB from that heap, which fragments as activations of new sizes come and
+  go. Trimming hands those pages back, and the next pass faults them in again: a trim after every
+  forward pass cost 14% of the training speed, a fixed low mmap threshold 21% (every tensor freshly
+  mapped); `HeapTrimmer` trims only once the heap outgrew a slack (the trainer's: twice one pass's
+  planned activations; one pass's worth cost 7%, half of one 15%).
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ import threading
 from collections.abc import Callable
 from functools import cache
 
+# oneDNN (torch's bf16 matrix products on a CPU) keeps every primitive it JIT-compiles, 1024 by default,
+# each with its own buffers, and a training pass of new rows x width compiles a fresh set: the cache alone
+# grew by ~0.9 GB in 60 LoRA steps of SmolLM2-135M (finetune of the sample logs' tool-call cluster, AMD EPYC,
+# 2 cores: peak 4.05 GB at 1024, 3.42 GB at 128, same speed; 8 thrashed within a pass, 20% slower)
+ONEDNN_CACHE_VARIABLES = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")
+ONEDNN_CACHE_CAPACITY = "128"
+
 
 @cache
 def _libc() -> ctypes.CDLL | None:
@@ -28,6 +38,15 @@ def _libc() -> ctypes.CDLL | None:
     except (OSError, AttributeError):  # not glibc: nothing to trim
         return None
     return libc
+
+
+def bound_onednn_cache() -> bool:
+    """Cap oneDNN's primitive cache at ONEDNN_CACHE_CAPACITY, unless the user set a capacity. oneDNN
+    reads it when it creates its first primitive, so this only acts before that; returns whether it set it."""
+    if any(name in os.environ for name in ONEDNN_CACHE_VARIABLES):
+        return False
+    os.environ[ONEDNN_CACHE_VARIABLES[0]] = ONEDNN_CACHE_CAPACITY
+    return True
 
 
 def trim_heap() -> bool:

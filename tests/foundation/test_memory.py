@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -70,3 +71,25 @@ def test_a_stage_run_records_the_peak_memory_of_its_process(tmp_path, monkeypatc
         assert outcome.artifact.manifest["timing"]["peak_rss_mb"] == outcome.peak_rss_mb
     again = runner.execute("collect", ws, toy_stage.ToyParams(), extra={"text": "a"}, quiet=True)
     assert again.skipped and again.peak_rss_mb is None
+
+
+def test_the_onednn_cache_is_bounded_unless_the_user_set_a_capacity(monkeypatch):
+    for name in memory.ONEDNN_CACHE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert memory.bound_onednn_cache() is True
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == memory.ONEDNN_CACHE_CAPACITY
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+    monkeypatch.setenv("DNNL_PRIMITIVE_CACHE_CAPACITY", "4096")  # oneDNN's older name counts too
+    assert memory.bound_onednn_cache() is False and "ONEDNN_PRIMITIVE_CACHE_CAPACITY" not in os.environ
+
+
+def test_every_cli_command_bounds_the_cache_before_torch_computes(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from slmconvert.cli.app import app
+
+    for name in memory.ONEDNN_CACHE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert CliRunner().invoke(app, ["status", "--workdir", str(tmp_path / "w"), "--json"]).exit_code == 0
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == memory.ONEDNN_CACHE_CAPACITY
+
