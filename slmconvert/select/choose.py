@@ -7,6 +7,8 @@ Rule (per cluster), among candidates that passed every gate and were evaluated:
 3. among those, the smallest model (fewest parameters: cheapest to tune and serve) wins, then
    the lowest measured seconds per call, then the name (deterministic).
 When no candidate could be measured (long prompts on a CPU), the smallest one passing the gates wins.
+Candidates are examined smallest first (`select.engine`), so where the smallest one passing every
+gate is left unmeasured, larger ones are not examined for that cluster: they could not win it.
 """
 
 from __future__ import annotations

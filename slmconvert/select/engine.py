@@ -46,6 +46,10 @@ from slmconvert.util.memory import release_memory
 Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 SCHEMA = "slmconvert.selection/1"
 _ROW_DROP = ("text", "token_logprobs")
+NOT_EXAMINED = (
+    "a smaller candidate passed every gate of every cluster and the budget left it unmeasured zero-shot: the smallest "
+    "passing candidate is chosen, so this one is not probed, converted or tokenized"
+)
 SOLE_CANDIDATE = (
     "the only candidate passing the compute gate: nothing to compare, so not measured zero-shot "
     "(iterate measures the base model beside its specialist; select.measure_single=true measures it here)"
@@ -106,15 +110,31 @@ def select_models(
     # 256 tokens: the model's own limit, so long answers are compared whole
     embedder = SentenceEmbedder(max_seq_length=256) if params.text_cosine else None
     entries, results = [], {task.cluster_id: [] for task in tasks}
-    speeds = {c.name: budget.speed(c) if budget else None for c in resolved}
     if budget is not None:  # the measurements share ZERO_SHOT_SHARE of what is left
         budget.zero_shot_share = ZERO_SHOT_SHARE / max(1, len(resolved) * len(tasks))
-    registry_gates = {c.name: _compute_gate(speeds[c.name], budget) for c in resolved}
-    sole = not params.measure_single and sum(g["passed"] for g in registry_gates.values()) == 1
-    for candidate in resolved:
-        entry, measured = _measure(candidate, tasks, params, device, embedder, progress, log,
-                                   registry_gates[candidate.name], SOLE_CANDIDATE if sole else None,
-                                   speeds[candidate.name], budget)
+    gates = _LazyGates(budget)
+    decided: dict[int, str] = {}  # cluster id -> the smaller candidate that decided it unmeasured
+    order = smallest_first(resolved)
+    for index, (candidate, size) in enumerate(order):
+        others = [c for c in resolved if c is not candidate]
+        rivals = [max(1.0, (bigger or size or 1) / (size or 1)) for _, bigger in order[index + 1:]]
+
+        def sole(others: list[ResolvedModel] = others) -> str | None:
+            return None if params.measure_single or any(gates.gate(c)["passed"] for c in others) else SOLE_CANDIDATE
+
+        open_tasks = [t for t in tasks if t.cluster_id not in decided]
+        if tasks and not open_tasks:
+            entry, measured = {"model": candidate.name, "kind": candidate.kind, "error": None, "info": None,
+                               "prompt_format": None, "not_examined": NOT_EXAMINED}, {}
+            log(f"select: {candidate.name} not examined: {NOT_EXAMINED}")
+        else:
+            entry, measured = _measure(candidate, open_tasks, params, device, embedder, progress, log,
+                                       gates.gate(candidate), sole, gates.speed(candidate), budget, rivals)
+        for task in tasks:
+            if task.cluster_id in decided:
+                measured[task.cluster_id] = _not_examined(candidate.name, decided[task.cluster_id])
+            elif _decides(measured[task.cluster_id]):
+                decided[task.cluster_id] = candidate.name
         entries.append(entry)
         for cid, result in measured.items():
             results[cid].append(result)
@@ -143,6 +163,43 @@ def select_models(
     return {"schema": SCHEMA, "rule": RULE, "device": device, "candidates": entries, "clusters": clusters}
 
 
+class _LazyGates:
+    """Each candidate's measured speed and compute gate, probed only when first asked for (a candidate
+    that is never examined is never probed, nor converted into the model cache)."""
+
+    def __init__(self, budget: Budget | None) -> None:
+        self.budget = budget
+        self._speeds: dict[str, Any] = {}
+        self._gates: dict[str, dict[str, Any]] = {}
+
+    def speed(self, candidate: ResolvedModel) -> Any:
+        if candidate.name not in self._speeds:
+            self._speeds[candidate.name] = self.budget.speed(candidate) if self.budget else None
+        return self._speeds[candidate.name]
+
+    def gate(self, candidate: ResolvedModel) -> dict[str, Any]:
+        if candidate.name not in self._gates:
+            self._gates[candidate.name] = _compute_gate(self.speed(candidate), self.budget)
+        return self._gates[candidate.name]
+
+
+def smallest_first(candidates: list[ResolvedModel]) -> list[tuple[ResolvedModel, int | None]]:
+    """(candidate, parameters) by parameter count as the registry or the weights' headers say (no
+    loading), those of unknown size last; ties keep the given order."""
+    sized = [(c, model_info(c, inspect_tokenizer=False).n_params) for c in candidates]
+    return sorted(sized, key=lambda pair: pair[1] or math.inf)
+
+
+def _decides(result: dict[str, Any]) -> bool:
+    """A result that no larger candidate can beat: it passed every gate and was left unmeasured zero-shot
+    (the rule then takes the smallest passing candidate; a quality comparison needs measurements)."""
+    return result.get("excluded") is None and bool(result.get("unmeasured"))
+
+
+def _not_examined(name: str, smaller: str) -> dict[str, Any]:
+    return {**_excluded(name, None, None), "not_examined": f"{smaller} is smaller and passed every gate unmeasured"}
+
+
 def _chosen(winner: dict[str, Any] | None) -> dict[str, Any] | None:
     if winner is None:
         return None
@@ -159,12 +216,14 @@ def _measure(
     progress: Progress,
     log: Callable[[str], None],
     gate: dict[str, Any],
-    skip_reason: str | None,
+    skip_reason: Callable[[], str | None],
     speed: Any = None,
     budget: Budget | None = None,
+    rivals: list[float] | None = None,
 ) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     """One candidate: gates per cluster, then its zero-shot measurement where one is due (a
-    non-None skip_reason leaves every cluster unmeasured with that reason)."""
+    non-None skip_reason(), asked only where a measurement would fit, leaves the cluster unmeasured
+    with that reason)."""
     name = candidate.name
     entry: dict[str, Any] = {"model": name, "kind": candidate.kind, "error": None, "info": None, "prompt_format": None}
     if not gate["passed"]:  # decided from the registry: nothing to load, convert or tokenize
@@ -184,7 +243,8 @@ def _measure(
     free = available_memory(device)
     if speed is not None:
         entry["throughput"] = speed.to_dict()
-    plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free, device, skip_reason, speed, budget)
+    plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free, device, skip_reason, speed, budget,
+                                 rivals or [])
              for t in tasks}
     measured = {t.cluster_id: _excluded(name, info, plans[t.cluster_id]["excluded"], plans[t.cluster_id]) for t in tasks}
     for t in tasks:
@@ -242,9 +302,11 @@ def _compute_gate(speed: Any, budget: Budget | None) -> dict[str, Any]:
 
 def _plan(
     task: ClusterTask, tokenizer: Any, fmt: PromptFormat, info: ModelInfo, params: SelectParams, dtype: str, free: int,
-    device: str, skip_reason: str | None = None, speed: Any = None, budget: Budget | None = None,
+    device: str, skip_reason: Callable[[], str | None] = lambda: None, speed: Any = None,
+    budget: Budget | None = None, rivals: list[float] | None = None,
 ) -> dict[str, Any]:
-    """Prompts, the generation bound and the gates of one candidate on one cluster."""
+    """Prompts, the generation bound and the gates of one candidate on one cluster (`rivals`: the size
+    ratios of the larger candidates a zero-shot measurement here would be compared with)."""
     def count(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -275,8 +337,9 @@ def _plan(
         "compute": compute_gate(speed, work, left),
     }
     excluded = "; ".join(g["reason"] for g in gates.values() if not g["passed"]) or None
-    too_slow = zero_shot_skip(speed, len(prompts), longest, bound, left, budget.zero_shot_share) if budget else None
-    unmeasured = too_slow or skip_reason
+    too_slow = zero_shot_skip(speed, len(prompts), longest, bound, left, budget.zero_shot_share,
+                              rivals or []) if budget else None
+    unmeasured = too_slow or skip_reason()
     return {
         "prompts": prompts, "first_prompt": prompts[0] if prompts else "", "max_new_tokens": bound,
         "gates": gates, "excluded": excluded, "unmeasured": unmeasured, "p99_prompt_tokens": p99,

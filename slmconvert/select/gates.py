@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,16 +74,23 @@ def compute_gate(speed: Any, work: Work | None, seconds: float) -> dict[str, Any
 
 
 def zero_shot_skip(speed: Any, prompts: int, longest: int, new_tokens: int, seconds: float,
-                   share: float) -> str | None:
-    """Why a zero-shot measurement is skipped: it would take more than `share` of the `seconds` left
-    (at the speed measured here); None when it fits or the speed is unknown."""
+                   share: float, rivals: Sequence[float] = ()) -> str | None:
+    """Why a zero-shot measurement is skipped: the comparison it serves would take more than `share` of
+    the `seconds` left per candidate taking part; None when it fits or the speed is unknown.
+
+    `rivals`: the size ratios (>= 1) of the larger candidates not examined yet, each of which the
+    comparison would first probe and load, then measure on the same sample, estimated from this
+    candidate's measured times scaled by size (a measurement no rival can follow decides nothing: the
+    rule then takes the smallest passing candidate anyway)."""
     if speed is None or not prompts:
         return None
-    cost = prompts * speed.call_seconds(longest, new_tokens)
-    if cost <= share * seconds:
+    sample = prompts * speed.call_seconds(longest, new_tokens)
+    cost = sample * (1 + sum(rivals)) + (speed.probe_seconds or 0.0) * sum(rivals)
+    if cost <= share * seconds * (1 + len(rivals)):
         return None
-    return (f"not measured zero-shot: ~{cost:.0f} s for {prompts} sampled prompts up to {longest} tokens, more "
-            f"than {share:.0%} of the {max(0.0, seconds):.0f} s left of the budget")
+    also = f" here and on {len(rivals)} larger candidate(s) with their probe" if rivals else ""
+    return (f"not measured zero-shot: ~{cost:.0f} s for {prompts} sampled prompts up to {longest} tokens{also}, "
+            f"more than {share * 100:.2g}% of the {max(0.0, seconds):.0f} s left of the budget per candidate")
 
 
 def licence_gate(license_name: str | None, allowed: list[str]) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def summarize(selection: dict[str, Any]) -> dict[str, Any]:
             "n_params": info.get("n_params"), "context_length": info.get("context_length"),
             "native_tools": info.get("native_tools"),
             "prompt_style": (entry.get("prompt_format") or {}).get("style"),
-            "load_seconds": entry.get("load_seconds"),
+            "load_seconds": entry.get("load_seconds"), "not_examined": entry.get("not_examined"),
         })
     clusters = []
     for cluster in selection["clusters"]:
@@ -112,6 +112,8 @@ def _interval(summary: dict[str, Any] | None) -> str:
 def _gates_text(result: dict[str, Any]) -> str:
     if result.get("excluded"):
         return f"[red]✗ {result['excluded']}[/red]"
+    if result.get("not_examined"):
+        return f"[dim]not examined: {result['not_examined']}[/dim]"
     context = (result.get("gates") or {}).get("context", {})
     return f"[green]ok[/green] {context.get('required_tokens', '?')}/{context.get('context_length', '?')}"
 

@@ -138,3 +138,12 @@ def test_cluster_work_trains_on_cut_examples_and_answers_on_whole_prompts():
     assert distilled.drop_tools and distilled.drop_system  # what finetune's context distillation drops
     mixed = same + [SimpleNamespace(tools=[], messages=[{"role": "user", "content": "x"}])]
     assert distilled_format(mixed, PromptFormat()) == PromptFormat()
+
+
+def test_a_zero_shot_measurement_is_skipped_when_the_comparison_it_serves_does_not_fit():
+    speed = _speed(train=100, prefill=1000, decode=100)  # probe_seconds as _speed sets it
+    alone = zero_shot_skip(speed, 8, 100, 10, 600, 0.01)
+    assert alone is None  # 8 short calls fit 1% of 600 s
+    with_rival = zero_shot_skip(speed, 8, 100, 10, 600, 0.01, rivals=[2.0])
+    assert with_rival is not None and "1 larger candidate(s) with their probe" in with_rival
+    assert zero_shot_skip(speed, 8, 100, 10, 60_000, 0.01, rivals=[2.0]) is None  # a long budget compares

@@ -84,28 +84,39 @@ def test_licence_allow_list_excludes(upstream, tiny_models):
         assert cluster["chosen"] is None and "licence gemma not in allowed_licenses" in cluster["reason"]
 
 
-def _fake_speed(monkeypatch, train: float, prefill: float):
-    """Every candidate measured at these speeds (instead of the probe on this machine)."""
+def _fake_speed(monkeypatch, train: float, prefill: float, probed: list | None = None):
+    """Every candidate measured at these speeds (instead of the probe on this machine); `probed` collects
+    the names of the candidates probed."""
     from slmconvert.finetune import schedule
     from slmconvert.finetune.probe import Throughput
 
-    monkeypatch.setattr(schedule, "candidate_speed", lambda cache, device, log: (
-        lambda candidate: Throughput(candidate.name, "cpu", train, prefill, 50.0, 8, 0.5, 1.0)))
+    def speed(candidate):
+        if probed is not None:
+            probed.append(candidate.name)
+        return Throughput(candidate.name, "cpu", train, prefill, 50.0, 8, 0.5, 1.0)
+
+    monkeypatch.setattr(schedule, "candidate_speed", lambda cache, device, log: speed)
 
 
 def test_measurements_past_their_budget_share_are_skipped_and_the_smaller_model_is_chosen(upstream, tiny_models,
                                                                                            monkeypatch):
     from slmconvert.select import engine
 
-    _fake_speed(monkeypatch, train=1e6, prefill=1e3)
+    probed = []
+    _fake_speed(monkeypatch, train=1e6, prefill=1e3, probed=probed)
     monkeypatch.setattr(engine, "ZERO_SHOT_SHARE", 1e-9)
     outcome = run(upstream, [tiny_models["large"], tiny_models["small"]])
     selection = read_selection(outcome.artifact)
     for cluster in selection["clusters"]:
-        assert all(r["primary"] is None and "not measured zero-shot" in r["unmeasured"] for r in cluster["results"])
+        small, large = sorted(cluster["results"], key=lambda r: r["model"] != tiny_models["small"])
+        assert small["primary"] is None and "not measured zero-shot" in small["unmeasured"]
+        assert large["primary"] is None and tiny_models["small"] in large["not_examined"]  # it could not win
         assert cluster["chosen"]["model"] == tiny_models["small"]
         assert "smallest candidate passing the gates" in cluster["reason"]
     assert chosen_models(selection)[0].prompt_format.style == "canonical"
+    assert probed == [tiny_models["small"]]  # the larger one was never probed
+    assert [c["model"] for c in selection["candidates"]] == [tiny_models["small"], tiny_models["large"]]
+    assert "not_examined" in selection["candidates"][1] and selection["candidates"][1]["info"] is None
 
 
 def test_compute_gate_excludes_candidates_too_slow_for_the_budget(upstream, tiny_models, monkeypatch):
@@ -128,3 +139,17 @@ def test_a_single_candidate_on_cpu_is_chosen_without_a_zero_shot_run(upstream, t
     measured = run(upstream, [tiny_models["small"]], measure_single=True)
     for cluster in read_selection(measured.artifact)["clusters"]:
         assert cluster["results"][0]["primary"]["n"] == 4
+
+
+def test_a_larger_candidate_is_examined_where_the_smaller_one_fails_a_gate(upstream, tiny_models, monkeypatch):
+    from slmconvert.select import engine
+
+    probed = []
+    _fake_speed(monkeypatch, train=1e6, prefill=1e3, probed=probed)
+    monkeypatch.setattr(engine, "ZERO_SHOT_SHARE", 1e-9)
+    outcome = run(upstream, [tiny_models["large"], tiny_models["short"]])  # short: a 16-token context
+    for cluster in read_selection(outcome.artifact)["clusters"]:
+        short = next(r for r in cluster["results"] if r["model"] == tiny_models["short"])
+        assert "context" in short["excluded"]
+        assert cluster["chosen"]["model"] == tiny_models["large"]
+    assert sorted(probed) == sorted([tiny_models["short"], tiny_models["large"]])
