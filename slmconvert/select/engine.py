@@ -116,20 +116,16 @@ def select_models(
     decided: dict[int, str] = {}  # cluster id -> the smaller candidate that decided it unmeasured
     order = smallest_first(resolved)
     for index, (candidate, size) in enumerate(order):
-        others = [c for c in resolved if c is not candidate]
         rivals = [max(1.0, (bigger or size or 1) / (size or 1)) for _, bigger in order[index + 1:]]
-
-        def sole(others: list[ResolvedModel] = others) -> str | None:
-            return None if params.measure_single or any(gates.gate(c)["passed"] for c in others) else SOLE_CANDIDATE
-
         open_tasks = [t for t in tasks if t.cluster_id not in decided]
         if tasks and not open_tasks:
-            entry, measured = {"model": candidate.name, "kind": candidate.kind, "error": None, "info": None,
-                               "prompt_format": None, "not_examined": NOT_EXAMINED}, {}
+            entry, measured = {**_blank_entry(candidate), "not_examined": NOT_EXAMINED}, {}
             log(f"select: {candidate.name} not examined: {NOT_EXAMINED}")
         else:
+            others = [c for c in resolved if c is not candidate]
             entry, measured = _measure(candidate, open_tasks, params, device, embedder, progress, log,
-                                       gates.gate(candidate), sole, gates.speed(candidate), budget, rivals)
+                                       gates.gate(candidate), gates.sole_reason(others, params.measure_single),
+                                       gates.speed(candidate), budget, rivals)
         for task in tasks:
             if task.cluster_id in decided:
                 measured[task.cluster_id] = _not_examined(candidate.name, decided[task.cluster_id])
@@ -182,6 +178,19 @@ class _LazyGates:
             self._gates[candidate.name] = _compute_gate(self.speed(candidate), self.budget)
         return self._gates[candidate.name]
 
+    def sole_reason(self, others: list[ResolvedModel], measure_single: bool) -> Callable[[], str | None]:
+        """A candidate's skip reason, asked only where a measurement would fit (so the others are probed
+        only then): SOLE_CANDIDATE when none of the others passes its compute gate."""
+        def reason() -> str | None:
+            return None if measure_single or any(self.gate(c)["passed"] for c in others) else SOLE_CANDIDATE
+
+        return reason
+
+
+def _blank_entry(candidate: ResolvedModel) -> dict[str, Any]:
+    """A candidate's entry in selection.json before anything about it is known."""
+    return {"model": candidate.name, "kind": candidate.kind, "error": None, "info": None, "prompt_format": None}
+
 
 def smallest_first(candidates: list[ResolvedModel]) -> list[tuple[ResolvedModel, int | None]]:
     """(candidate, parameters) by parameter count as the registry or the weights' headers say (no
@@ -225,7 +234,7 @@ def _measure(
     non-None skip_reason(), asked only where a measurement would fit, leaves the cluster unmeasured
     with that reason)."""
     name = candidate.name
-    entry: dict[str, Any] = {"model": name, "kind": candidate.kind, "error": None, "info": None, "prompt_format": None}
+    entry = _blank_entry(candidate)
     if not gate["passed"]:  # decided from the registry: nothing to load, convert or tokenize
         log(f"select: {name} skipped: {gate['reason']}")
         return entry, {t.cluster_id: {**_excluded(name, None, gate["reason"]), "gates": {"compute": gate}}
