@@ -24,8 +24,9 @@ from functools import cache
 
 # oneDNN (torch's bf16 matrix products on a CPU) keeps every primitive it JIT-compiles, 1024 by default,
 # each with its own buffers, and a training pass of new rows x width compiles a fresh set: the cache alone
-# grew by ~0.9 GB in 60 LoRA steps of SmolLM2-135M (finetune of the sample logs' tool-call cluster, AMD EPYC,
-# 2 cores: peak 4.05 GB at 1024, 3.42 GB at 128, same speed; 8 thrashed within a pass, 20% slower)
+# grew by ~0.6 GB in 60 LoRA steps of SmolLM2-135M and ~1.2 GB in 188 (finetune of the sample logs' tool-call
+# cluster, AMD EPYC, 2 cores: peak 4.05 / 4.86 GB at 1024, 3.42 / 3.61 GB at 128, no slower; a cap of 8
+# recompiled within each pass, 20% slower)
 ONEDNN_CACHE_VARIABLES = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")
 ONEDNN_CACHE_CAPACITY = "128"
 
