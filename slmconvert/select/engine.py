@@ -10,7 +10,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -228,7 +228,7 @@ def _measure(
     skip_reason: Callable[[], str | None],
     speed: Any = None,
     budget: Budget | None = None,
-    rivals: list[float] | None = None,
+    rivals: Sequence[float] = (),
 ) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     """One candidate: gates per cluster, then its zero-shot measurement where one is due (a
     non-None skip_reason(), asked only where a measurement would fit, leaves the cluster unmeasured
@@ -253,7 +253,7 @@ def _measure(
     if speed is not None:
         entry["throughput"] = speed.to_dict()
     plans = {t.cluster_id: _plan(t, tokenizer, fmt, info, params, dtype, free, device, skip_reason, speed, budget,
-                                 rivals or [])
+                                 rivals)
              for t in tasks}
     measured = {t.cluster_id: _excluded(name, info, plans[t.cluster_id]["excluded"], plans[t.cluster_id]) for t in tasks}
     for t in tasks:
@@ -312,7 +312,7 @@ def _compute_gate(speed: Any, budget: Budget | None) -> dict[str, Any]:
 def _plan(
     task: ClusterTask, tokenizer: Any, fmt: PromptFormat, info: ModelInfo, params: SelectParams, dtype: str, free: int,
     device: str, skip_reason: Callable[[], str | None] = lambda: None, speed: Any = None,
-    budget: Budget | None = None, rivals: list[float] | None = None,
+    budget: Budget | None = None, rivals: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Prompts, the generation bound and the gates of one candidate on one cluster (`rivals`: the size
     ratios of the larger candidates a zero-shot measurement here would be compared with)."""
@@ -347,7 +347,7 @@ def _plan(
     }
     excluded = "; ".join(g["reason"] for g in gates.values() if not g["passed"]) or None
     too_slow = zero_shot_skip(speed, len(prompts), longest, bound, left, budget.zero_shot_share,
-                              rivals or []) if budget else None
+                              rivals) if budget else None
     unmeasured = too_slow or skip_reason()
     return {
         "prompts": prompts, "first_prompt": prompts[0] if prompts else "", "max_new_tokens": bound,
