@@ -89,8 +89,19 @@ def linear_targets(model: Any) -> list[str]:
     })
 
 
+def adapted_layers(model: Any, share: float) -> list[int] | None:
+    """The top `share` of the model's transformer layers (None: every layer). Backward stops at the
+    lowest layer that carries LoRA: the ones below run forward only and keep no activations."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    count = int(getattr(config, "num_hidden_layers", 0) or 0)
+    if share >= 1.0 or count < 2:
+        return None
+    return list(range(count - max(1, round(count * share)), count))
+
+
 def lora_config(plan: TrainPlan, model: Any) -> Any:
-    """LoRA on all linear layers (not the LM head), no extra trainable modules or tokens."""
+    """LoRA on all linear layers (not the LM head) of the plan's top layers, no extra trainable modules
+    or tokens."""
     from peft import LoraConfig
 
     return LoraConfig(
@@ -98,6 +109,7 @@ def lora_config(plan: TrainPlan, model: Any) -> Any:
         lora_alpha=plan.lora_alpha,
         lora_dropout=plan.lora_dropout,
         target_modules=linear_targets(model),
+        layers_to_transform=adapted_layers(model, plan.lora_layers),
         bias="none",
         task_type="CAUSAL_LM",
     )

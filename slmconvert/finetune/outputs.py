@@ -50,6 +50,7 @@ def check_servable(adapter_dir: Path) -> dict[str, Any]:
         "rank": config.get("r"),
         "alpha": config.get("lora_alpha"),
         "target_modules": sorted(config.get("target_modules") or []),
+        "layers": config.get("layers_to_transform"),  # None: every layer
         "tensors": len(names),
     }
 

@@ -48,6 +48,11 @@ class FinetuneParams(StageParams):
         description="LoRA dropout; default shrinks with data size (0.1 -> 0.0), and is 0 on CPU and for runs of "
         "at most one epoch.",
     )
+    lora_layers: float = Field(
+        0.5, gt=0.0, le=1.0,
+        description="Share of the model's transformer layers, from the output end, that carry LoRA (1: all): the "
+        "layers below run forward only, with no backward pass and no saved activations, so a step costs less.",
+    )
     learning_rate: float | None = Field(
         None, gt=0.0,
         description="Peak learning rate (AdamW); default 2e-4 x sqrt(7B / model parameters) for runs of >= 200 "

@@ -93,8 +93,8 @@ def machine_key(model_identity: str, device: str, precision: str) -> str:
 
 
 def cache_path(cache_dir: Path, model_identity: str, plan: TrainPlan, batch: int) -> Path:
-    """Where the probe of this model, plan (method, precision) and generation batch is cached."""
-    key = machine_key(f"{model_identity}:{plan.method}", plan.device, plan.precision)
+    """Where the probe of this model, plan (method, LoRA layers, precision) and generation batch is cached."""
+    key = machine_key(f"{model_identity}:{plan.method}:{plan.lora_layers:g}", plan.device, plan.precision)
     return cache_dir / f"{key.removeprefix('sha256:')[:24]}-b{batch}.json"
 
 

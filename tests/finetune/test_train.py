@@ -198,3 +198,29 @@ def test_merge_writes_a_standalone_model_equal_to_base_plus_adapter(tmp_path, ti
     with torch.no_grad():
         assert torch.allclose(merged(input_ids=probe).logits, adapted.eval()(input_ids=probe).logits, atol=1e-4)
     assert json.loads((tmp_path / "out/0/metrics.json").read_text())["merged"]["bytes"] > 0
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook")
+@pytest.mark.parametrize(("share", "adapted"), [(0.5, {2, 3}), (0.25, {3}), (1.0, {0, 1, 2, 3})])
+def test_lora_sits_on_the_top_layers_and_backward_stops_below_them(tmp_path, share, adapted):
+    """Layers below the adapted ones run forward only: no LoRA weights and no backward pass there."""
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from slmconvert.finetune.budget import make_plan
+    from slmconvert.finetune.modeling import lora_config
+    from slmconvert.models.tiny import create_tiny_model
+
+    path = create_tiny_model(tmp_path / "deep", num_layers=4, hidden_size=32)
+    plan = make_plan(fast_params(lora_layers=share), device="cpu", n_params=None, n_train=8, mean_length=20.0,
+                     max_length=64, completion_max=10, varlen_attention=False)
+    base = AutoModelForCausalLM.from_pretrained(path)
+    model = get_peft_model(base, lora_config(plan, base))
+    with_lora = {int(n.split("layers.")[1].split(".")[0]) for n, p in model.named_parameters() if p.requires_grad}
+    assert with_lora == adapted
+    backward: set[int] = set()
+    for index, layer in enumerate(model.base_model.model.model.layers):
+        layer.register_full_backward_hook(lambda *_args, i=index: backward.add(i))
+    batch = torch.randint(5, 300, (2, 12), generator=torch.Generator().manual_seed(1))
+    model(input_ids=batch, labels=batch).loss.backward()
+    assert backward == adapted
