@@ -27,6 +27,7 @@ from slmconvert.finetune.budget import (
     train_example_cap,
     validation_cap,
 )
+from slmconvert.finetune.memory import heap_slack_mb
 from slmconvert.finetune.outputs import publish_cluster, write_merged
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.records import ClusterRecords, sample
@@ -272,6 +273,7 @@ def _train(
         validator=validator,
         lengths=[len(e.input_ids) for e in prepared.train.examples],
         pass_tokens=plan.pass_tokens,
+        trim_slack_mb=heap_slack_mb(plan.lora_layers),
         meter=meter,
     )
     trainer.remove_callback(PrinterCallback)  # it prints every log dict to stdout

@@ -21,7 +21,7 @@ import torch
 from trl import SFTConfig, SFTTrainer
 
 from slmconvert.finetune.budget import TrainPlan
-from slmconvert.finetune.memory import CPU_ACTIVATION_BUDGET_MB
+from slmconvert.finetune.memory import heap_slack_mb
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.util.memory import HeapTrimmer, release_memory
 
@@ -176,20 +176,21 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
     that projects only the completion positions (the loss is the same), on a thread pool sized to the
     cores other processes leave free."""
 
-    def __init__(self, *args: Any, lengths: Sequence[int], pass_tokens: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lengths: Sequence[int], pass_tokens: int | None = None,
+                 trim_slack_mb: float = heap_slack_mb(1.0), **kwargs: Any) -> None:
         from slmconvert.util.threads import ThreadGovernor
 
         self.lengths = list(lengths)
         self.pass_tokens = pass_tokens
+        self.trim_slack_mb = trim_slack_mb
         self.governor = ThreadGovernor()
         super().__init__(*args, **kwargs)
 
     def train(self, *args: Any, **kwargs: Any) -> Any:
         # loading left freed buffers (the dequantised checkpoint): train from a trimmed heap, and hand it
-        # back whenever it grows past twice one pass's planned activations (util.memory; a safety valve for
-        # long runs: trimming whenever one pass's worth had piled up cost 7% of the training speed)
+        # back whenever it grows past the slack (finetune.memory.heap_slack_mb)
         release_memory()
-        self.trim_heap = HeapTrimmer(slack_mb=2 * CPU_ACTIVATION_BUDGET_MB)
+        self.trim_heap = HeapTrimmer(slack_mb=self.trim_slack_mb)
         try:
             return super().train(*args, **kwargs)
         finally:

@@ -144,6 +144,14 @@ def test_cpu_passes_are_bounded_by_activation_memory_not_by_the_longest_example(
     assert short.gradient_accumulation == 1 and short.micro_batch_size == short.batch_size == 8
 
 
+def test_the_heap_is_trimmed_sooner_when_fewer_layers_keep_activations():
+    """Half the layers adapted: a pass keeps about half the activations, so the heap is handed back after
+    1.5 such passes' worth of growth instead of 1.5 full ones."""
+    assert memory.heap_slack_mb(0.5) == pytest.approx(0.75 * memory.CPU_ACTIVATION_BUDGET_MB)
+    assert memory.heap_slack_mb(0.25) < memory.heap_slack_mb(0.5) < memory.heap_slack_mb(1.0)
+    assert plan(FinetuneParams(lora_layers=0.5)).lora_layers == 0.5
+
+
 def test_an_explicit_micro_batch_accumulates_whole_passes():
     fixed = plan(FinetuneParams(batch_size=6, micro_batch_size=5), n_train=400, mean_length=700.0, max_length=800)
     assert (fixed.micro_batch_size, fixed.gradient_accumulation, fixed.pass_tokens) == (5, 2, None)
