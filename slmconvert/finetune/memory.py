@@ -44,4 +44,4 @@ def heap_slack_mb(lora_layers: float) -> float:
     e-mail extraction (3 passes, LoRA on half the layers, 2-core AMD EPYC): a slack of 3,200 MB peaked
     at 3.26 GB, 1,200 at 2.85 GB and 2.6% slower, 800 at 2.68 GB and 10% slower (glibc's heap grows
     with every new pass shape, and each trim is paid back in page faults)."""
-    return HEAP_SLACK_PASSES * CPU_ACTIVATION_BUDGET_MB * min(1.0, lora_layers)
+    return HEAP_SLACK_PASSES * CPU_ACTIVATION_BUDGET_MB * lora_layers

@@ -17,6 +17,7 @@ from typing import Any
 
 from slmconvert.finetune.budget import TrainPlan
 from slmconvert.models import LoadedModel, load_model
+from slmconvert.models.loading import attention_shape
 
 VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3")
 
@@ -92,8 +93,7 @@ def linear_targets(model: Any) -> list[str]:
 def adapted_layers(model: Any, share: float) -> list[int] | None:
     """The top `share` of the model's transformer layers (None: every layer). Backward stops at the
     lowest layer that carries LoRA: the ones below run forward only and keep no activations."""
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    count = int(getattr(config, "num_hidden_layers", 0) or 0)
+    count = attention_shape(model.config)[1]
     if share >= 1.0 or count < 2:
         return None
     return list(range(count - max(1, round(count * share)), count))

@@ -21,7 +21,6 @@ import torch
 from trl import SFTConfig, SFTTrainer
 
 from slmconvert.finetune.budget import TrainPlan
-from slmconvert.finetune.memory import heap_slack_mb
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.util.memory import HeapTrimmer, release_memory
 
@@ -177,7 +176,7 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
     cores other processes leave free."""
 
     def __init__(self, *args: Any, lengths: Sequence[int], pass_tokens: int | None = None,
-                 trim_slack_mb: float = heap_slack_mb(1.0), **kwargs: Any) -> None:
+                 trim_slack_mb: float, **kwargs: Any) -> None:
         from slmconvert.util.threads import ThreadGovernor
 
         self.lengths = list(lengths)
