@@ -1,13 +1,14 @@
 """Per-worker throughput of each distributed step, 1 vs 2 workers (the scaling ratio).
 
 Steps: curate's scrubbing (engine=ray over a calls.parquet), cluster's embedding (engine=ray over
-distinct signature texts), and data-parallel LoRA steps (1 vs 2 processes, gloo). Each rate is the
+distinct signature texts), iterate's generation (the default SLM answering calls, engine=ray), and
+data-parallel LoRA steps (1 vs 2 processes, gloo). Each rate is the
 steady one: items after the first result batch over the time from the first batch to the last, so
 actor start-up (Ray, spaCy, the embedding model) is left out (it is reported apart). The in-process
 local engine is measured the same way for reference.
 
     python benchmarks/engine_scaling.py --json out.json
-    python benchmarks/engine_scaling.py --curate 320 --embed 1024 --skip-finetune
+    python benchmarks/engine_scaling.py --curate 320 --embed 1024 --generate 32 --skip-finetune
 
 On a shared 2-core machine the numbers are a lower bound and the 2-worker ratio is capped by the
 cores: say so wherever they are quoted.
@@ -71,6 +72,20 @@ def embed_rate(texts: list[str], engine: Engine) -> dict:
     return clock.report(started)
 
 
+def generate_rate(calls: list[dict], engine: Engine) -> dict:
+    """The first default candidate (zero-shot) answering calls, as iterate's generator does."""
+    from slmconvert.iterate.params import IterateParams
+    from slmconvert.models.prompt import PromptFormat
+    from slmconvert.models.registry import DEFAULT_CANDIDATES
+    from slmconvert.router.engine_generator import evaluation_generator
+
+    params = IterateParams(engine=engine.spec.name, ray_workers=engine.spec.workers, batch_size=8)
+    generator = evaluation_generator(params, "cpu")
+    clock, started = Clock(), time.perf_counter()
+    generator.generate(DEFAULT_CANDIDATES[0], None, PromptFormat(), calls, 24, clock)
+    return clock.report(started)
+
+
 def finetune_rates(steps: int) -> dict:
     from transformers import AutoTokenizer
 
@@ -99,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--curate", type=int, default=640, help="calls to scrub")
     parser.add_argument("--embed", type=int, default=2048, help="distinct texts to embed")
+    parser.add_argument("--generate", type=int, default=48, help="calls to answer with the default SLM (0: skip)")
     parser.add_argument("--finetune-steps", type=int, default=12)
     parser.add_argument("--skip-finetune", action="store_true")
     parser.add_argument("--json", type=Path)
@@ -121,8 +137,15 @@ def main() -> None:
     results["embed"] = {"local": embed_rate(texts, Engine())}
     for workers in (1, 2):
         results["embed"][f"ray_{workers}"] = embed_rate(texts, Engine(EngineSpec("ray", workers=workers)))
+    steps = ["curate", "embed"]
+    if args.generate:
+        calls = cluster_calls(args.generate, seed=11)
+        results["generate"] = {"local": generate_rate(calls, Engine())}
+        for workers in (1, 2):
+            results["generate"][f"ray_{workers}"] = generate_rate(calls, Engine(EngineSpec("ray", workers=workers)))
+        steps.append("generate")
     ray.shutdown()
-    for step in ("curate", "embed"):
+    for step in steps:
         one, two = results[step]["ray_1"]["items_per_second"], results[step]["ray_2"]["items_per_second"]
         results[step]["scaling_2_vs_1"] = round(two / one, 2) if one else None
     if not args.skip_finetune:

@@ -1,4 +1,4 @@
-"""The engine settings a stage's params carry (curate and cluster): where their batch work runs."""
+"""The engine settings a stage's params carry (curate, cluster, select and iterate): where their batch work runs."""
 
 from __future__ import annotations
 

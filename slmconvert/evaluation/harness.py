@@ -146,6 +146,21 @@ def evaluate(
         model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
         logprobs=logprobs, progress=progress, warmup=warmup,
     )
+    return evaluation_of(examples, run, fmt, embedder=embedder, output_type_hint=output_type_hint,
+                         logprobs=logprobs, seed=seed)
+
+
+def evaluation_of(
+    examples: Sequence[EvalExample],
+    run: GenerationRun,
+    fmt: PromptFormat,
+    *,
+    embedder: Embedder | None = None,
+    output_type_hint: str | None = None,
+    logprobs: bool = False,
+    seed: int = 0,
+) -> EvaluationResult:
+    """A generation run's answers (one per example, in order) scored against the references."""
     rows, metrics, kind = score_outputs(
         examples, [r.text for r in run.results], fmt, embedder=embedder, output_type_hint=output_type_hint, seed=seed
     )

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from slmconvert.params import StageParams, seed_field
+from slmconvert.engine.params import EngineParams
+from slmconvert.params import seed_field
 from slmconvert.util.budget import check_budget
 
 CHUNK_BATCHES = 3  # batches generated between two checks of the early stop: the generator orders a chunk's calls by
@@ -16,7 +17,7 @@ CHUNK_BATCHES = 3  # batches generated between two checks of the early stop: the
 ConfidenceMeasure = Literal["auto", "tool_span_mean_logprob", "mean_logprob", "min_logprob", "none"]
 
 
-class IterateParams(StageParams):
+class IterateParams(EngineParams):
     """What it takes for a cluster to move to its SLM, how that is measured, priced and re-checked."""
 
     # -- promotion -----------------------------------------------------------------------------

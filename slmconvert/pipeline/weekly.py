@@ -23,7 +23,8 @@ from slmconvert.iterate.plan import DRIFT_SHARE, drift_calls
 from slmconvert.params import StageParams
 from slmconvert.pipeline.budget import apply_budget, budget_extra
 from slmconvert.pipeline.isolation import execute
-from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
+from slmconvert.router.engine_generator import evaluation_generator
+from slmconvert.router.generator import CachedGenerator, Generator
 from slmconvert.router.replay import replay
 from slmconvert.router.router import Assigner, Router
 from slmconvert.stages.cluster import EXTEND_FROM
@@ -94,9 +95,8 @@ def measure_drift(
     after: dict[int, dict[str, Any]] = {}
     overall: dict[str, Any] = {}
     if sample:
-        slm = PeftGenerator(device, params.batch_size, constrain_tool_calls=params.constrain_tool_calls,
-                            merge_adapters=True)
-        gen = generator or CachedGenerator(slm, workspace.cache_dir("iterate-generations"))
+        gen = generator or CachedGenerator(evaluation_generator(params, device),
+                                           workspace.cache_dir("iterate-generations"))
         result = replay(router, sample, gen)
         overall = result.overall
         for cid, agg in result.per_cluster.items():

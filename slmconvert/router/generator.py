@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,7 +177,7 @@ class PeftGenerator:
                 new_tokens=result.new_tokens,
                 seconds=result.batch_seconds,
                 batch_size=min(self.batch_size, len(records)),
-                batch_id=f"{id(self)}:{self._runs}:{result.batch_seconds!r}",
+                batch_id=f"{os.getpid()}:{id(self)}:{self._runs}:{result.batch_seconds!r}",
             ))
         return out
 

@@ -15,9 +15,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from slmconvert.engine.base import make_engine
 from slmconvert.errors import ConfigError, SlmError
-from slmconvert.evaluation.generation import generate
-from slmconvert.evaluation.harness import evaluate
+from slmconvert.evaluation.engine_generation import generate_on_engine
+from slmconvert.evaluation.generation import GenerationRun, generate
+from slmconvert.evaluation.harness import evaluate, evaluation_of
 from slmconvert.evaluation.metrics import primary_metric
 from slmconvert.finetune.allocate import MIN_EXAMPLE_PASSES
 from slmconvert.finetune.params import FinetuneParams
@@ -262,27 +264,38 @@ def _measure(
     runnable = [t for t in tasks if plans[t.cluster_id]["excluded"] is None and not plans[t.cluster_id]["unmeasured"]]
     if not runnable:
         return entry, measured
-    loaded = load_model(candidate, device=params.device, dtype=params.dtype, load_in_4bit=params.load_in_4bit)
-    entry["load_seconds"] = round(loaded.load_seconds, 3)
+    runs = _engine_runs(candidate, runnable, plans, params, progress, log)
+    loaded = None
+    if runs is None:  # the local engine: the candidate in this process
+        loaded = load_model(candidate, device=params.device, dtype=params.dtype, load_in_4bit=params.load_in_4bit)
+        entry["load_seconds"] = round(loaded.load_seconds, 3)
     try:
         for task in runnable:
             plan = plans[task.cluster_id]
             started = time.perf_counter()
-            with progress(f"{name} · cluster {task.cluster_id}", len(task.sample)) as advance:
-                result = evaluate(
-                    loaded.model, loaded.tokenizer, task.sample, fmt,
-                    max_new_tokens=plan["max_new_tokens"], batch_size=params.batch_size, embedder=embedder,
-                    output_type_hint=task.cluster.get("output_type"), progress=advance,
-                    prompts=plan.pop("prompts"), seed=params.seed, warmup=task is runnable[0],
-                )
-            timing = dict(result.timing)
-            if params.single_call_latency:
-                single = generate(
-                    loaded.model, loaded.tokenizer, [plan["first_prompt"]],
-                    max_new_tokens=plan["max_new_tokens"], batch_size=1, warmup=False,
-                )
-                timing["single_call_seconds"] = round(single.wall_seconds, 4)
-                timing["single_call_new_tokens"] = single.results[0].new_tokens
+            if loaded is None:
+                result = evaluation_of(task.sample, runs[task.cluster_id], fmt, embedder=embedder,
+                                       output_type_hint=task.cluster.get("output_type"), seed=params.seed)
+                timing = dict(result.timing)
+                if params.single_call_latency:
+                    timing["single_call_skipped"] = "engine=ray: a call alone is timed on the local engine only"
+            else:
+                with progress(f"{name} · cluster {task.cluster_id}", len(task.sample)) as advance:
+                    result = evaluate(
+                        loaded.model, loaded.tokenizer, task.sample, fmt,
+                        max_new_tokens=plan["max_new_tokens"], batch_size=params.batch_size, embedder=embedder,
+                        output_type_hint=task.cluster.get("output_type"), progress=advance,
+                        prompts=plan["prompts"], seed=params.seed, warmup=task is runnable[0],
+                    )
+                timing = dict(result.timing)
+                if params.single_call_latency:
+                    single = generate(
+                        loaded.model, loaded.tokenizer, [plan["first_prompt"]],
+                        max_new_tokens=plan["max_new_tokens"], batch_size=1, warmup=False,
+                    )
+                    timing["single_call_seconds"] = round(single.wall_seconds, 4)
+                    timing["single_call_new_tokens"] = single.results[0].new_tokens
+            plan.pop("prompts")
             plan.pop("first_prompt")
             measured[task.cluster_id] = {
                 **measured[task.cluster_id],
@@ -291,13 +304,29 @@ def _measure(
                 "primary": result.primary.to_dict(),
                 "metrics": result.metrics_dict(),
                 "timing": timing,
-                "eval_seconds": round(time.perf_counter() - started, 3),
+                "eval_seconds": round(time.perf_counter() - started + (runs[task.cluster_id].wall_seconds
+                                                                       if runs else 0.0), 3),
                 "rows": [{k: v for k, v in row.items() if k not in _ROW_DROP} for row in result.rows],
             }
     finally:
         del loaded
         release_memory()
     return entry, measured
+
+
+def _engine_runs(candidate: ResolvedModel, runnable: list[ClusterTask], plans: dict[int, dict[str, Any]],
+                 params: SelectParams, progress: Progress,
+                 log: Callable[[str], None]) -> dict[int, GenerationRun] | None:
+    """With engine=ray, every runnable cluster's prompts answered by Ray workers in one map (each
+    worker loads the candidate once); None with the local engine."""
+    engine = make_engine(params, log)
+    if engine.is_local:
+        return None
+    work = {t.cluster_id: (plans[t.cluster_id]["prompts"], plans[t.cluster_id]["max_new_tokens"]) for t in runnable}
+    load = {"device": params.device, "dtype": params.dtype, "load_in_4bit": params.load_in_4bit}
+    calls = sum(len(prompts) for prompts, _ in work.values())
+    with progress(f"{candidate.name} · {len(runnable)} cluster(s) on {engine.spec.name}", calls) as advance:
+        return generate_on_engine(engine, candidate, load, work, params.batch_size, advance)
 
 
 def _compute_gate(speed: Any, budget: Budget | None) -> dict[str, Any]:

@@ -6,12 +6,13 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from slmconvert.engine.params import EngineParams
 from slmconvert.models.registry import DEFAULT_CANDIDATES
-from slmconvert.params import StageParams, seed_field
+from slmconvert.params import seed_field
 from slmconvert.util.budget import check_budget
 
 
-class SelectParams(StageParams):
+class SelectParams(EngineParams):
     """How candidate SLMs are gated, measured and chosen per cluster."""
 
     candidates: list[str] = Field(

@@ -52,7 +52,8 @@ from slmconvert.iterate.plan import (
 )
 from slmconvert.iterate.promotion import decide_all
 from slmconvert.router.config import RouterConfig
-from slmconvert.router.generator import CachedGenerator, Generator, PeftGenerator
+from slmconvert.router.engine_generator import evaluation_generator
+from slmconvert.router.generator import CachedGenerator, Generator
 from slmconvert.router.replay import replay
 from slmconvert.router.router import Assigner, Router
 from slmconvert.stages.base import StageContext, StageResult
@@ -105,9 +106,7 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
                 for c in clusters}
 
     test, validation = sample("test", "test"), sample("validation", "calibration")
-    generator = generator or CachedGenerator(PeftGenerator(device, params.batch_size,
-                                                           constrain_tool_calls=params.constrain_tool_calls,
-                                                           merge_adapters=True),
+    generator = generator or CachedGenerator(evaluation_generator(params, device, ctx.log),
                                              ws.cache_dir("iterate-generations"))
     if not isinstance(generator, CachedGenerator):
         generator = CachedGenerator(generator)

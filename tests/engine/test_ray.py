@@ -23,6 +23,7 @@ from slmconvert.engine.base import Engine, EngineSpec  # noqa: E402
 from slmconvert.models.embedder import SentenceEmbedder, packaged_model_dir  # noqa: E402
 from slmconvert.util.tables import TableWriter, iter_table, write_table  # noqa: E402
 from slmconvert.workspace import Workspace  # noqa: E402
+from tests.select.conftest import tiny_models, upstream  # noqa: E402, F401  (fixtures)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 KEY = bytes(range(32))
@@ -183,3 +184,78 @@ def test_clusters_train_in_parallel_tasks_in_job_order():
     results = train_clusters_in_parallel(train_fake, [3, 1, 2], gpus_per_job=0)
     assert [r["cluster"] for r in results] == [3, 1, 2]
     assert all(r["pid"] != os.getpid() for r in results)
+
+
+@pytest.fixture(scope="module")
+def tiny_with_adapter(tmp_path_factory):
+    """A tiny base model and a random (so answer-changing) LoRA adapter, on disk for the workers."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from slmconvert.models.tiny import create_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny-generation")
+    model_dir = create_tiny_model(root / "model")
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), lora).save_pretrained(root / "adapter")
+    return str(model_dir), root / "adapter"
+
+
+def test_evaluation_generation_on_ray_equals_local(tiny_with_adapter):
+    """iterate's generator with engine=ray: every answer, token count and log-probability is the one
+    this process gives, in order, from worker processes, with progress per returned batch."""
+    from slmconvert.iterate.params import IterateParams
+    from slmconvert.models.prompt import PromptFormat
+    from slmconvert.router.engine_generator import EngineGenerator, evaluation_generator
+    from slmconvert.router.generator import PeftGenerator
+    from tests.router.fakes import call
+
+    model, adapter = tiny_with_adapter
+    records = [call(f"c{i:02d}", order=f"A-{7 ** i}") for i in range(10)]  # prompts of different lengths
+    params = IterateParams(engine="ray", ray_workers=2, batch_size=3)
+    local = evaluation_generator(params.model_copy(update={"engine": "local"}), "cpu")
+    remote = evaluation_generator(params, "cpu")
+    assert isinstance(local, PeftGenerator) and isinstance(remote, EngineGenerator)
+    assert remote.cache_tag == local.cache_tag  # cached answers stay interchangeable
+    expected = local.generate(model, adapter, PromptFormat(), records, 12)
+    advanced: list[int] = []
+    answers = remote.generate(model, adapter, PromptFormat(), records, 12, advanced.append)
+    assert [a.text for a in answers] == [e.text for e in expected] and len(answers) == 10
+    assert [a.new_tokens for a in answers] == [e.new_tokens for e in expected]
+    for a, e in zip(answers, expected):  # equal up to the rounding of the batch a call was padded into (bf16)
+        np.testing.assert_allclose(a.logprobs, e.logprobs, rtol=0, atol=1e-2)
+    assert sum(advanced) == 10 and len(advanced) >= 2  # per batch Ray returns (3 calls each, some coalesced)
+    assert {a.batch_id.split(":")[0] for a in answers} - {str(os.getpid())} == \
+        {a.batch_id.split(":")[0] for a in answers}  # answered by the workers, not this process
+    base = remote.generate(model, None, PromptFormat(), records[:4], 12)  # the base model, no adapter
+    assert [b.text for b in base] == [e.text for e in local.generate(model, None, PromptFormat(), records[:4], 12)]
+
+
+def test_select_zero_shot_on_ray_equals_local(upstream, tiny_models):  # noqa: F811  (the imported fixtures)
+    """select's zero-shot measurements with engine=ray: the same answers, scores and choices as local."""
+    from slmconvert.select.choose import read_selection
+    from slmconvert.select.params import SelectParams
+    from slmconvert.stages.runner import execute
+
+    candidates = [tiny_models["small"], tiny_models["large"]]
+    fast = {"sample_size": 4, "batch_size": 3, "max_new_tokens": 12, "text_cosine": False, "few_shot": 1,
+            "measure_single": True}
+
+    def selected(**engine) -> dict:
+        outcome = execute("select", upstream, SelectParams(**fast, **engine), extra={"candidates": candidates},
+                          quiet=True)
+        return read_selection(outcome.artifact)
+
+    local, remote = selected(engine="local"), selected(engine="ray", ray_workers=2)
+
+    def measured(selection: dict) -> list:
+        return [(c["cluster_id"], r["model"], r["primary"], [row["prediction"] for row in r["rows"]])
+                for c in selection["clusters"] for r in c["results"]]
+
+    assert measured(remote) == measured(local) and len(measured(local)) == 4
+    # the candidates were loaded by the workers, not by this process
+    assert all("load_seconds" in e for e in local["candidates"])
+    assert not any("load_seconds" in e for e in remote["candidates"])
+    assert all(r["timing"]["calls"] == 4 and r["timing"]["wall_seconds"] > 0
+               for c in remote["clusters"] for r in c["results"])
+    assert [c["chosen"]["model"] for c in remote["clusters"]] == [c["chosen"]["model"] for c in local["clusters"]]
