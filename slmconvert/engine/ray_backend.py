@@ -54,19 +54,25 @@ def _import_ray() -> Any:
     return ray
 
 
+def connect(spec: EngineSpec, log: Log) -> Any:
+    """The ray module, its session joined at `spec.address` (or a local Ray started) unless one is open."""
+    ray = _import_ray()
+    if not ray.is_initialized():
+        local = {} if spec.address else {"_temp_dir": tempfile.mkdtemp(prefix="slmray-")}  # owner-only (0700):
+        # the object store spills raw calls there
+        info = ray.init(address=spec.address or None, logging_level="ERROR", log_to_driver=False, **local)
+        where = spec.address or "a local Ray started for this run"
+        url = getattr(info, "dashboard_url", None)
+        log(f"engine: ray on {where}" + (f"; dashboard http://{url}" if url else ""))
+    return ray
+
+
 class RayBackend:
     """One Ray session per process: joins `address` (or starts a local Ray) on first use."""
 
     def __init__(self, spec: EngineSpec, log: Log) -> None:
-        self.ray = _import_ray()
+        self.ray = connect(spec, log)
         self.spec = spec
-        if not self.ray.is_initialized():
-            local = {} if spec.address else {"_temp_dir": tempfile.mkdtemp(prefix="slmray-")}  # owner-only (0700):
-            # the object store spills raw calls there
-            info = self.ray.init(address=spec.address or None, logging_level="ERROR", log_to_driver=False, **local)
-            where = spec.address or "a local Ray started for this run"
-            url = getattr(info, "dashboard_url", None)
-            log(f"engine: ray on {where}" + (f"; dashboard http://{url}" if url else ""))
         context = self.ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # same order as the local engine
         context.enable_progress_bars = False  # the stage's Rich bar shows progress

@@ -17,23 +17,27 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from slmconvert.errors import ConfigError
+from slmconvert.engine.base import EngineSpec, Log
+from slmconvert.finetune.params import FinetuneParams
 
+DEFAULT_LORA_LAYERS = FinetuneParams.model_fields["lora_layers"].default
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 IGNORE_INDEX = -100
 
 
-def train_clusters_in_parallel(train_one: Callable[[Job], Result], jobs: Sequence[Job], gpus_per_job: float = 1.0,
-                               retries: int = 1) -> list[Result]:
-    """`train_one(job)` for every cluster as Ray tasks, each holding `gpus_per_job` GPUs, so a node
-    with 8 GPUs trains 8 clusters at once; results in job order. A task whose worker dies is retried."""
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("training clusters in parallel needs Ray", hint="pip install 'slmconvert[ray]'") from None
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS") or None, logging_level="ERROR", log_to_driver=False)
+def train_clusters_in_parallel(train_one: Callable[[Job], Result], jobs: Sequence[Job],
+                               gpus_per_job: float | None = None, retries: int = 1,
+                               spec: EngineSpec | None = None, log: Log | None = None) -> list[Result]:
+    """`train_one(job)` for every cluster as Ray tasks on the Ray of `spec` (joined or started), each
+    holding `gpus_per_job` GPUs (default: one where the cluster has GPUs, none on a CPU-only one),
+    so a node with 8 GPUs trains 8 clusters at once; results in job order. A task whose worker dies
+    is retried."""
+    from slmconvert.engine.ray_backend import connect
+
+    ray = connect(spec or EngineSpec("ray"), log or (lambda message: None))
+    if gpus_per_job is None:
+        gpus_per_job = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
     task = ray.remote(num_gpus=gpus_per_job, num_cpus=1, max_retries=retries)(train_one)
     return ray.get([task.remote(job) for job in jobs])
 
@@ -49,6 +53,7 @@ class DataParallelJob:
     batch_size: int = 4  # per rank: the global batch is batch_size x world_size
     learning_rate: float = 1e-3
     lora_rank: int = 8
+    lora_layers: float = DEFAULT_LORA_LAYERS  # share of the transformer layers adapted, from the top
     seed: int = 0
 
 
@@ -92,16 +97,16 @@ def data_parallel_rank(job: DataParallelJob, cpu: bool = False) -> dict[str, Any
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
-    from slmconvert.finetune.modeling import linear_targets
+    from slmconvert.finetune.modeling import lora_config_for
     from slmconvert.models import load_model
 
     accelerator = Accelerator(cpu=cpu)
     set_seed(job.seed)
     loaded = load_model(job.model, device="cpu" if cpu else str(accelerator.device), dtype="float32")
-    model = get_peft_model(loaded.model, LoraConfig(r=job.lora_rank, lora_alpha=2 * job.lora_rank,
-                                                    target_modules=linear_targets(loaded.model), lora_dropout=0.0))
+    lora = lora_config_for(loaded.model, job.lora_rank, 2 * job.lora_rank, 0.0, job.lora_layers)
+    model = get_peft_model(loaded.model, lora)
     model.train()
     pad_id = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     rows = [{**e, "index": i} for i, e in enumerate(job.examples)]

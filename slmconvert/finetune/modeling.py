@@ -100,17 +100,21 @@ def adapted_layers(model: Any, share: float) -> list[int] | None:
 
 
 def lora_config(plan: TrainPlan, model: Any) -> Any:
-    """LoRA on all linear layers (not the LM head) of the plan's top layers, no extra trainable modules
-    or tokens."""
+    """The plan's LoRA adapter for `model` (see lora_config_for)."""
+    return lora_config_for(model, plan.lora_rank, plan.lora_alpha, plan.lora_dropout, plan.lora_layers)
+
+
+def lora_config_for(model: Any, rank: int, alpha: float, dropout: float, layers: float) -> Any:
+    """LoRA on all linear layers (not the LM head) of the top `layers` share of the transformer
+    layers, no extra trainable modules or tokens."""
     from peft import LoraConfig
 
     return LoraConfig(
-        r=plan.lora_rank,
-        lora_alpha=plan.lora_alpha,
-        lora_dropout=plan.lora_dropout,
+        r=rank,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
         target_modules=linear_targets(model),
-        layers_to_transform=adapted_layers(model, plan.lora_layers),
+        layers_to_transform=adapted_layers(model, layers),
         bias="none",
         task_type="CAUSAL_LM",
     )
-

@@ -10,11 +10,12 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from slmconvert.params import StageParams, seed_field
+from slmconvert.engine.params import EngineParams
+from slmconvert.params import seed_field
 from slmconvert.util.budget import check_budget
 
 
-class FinetuneParams(StageParams):
+class FinetuneParams(EngineParams):
     """How each selected cluster's specialist is trained (LoRA/QLoRA with trl's SFTTrainer)."""
 
     base_model: str | None = Field(

@@ -202,6 +202,28 @@ def train_cluster(
     return metrics
 
 
+@dataclass
+class TrainingTask:
+    """One planned cluster's training as a worker receives it (finetune engine=ray)."""
+
+    job: ClusterJob
+    prepared: PreparedJob
+    params: FinetuneParams
+    device: str
+    cache_root: Path
+    out_dir: Path
+    stop_window: tuple[float, float]  # seconds it may take once started, and the time it must stop by
+
+
+def train_task(task: TrainingTask) -> dict[str, Any]:
+    """train_cluster for one task, quietly, in the worker that runs it (the driver reports the results);
+    its stop time counts from when the worker starts it, not from when it was queued."""
+    seconds, latest = task.stop_window
+    return train_cluster(task.job, task.params, device=task.device, cache_root=task.cache_root, out_dir=task.out_dir,
+                         console=Console(quiet=True), quiet=True, prepared=task.prepared,
+                         stop_at=min(time.time() + seconds, latest))
+
+
 def train_prepared(
     job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, run_dir: Path, console: Console, quiet: bool,
     stop_at: float | None = None,

@@ -52,11 +52,16 @@ class Schedule:
         """Wall-clock time by which this cluster's training must stop: its planned seconds with slack
         (the probe times bare training steps; the trainer adds validation and bookkeeping), and never
         past the time kept for the evidence of every trained cluster."""
+        seconds, latest = self.stop_window(cluster_id)
+        return min((time.time() if started is None else started) + seconds, latest)
+
+    def stop_window(self, cluster_id: int) -> tuple[float, float]:
+        """(seconds this cluster's training may take once started, the wall-clock time it must stop by
+        whenever it starts): stop_at's two parts, for a training that starts later (a queued Ray task)."""
         entry = self.plan.entry(cluster_id)
-        now = time.time() if started is None else started
         planned = (STOP_SLACK * (entry.train_seconds + entry.fixed_seconds) + STOP_GRACE) if entry else 0.0
         evidence = sum(e.evidence_seconds for e in self.plan.entries if e.trained) + self.reserve_seconds
-        return min(now + planned, self.deadline.at - evidence)
+        return planned, self.deadline.at - evidence
 
 
 def default_probe(cache_dir: Path, params: FinetuneParams, device: str) -> Probe:

@@ -51,6 +51,9 @@ def run(ctx: StageContext) -> StageResult:
     results: list[dict[str, Any]] = []
     trained: list[dict[str, Any]] = []
     started = time.perf_counter()
+    if params.engine == "ray" and to_train:
+        trained = _train_on_ray(ctx, to_train, schedule, params, device, cache_root)
+        results, to_train = [_row(m) for m in trained], []
     while to_train:
         job, prep = to_train.pop(0)
         metrics = train_cluster(
@@ -63,7 +66,7 @@ def run(ctx: StageContext) -> StageResult:
             schedule, to_train, left_out = _replanned(ctx, schedule, prepared, trained, params, device, shares)
     skipped = unselected + unfit + left_out
     results.sort(key=lambda r: r["cluster_id"])
-    summary = {"device": device, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
+    summary = {"device": device, "engine": params.engine, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
                "seconds": round(time.perf_counter() - started, 2), "budget": schedule.to_dict()}
     atomic_write_json(ctx.out_dir / INDEX_FILE, summary)
     improvements = [r["improvement"] for r in results if r.get("improvement") is not None]
@@ -175,6 +178,22 @@ def _replanned(ctx: StageContext, schedule: Any, prepared: list[tuple[Any, Any]]
     ctx.log(f"finetune: trained here at {rates or 'no measured rate'}; re-planned {len(to_train)} cluster(s) "
             f"of {len(remaining)} left")
     return schedule, to_train, left_out
+
+
+def _train_on_ray(ctx: StageContext, to_train: list[tuple[Any, Any]], schedule: Any, params: FinetuneParams,
+                  device: str, cache_root: Any) -> list[dict[str, Any]]:
+    """engine=ray: every planned cluster at once, one Ray task each (holding a GPU where the cluster
+    has them). The plan is the one-device plan, each cluster stopping at its planned seconds after its
+    task starts (and before iterate's evidence time), so the run ends no later than training them one
+    after the other would."""
+    from slmconvert.engine.base import EngineSpec
+    from slmconvert.finetune.distributed import train_clusters_in_parallel
+    from slmconvert.finetune.run import TrainingTask, train_task
+
+    tasks = [TrainingTask(job, prep, params, device, cache_root, ctx.out_dir / str(job.cluster_id),
+                          schedule.stop_window(job.cluster_id)) for job, prep in to_train]
+    ctx.log(f"finetune: training {len(tasks)} cluster(s) in parallel Ray tasks")
+    return train_clusters_in_parallel(train_task, tasks, spec=EngineSpec.of(params), log=ctx.log)
 
 
 def _planned(prepared: list[tuple[Any, Any]], schedule: Any, params: FinetuneParams,

@@ -49,8 +49,8 @@ def test_a_batch_function_that_loses_items_fails_the_stage():
 def test_engine_params_and_flags():
     assert resolve_params("curate").engine == "local"
     sets = engine_sets("ray", "auto")
-    assert set(sets) == {'curate.engine="ray"', 'curate.ray_address="auto"',
-                         'cluster.engine="ray"', 'cluster.ray_address="auto"'}
+    assert set(sets) == {f'{stage}.{key}="{value}"' for stage in ("curate", "cluster", "select", "finetune", "iterate")
+                         for key, value in (("engine", "ray"), ("ray_address", "auto"))}
     params = resolve_params("cluster", sets=["cluster.engine=local", *sets])
     assert (params.engine, params.ray_address) == ("ray", "auto")  # the flags come after --set: they win
     assert EngineSpec.of(params) == EngineSpec("ray", "auto", None)
@@ -60,7 +60,8 @@ def test_engine_params_and_flags():
 
 
 def test_the_default_path_never_imports_ray():
-    code = ("import sys; import slmconvert.cli.app, slmconvert.curate.pipeline, slmconvert.cluster.pipeline; "
+    code = ("import sys; import slmconvert.cli.app, slmconvert.curate.pipeline, slmconvert.cluster.pipeline, "
+            "slmconvert.router.engine_generator, slmconvert.select.engine, slmconvert.stages.finetune; "
             "from slmconvert.engine.base import Engine; "
             "list(Engine().map_items(lambda: (lambda b: b), [1], 1)); print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)

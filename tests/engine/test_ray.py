@@ -23,6 +23,7 @@ from slmconvert.engine.base import Engine, EngineSpec  # noqa: E402
 from slmconvert.models.embedder import SentenceEmbedder, packaged_model_dir  # noqa: E402
 from slmconvert.util.tables import TableWriter, iter_table, write_table  # noqa: E402
 from slmconvert.workspace import Workspace  # noqa: E402
+from tests.finetune.conftest import tiny_model, workspace  # noqa: E402, F401  (fixtures)
 from tests.select.conftest import tiny_models, upstream  # noqa: E402, F401  (fixtures)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -259,3 +260,46 @@ def test_select_zero_shot_on_ray_equals_local(upstream, tiny_models):  # noqa: F
     assert all(r["timing"]["calls"] == 4 and r["timing"]["wall_seconds"] > 0
                for c in remote["clusters"] for r in c["results"])
     assert [c["chosen"]["model"] for c in remote["clusters"]] == [c["chosen"]["model"] for c in local["clusters"]]
+
+
+def test_finetune_trains_clusters_in_parallel_ray_tasks(workspace, tiny_model, monkeypatch):  # noqa: F811
+    """finetune with --engine ray: each planned cluster trains in its own Ray task, with the plan and
+    the results (losses, adapters, outputs) of training them here one after the other."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from slmconvert.cli.app import app
+    from slmconvert.finetune import distributed
+
+    in_tasks: list[list[int]] = []
+    real = distributed.train_clusters_in_parallel
+
+    def spy(train_one, jobs, **kwargs):  # tasks run in other processes: see the test above
+        in_tasks.append([task.job.cluster_id for task in jobs])
+        return real(train_one, jobs, **kwargs)
+
+    monkeypatch.setattr(distributed, "train_clusters_in_parallel", spy)
+
+    fast = ["--set", "finetune.max_steps=4", "--set", "finetune.learning_rate=0.01", "--set", "finetune.precision=fp32",
+            "--set", "finetune.validation_examples=3", "--set", "finetune.max_new_tokens=24",
+            "--set", "finetune.reuse_cache=false", "--set", "iterate.promotion_target=0.0"]
+
+    def finetune(engine: str) -> dict:
+        result = CliRunner().invoke(app, ["finetune", "--workdir", str(workspace.root), "--json", "--quiet",
+                                          "--engine", engine, *fast])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    local = finetune("local")
+    assert in_tasks == []
+    remote = finetune("ray")
+    assert in_tasks == [[0, 1]]  # both planned clusters, at once
+    assert remote["summary"]["engine"] == "ray" and local["summary"]["engine"] == "local"
+    assert [c["cluster_id"] for c in remote["summary"]["clusters"]] == [0, 1]
+    for ran, here in zip(remote["summary"]["clusters"], local["summary"]["clusters"]):
+        assert ran["steps"] == here["steps"] == 4 and not ran["reused_from_cache"]
+        assert ran["train_loss"] == pytest.approx(here["train_loss"], rel=1e-3)
+    for cid in ("0", "1"):
+        directory = workspace.root / "finetune" / remote["version"] / cid
+        assert (directory / "adapter" / "adapter_model.safetensors").is_file() and (directory / "metrics.json").is_file()
