@@ -48,8 +48,12 @@ class ClusterAssigner:
         self.embedder.encode(["warm-up"])
 
     def _embed(self, parts: dict[str, list[str]]) -> dict[str, np.ndarray]:
-        """Vectors of each part's texts; the texts not memoised are encoded in one call (one forward
-        pass for a single new call's context and request: a short pass's fixed cost is most of it)."""
+        """Vectors of each part's texts: memoised, a context the seed knows, else encoded, all in one
+        call (one forward pass for a single new call's context and request: a short pass's fixed cost
+        is most of it)."""
+        for text in dict.fromkeys(parts.get("context", [])):
+            if text not in self._memo["context"] and (known := self.seed.known_context(text)) is not None:
+                self._memo["context"][text] = known
         missing = [(part, text) for part, texts in parts.items() for text in dict.fromkeys(texts)
                    if text not in self._memo[part]]
         if missing:

@@ -28,6 +28,7 @@ from slmconvert.cluster.seed import (
     calibrate_gates,
     drop_outliers,
     gate_decisions,
+    known_contexts,
 )
 from slmconvert.cluster.signature import SignatureOptions, structure_form
 from slmconvert.cluster.splits import split_calls
@@ -157,8 +158,10 @@ def discover_tasks(
         gate.label = cluster["label"]
         cluster["router_threshold"] = gate.threshold
     lap("label")
+    context_calls = np.bincount(sigs.rows[:, 0], weights=sigs.counts, minlength=len(sigs.contexts))
     seed = RouterSeed(params.embedding_model, embedder.model_id, params.max_seq_length,
-                      signature_options(params), space, centroids, gates)
+                      signature_options(params), space, centroids, gates,
+                      known_contexts(sigs.contexts, parts[0], context_calls))
     splits = split_calls(records, call_labels, params.seed, params.validation_fraction, params.test_fraction,
                          params.test_min_calls, params.test_max_fraction)
     _count_splits(clusters, splits)

@@ -12,6 +12,7 @@ the median member's similarity. No HDBSCAN object is saved.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ ARRAYS_FILE = "arrays.safetensors"
 RULE = ("centroid-cosine in the full signature space: best centroid if similarity >= the cluster's "
         "threshold, else -1; confidence 0 at the threshold, 1 at the median member similarity")
 MIN_SPREAD = 0.1  # members within this of the median similarity are never outliers
+MAX_KNOWN_CONTEXTS = 4096  # contexts whose embeddings a seed carries, most shared first (6 MB at 384 dims)
 
 
 @dataclass
@@ -100,13 +102,25 @@ class RouterSeed:
     space: SignatureSpace
     centroids: np.ndarray  # (clusters, sum(widths)), unit rows
     gates: list[ClusterGate] = field(default_factory=list)
+    # embeddings of the contexts (system prompt, tools) most of the clustered calls share, by text_digest:
+    # a router assigning a call in one of them embeds its request alone (a context is ~6x a request's tokens)
+    known_contexts: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def known_context(self, text: str) -> np.ndarray | None:
+        """The embedding of context `text` when the clusters were built from calls sharing it."""
+        return self.known_contexts.get(text_digest(text)) if self.known_contexts else None
 
     def save(self, directory: Path) -> None:
         """Write config.json and arrays.safetensors into `directory`."""
         directory.mkdir(parents=True, exist_ok=True)
         width = sum(self.space.widths)  # explicit: with no cluster there are 0 rows and -1 cannot be inferred
         centroids = np.ascontiguousarray(self.centroids.reshape(len(self.gates), width), np.float32)
-        save_file({"centroids": centroids}, str(directory / ARRAYS_FILE))
+        arrays = {"centroids": centroids}
+        if self.known_contexts:
+            digests = sorted(self.known_contexts)
+            arrays["context_digests"] = np.array([list(bytes.fromhex(d)) for d in digests], np.uint8)
+            arrays["context_vectors"] = np.stack([self.known_contexts[d] for d in digests]).astype(np.float32)
+        save_file(arrays, str(directory / ARRAYS_FILE))
         atomic_write_json(directory / CONFIG_FILE, {
             "schema": SEED_SCHEMA,
             "rule": RULE,
@@ -128,15 +142,32 @@ class RouterSeed:
             )
         config: dict[str, Any] = read_json(directory / CONFIG_FILE)
         space = config["space"]
+        arrays = load_file(str(directory / ARRAYS_FILE))
+        digests, vectors = arrays.get("context_digests"), arrays.get("context_vectors")  # absent in older seeds
+        known = {} if digests is None else {bytes(d).hex(): v for d, v in zip(digests, vectors, strict=True)}
         return cls(
             embedder_ref=config["embedder"]["ref"],
             embedder_id=config["embedder"]["id"],
             max_seq_length=int(config["embedder"]["max_seq_length"]),
             signature=SignatureOptions(**config["signature"]),
             space=SignatureSpace(tuple(space["weights"]), tuple(space["widths"]), list(space["structures"])),
-            centroids=load_file(str(directory / ARRAYS_FILE))["centroids"],
+            centroids=arrays["centroids"],
             gates=[ClusterGate(**g) for g in config["clusters"]],
+            known_contexts=known,
         )
+
+
+def text_digest(text: str) -> str:
+    """sha256 of a signature text (hex): how a seed keys the contexts it knows."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def known_contexts(contexts: list[str], vectors: np.ndarray, calls: np.ndarray,
+                   limit: int = MAX_KNOWN_CONTEXTS) -> dict[str, np.ndarray]:
+    """The `limit` contexts the most calls share (calls[i]: how many calls have contexts[i]), digest ->
+    embedding (vectors[i])."""
+    top = np.argsort(-calls, kind="stable")[:limit]
+    return {text_digest(contexts[i]): np.asarray(vectors[i], np.float32) for i in top}
 
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

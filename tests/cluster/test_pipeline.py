@@ -188,3 +188,34 @@ def test_warm_up_runs_the_encoder_and_memoises_nothing(found, tmp_path):
     assigner = ClusterAssigner.load(tmp_path / "seed", embedder=embedder)
     assigner.warm_up()
     assert embedder.calls == 1 and not any(assigner._memo.values())
+
+
+def test_a_call_in_a_known_context_embeds_its_request_alone(found, tmp_path):
+    """The seed carries the embeddings of the contexts its calls share: assigning a new call in one of
+    them encodes the request only, and decides as encoding both would (and as an older seed does)."""
+    from safetensors.numpy import load_file, save_file
+
+    from slmconvert.cluster.featurize import signature_set
+    from slmconvert.cluster.seed import ARRAYS_FILE, text_digest
+
+    assert 0 < len(found.seed.known_contexts) <= len(found.sigs.contexts)
+    found.seed.save(tmp_path / "seed")
+    calls = synthetic_calls(40, seed=321)
+    contexts = set(signature_set(calls, found.seed.signature).contexts)
+    assert contexts & set(found.sigs.contexts)  # new calls, contexts seen in the clustered ones
+    embedder = HashingEmbedder()
+    assigner = ClusterAssigner.load(tmp_path / "seed", embedder=embedder)
+    known = {text_digest(c) for c in contexts} & set(assigner.seed.known_contexts)
+    decided = assigner.assign(calls)
+    requests = set(signature_set(calls, found.seed.signature).requests)
+    assert embedder.texts_encoded == len(requests) + len(contexts) - len(known)
+
+    arrays = load_file(str(tmp_path / "seed" / ARRAYS_FILE))  # a seed written before it carried contexts
+    save_file({"centroids": arrays["centroids"]}, str(tmp_path / "seed" / ARRAYS_FILE))
+    older, counting = ClusterAssigner.load(tmp_path / "seed", embedder=HashingEmbedder()), HashingEmbedder()
+    older.embedder = counting
+    assert not older.seed.known_contexts
+    again = older.assign(calls)
+    assert counting.texts_encoded == len(requests) + len(contexts)
+    assert [c for c, _ in again] == [c for c, _ in decided]
+    np.testing.assert_allclose([p for _, p in again], [p for _, p in decided], atol=1e-5)
