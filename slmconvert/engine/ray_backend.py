@@ -8,6 +8,7 @@ binary column, so a batch function sees exactly the Python objects the local eng
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import pickle
 import tempfile
@@ -64,6 +65,8 @@ def connect(spec: EngineSpec, log: Log) -> Any:
         where = spec.address or "a local Ray started for this run"
         url = getattr(info, "dashboard_url", None)
         log(f"engine: ray on {where}" + (f"; dashboard http://{url}" if url else ""))
+    # Ray Data logs every dataset's plan at INFO on the console: the stage's own lines say what runs
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     return ray
 
 

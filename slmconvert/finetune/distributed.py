@@ -30,16 +30,25 @@ def train_clusters_in_parallel(train_one: Callable[[Job], Result], jobs: Sequenc
                                gpus_per_job: float | None = None, retries: int = 1,
                                spec: EngineSpec | None = None, log: Log | None = None) -> list[Result]:
     """`train_one(job)` for every cluster as Ray tasks on the Ray of `spec` (joined or started), each
-    holding `gpus_per_job` GPUs (default: one where the cluster has GPUs, none on a CPU-only one),
-    so a node with 8 GPUs trains 8 clusters at once; results in job order. A task whose worker dies
-    is retried."""
+    holding `gpus_per_job` GPUs (default: one where the cluster has GPUs, none on a CPU-only one)
+    and an equal share of the CPUs, so a node with 8 GPUs trains 8 clusters at once; results in job
+    order. A task whose worker dies is retried."""
     from slmconvert.engine.ray_backend import connect
 
     ray = connect(spec or EngineSpec("ray"), log or (lambda message: None))
     if gpus_per_job is None:
         gpus_per_job = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-    task = ray.remote(num_gpus=gpus_per_job, num_cpus=1, max_retries=retries)(train_one)
+    task = ray.remote(num_gpus=gpus_per_job, num_cpus=cpus_per_job(ray, len(jobs)), max_retries=retries)(train_one)
     return ray.get([task.remote(job) for job in jobs])
+
+
+def cpus_per_job(ray: Any, jobs: int) -> int:
+    """An equal share of the cluster's CPUs for each of `jobs` tasks, at most one node's (a task runs on
+    one node). Ray sets a task's OMP_NUM_THREADS to its CPUs: one cluster alone on a 2-CPU Ray trains
+    on 2 threads, not 1."""
+    total = int(ray.cluster_resources().get("CPU", 1))
+    largest = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")), default=total)
+    return max(1, min(largest, total // max(1, jobs)))
 
 
 @dataclass

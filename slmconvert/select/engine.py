@@ -19,7 +19,7 @@ from slmconvert.engine.base import make_engine
 from slmconvert.errors import ConfigError, SlmError
 from slmconvert.evaluation.engine_generation import generate_on_engine
 from slmconvert.evaluation.generation import GenerationRun, generate
-from slmconvert.evaluation.harness import evaluate, evaluation_of
+from slmconvert.evaluation.harness import EvaluationResult, evaluate, evaluation_of
 from slmconvert.evaluation.metrics import primary_metric
 from slmconvert.finetune.allocate import MIN_EXAMPLE_PASSES
 from slmconvert.finetune.params import FinetuneParams
@@ -273,28 +273,11 @@ def _measure(
         for task in runnable:
             plan = plans[task.cluster_id]
             started = time.perf_counter()
-            if loaded is None:
-                result = evaluation_of(task.sample, runs[task.cluster_id], fmt, embedder=embedder,
-                                       output_type_hint=task.cluster.get("output_type"), seed=params.seed)
-                timing = dict(result.timing)
-                if params.single_call_latency:
-                    timing["single_call_skipped"] = "engine=ray: a call alone is timed on the local engine only"
+            if runs is not None:
+                result, timing = _scored_engine_run(runs[task.cluster_id], task, fmt, params, embedder)
             else:
-                with progress(f"{name} · cluster {task.cluster_id}", len(task.sample)) as advance:
-                    result = evaluate(
-                        loaded.model, loaded.tokenizer, task.sample, fmt,
-                        max_new_tokens=plan["max_new_tokens"], batch_size=params.batch_size, embedder=embedder,
-                        output_type_hint=task.cluster.get("output_type"), progress=advance,
-                        prompts=plan["prompts"], seed=params.seed, warmup=task is runnable[0],
-                    )
-                timing = dict(result.timing)
-                if params.single_call_latency:
-                    single = generate(
-                        loaded.model, loaded.tokenizer, [plan["first_prompt"]],
-                        max_new_tokens=plan["max_new_tokens"], batch_size=1, warmup=False,
-                    )
-                    timing["single_call_seconds"] = round(single.wall_seconds, 4)
-                    timing["single_call_new_tokens"] = single.results[0].new_tokens
+                result, timing = _measured_here(loaded, task, plan, fmt, params, embedder, progress,
+                                                f"{name} · cluster {task.cluster_id}", task is runnable[0])
             plan.pop("prompts")
             plan.pop("first_prompt")
             measured[task.cluster_id] = {
@@ -304,14 +287,48 @@ def _measure(
                 "primary": result.primary.to_dict(),
                 "metrics": result.metrics_dict(),
                 "timing": timing,
-                "eval_seconds": round(time.perf_counter() - started + (runs[task.cluster_id].wall_seconds
-                                                                       if runs else 0.0), 3),
+                "eval_seconds": round(time.perf_counter() - started
+                                      + (runs[task.cluster_id].wall_seconds if runs is not None else 0.0), 3),
                 "rows": [{k: v for k, v in row.items() if k not in _ROW_DROP} for row in result.rows],
             }
     finally:
         del loaded
         release_memory()
     return entry, measured
+
+
+def _measured_here(loaded: Any, task: ClusterTask, plan: dict[str, Any], fmt: PromptFormat, params: SelectParams,
+                   embedder: Embedder | None, progress: Progress, title: str,
+                   warmup: bool) -> tuple[EvaluationResult, dict[str, Any]]:
+    """The candidate loaded in this process answering the cluster's sample: the result and its timing
+    (with select.single_call_latency, also one prompt alone)."""
+    with progress(title, len(task.sample)) as advance:
+        result = evaluate(
+            loaded.model, loaded.tokenizer, task.sample, fmt,
+            max_new_tokens=plan["max_new_tokens"], batch_size=params.batch_size, embedder=embedder,
+            output_type_hint=task.cluster.get("output_type"), progress=advance,
+            prompts=plan["prompts"], seed=params.seed, warmup=warmup,
+        )
+    timing = dict(result.timing)
+    if params.single_call_latency:
+        single = generate(
+            loaded.model, loaded.tokenizer, [plan["first_prompt"]],
+            max_new_tokens=plan["max_new_tokens"], batch_size=1, warmup=False,
+        )
+        timing["single_call_seconds"] = round(single.wall_seconds, 4)
+        timing["single_call_new_tokens"] = single.results[0].new_tokens
+    return result, timing
+
+
+def _scored_engine_run(run: GenerationRun, task: ClusterTask, fmt: PromptFormat, params: SelectParams,
+                       embedder: Embedder | None) -> tuple[EvaluationResult, dict[str, Any]]:
+    """The engine workers' answers on the cluster's sample, scored here: the result and its timing."""
+    result = evaluation_of(task.sample, run, fmt, embedder=embedder,
+                           output_type_hint=task.cluster.get("output_type"), seed=params.seed)
+    timing = dict(result.timing)
+    if params.single_call_latency:
+        timing["single_call_skipped"] = "engine=ray: a call alone is timed on the local engine only"
+    return result, timing
 
 
 def _engine_runs(candidate: ResolvedModel, runnable: list[ClusterTask], plans: dict[int, dict[str, Any]],

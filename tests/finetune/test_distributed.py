@@ -36,3 +36,27 @@ def test_two_cpu_processes_train_one_adapter(tiny_model, tmp_path):
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), tmp_path / "adapter")
     adapted = {name.split(".layers.")[1].split(".")[0] for name, _ in model.named_parameters() if "lora_" in name}
     assert adapted == {"1"}  # the top half of the 2 layers, as the finetune stage adapts them
+
+
+class FakeRay:
+    """What cpus_per_job reads of a Ray cluster: its CPUs, and each node's."""
+
+    def __init__(self, *node_cpus: int) -> None:
+        self.node_cpus = node_cpus
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": float(sum(self.node_cpus))}
+
+    def nodes(self) -> list[dict]:
+        return [{"Alive": True, "Resources": {"CPU": float(c)}} for c in self.node_cpus] + \
+            [{"Alive": False, "Resources": {"CPU": 512.0}}]
+
+
+def test_each_parallel_training_task_gets_an_equal_share_of_the_cpus_within_one_node():
+    from slmconvert.finetune.distributed import cpus_per_job
+
+    assert cpus_per_job(FakeRay(2), 1) == 2  # one cluster alone trains on both cores
+    assert cpus_per_job(FakeRay(2), 2) == 1
+    assert cpus_per_job(FakeRay(2), 5) == 1  # the rest queue
+    assert cpus_per_job(FakeRay(32, 32, 32), 2) == 32  # at most one node's, or the task never runs
+    assert cpus_per_job(FakeRay(32, 32, 32), 8) == 12
