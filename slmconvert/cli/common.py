@@ -79,7 +79,7 @@ _COMMON_PARAMETERS = [
     ),
     inspect.Parameter(
         "engine", inspect.Parameter.KEYWORD_ONLY, default=None,
-        annotation=Annotated[str | None, typer.Option("--engine", help="Where scrubbing, embedding and the generation of select and iterate run: local or ray (sets each stage's engine).", show_default=False)],
+        annotation=Annotated[str | None, typer.Option("--engine", help="Where scrubbing, embedding, select's and iterate's generation and finetune's training run: local or ray (sets each stage's engine).", show_default=False)],
     ),
     inspect.Parameter(
         "ray_address", inspect.Parameter.KEYWORD_ONLY, default=None,

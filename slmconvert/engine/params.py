@@ -1,4 +1,5 @@
-"""The engine settings a stage's params carry (curate, cluster, select and iterate): where their batch work runs."""
+"""The engine settings a stage's params carry (curate, cluster, select, finetune and iterate): where
+their batch work runs."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from slmconvert.engine.base import Engine
 from slmconvert.models.prompt import PromptFormat
-from slmconvert.router.generator import Generation, PeftGenerator
+from slmconvert.router.generator import Generation, PeftGenerator, decoding_tag
 
 
 class GenerateBatch:
@@ -42,8 +42,8 @@ class EngineGenerator:
         self.engine = engine
         self.settings = dict(settings)
         self.calls_per_worker_batch = calls_per_worker_batch
-        # the same decoding as this process's PeftGenerator would do, so cached answers stay interchangeable
-        self.cache_tag = PeftGenerator(**self.settings).cache_tag
+        # the workers decode as this process's PeftGenerator would, so cached answers stay interchangeable
+        self.cache_tag = decoding_tag(settings["device"], settings["constrain_tool_calls"])
 
     def generate(
         self,

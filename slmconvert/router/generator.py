@@ -68,6 +68,13 @@ def logged_answer_size(record: dict[str, Any]) -> int:
     return len(assistant_text(output)) if isinstance(output, dict) else 0
 
 
+def decoding_tag(device: str, constrain_tool_calls: bool) -> str:
+    """How answers are decoded (tool calls constrained, where llguidance is installed, or not; the
+    precision): part of the generation cache's key."""
+    constrained = constrain_tool_calls and constrain_available()
+    return ",".join((["constrained"] if constrained else []) + [f"dtype={inference_dtype(device)}"])
+
+
 class PeftGenerator:
     """Generation with real models: `load_model` + PEFT adapters, via the evaluation harness's
     batched `generate` (greedy, left-padded, honest timing)."""
@@ -85,8 +92,7 @@ class PeftGenerator:
         # tool calls decoded against each request's own tools (models.constrain), when installed
         self.constrain_tool_calls = constrain_tool_calls and constrain_available()
         # how the answers were decoded, for the generation cache: constrained or not, and the precision
-        tags = (["constrained"] if self.constrain_tool_calls else []) + [f"dtype={inference_dtype(device)}"]
-        self.cache_tag = ",".join(tags)
+        self.cache_tag = decoding_tag(device, self.constrain_tool_calls)
         self._models: dict[str, Any] = {}  # base model name -> LoadedModel
         self._adapters: dict[str, dict[str, str]] = {}  # base model name -> adapter path -> name
         self.load_seconds = 0.0
