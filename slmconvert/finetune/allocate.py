@@ -23,6 +23,12 @@ Inputs are seconds (what is left of the run's wall-clock budget) and measured sp
    intent classifier kept all its test calls after its full plan, 87% of them after one pass), so a
    short budget finishes the most valuable clusters rather than starting more;
 5. spends what is still left on more test, then validation calls (tighter evidence), up to the caps.
+
+With several training lanes (a Ray cluster training one cluster per GPU or node at once) each
+cluster trains on the lane with the least planned so far, and every lane may train until the
+evidence of all admitted clusters must start: evidence is generated after training, so a cluster
+is admitted only while its evidence leaves every lane the training already planned on it. One lane
+is the rule above, exactly.
 """
 
 from __future__ import annotations
@@ -98,6 +104,7 @@ class PlanEntry:
     evidence_seconds: float = 0.0
     fixed_seconds: float = 0.0
     reason: str | None = None
+    lane: int | None = None  # the training lane it is planned on (trained clusters)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -111,25 +118,33 @@ class BudgetPlan:
     seconds: float
     entries: list[PlanEntry] = field(default_factory=list)
     spare_seconds: float = 0.0
+    lanes: int = 1  # trainings at once
 
     @property
     def planned_seconds(self) -> float:
-        return sum(e.train_seconds + e.evidence_seconds + e.fixed_seconds for e in self.entries if e.trained)
+        """Wall-clock seconds planned: the busiest lane's training, then every trained cluster's evidence."""
+        trained = [e for e in self.entries if e.trained]
+        busy: dict[int, float] = {}
+        for e in trained:
+            busy[e.lane or 0] = busy.get(e.lane or 0, 0.0) + e.train_seconds + e.fixed_seconds
+        return max(busy.values(), default=0.0) + sum(e.evidence_seconds for e in trained)
 
     def entry(self, cluster_id: int) -> PlanEntry | None:
         return next((e for e in self.entries if e.cluster_id == cluster_id), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"seconds": round(self.seconds, 2), "planned_seconds": round(self.planned_seconds, 2),
-                "spare_seconds": round(self.spare_seconds, 2), "entries": [e.to_dict() for e in self.entries]}
+                "spare_seconds": round(self.spare_seconds, 2), "lanes": self.lanes,
+                "entries": [e.to_dict() for e in self.entries]}
 
 
-def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence) -> BudgetPlan:
-    """Split `seconds` among `needs` (see the module docstring for the rule)."""
-    plan = BudgetPlan(seconds=max(0.0, seconds))
+def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence, lanes: int = 1) -> BudgetPlan:
+    """Split `seconds` among `needs`, training on `lanes` lanes at once (see the module docstring)."""
+    plan = BudgetPlan(seconds=max(0.0, seconds), lanes=max(1, lanes))
     at_full = evidence.required(1.0)
     admitted: list[tuple[ClusterNeed, PlanEntry]] = []
-    left = plan.seconds
+    busy = [0.0] * plan.lanes  # training seconds planned on each lane
+    held = 0.0  # evidence seconds of the admitted clusters, generated after all training
     rates = {n.cluster_id: _value_rate(n, evidence) for n in needs}
     for need in sorted(needs, key=lambda n: (-rates[n.cluster_id], n.cluster_id)):
         entry = PlanEntry(need.cluster_id, False, rates[need.cluster_id], full_tokens=need.full_tokens,
@@ -142,23 +157,27 @@ def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence
         entry.required_test_calls = at_full
         entry.test_calls, entry.validation_calls = _least_evidence(need, evidence)
         entry.evidence_seconds = (entry.test_calls + entry.validation_calls) * need.seconds_per_call
-        least = need.fixed_seconds + entry.evidence_seconds + need.train_seconds(need.min_tokens)
-        if least > left:
-            entry.reason = (f"budget: needs {least:.0f} s ({need.train_seconds(need.min_tokens):.0f} s of training at "
-                            f"{need.train_tokens_per_second:.0f} tok/s + {entry.evidence_seconds:.0f} s for "
-                            f"{entry.validation_calls + entry.test_calls} evidence calls + {need.fixed_seconds:.0f} s "
-                            f"loading), {left:.0f} s left after clusters that move more calls and cost per second")
+        lane = min(range(plan.lanes), key=lambda k: (busy[k], k))
+        training = need.fixed_seconds + need.train_seconds(need.min_tokens)
+        left = plan.seconds - held - busy[lane]
+        window = plan.seconds - held - entry.evidence_seconds  # each lane's training time if it is admitted
+        fits = training + entry.evidence_seconds <= left
+        if not fits or max(busy) > window:
+            entry.reason = _left_out(need, entry, training, left, squeezes=fits)
             entry.test_calls = entry.validation_calls = 0
             entry.evidence_seconds = 0.0
             continue
-        entry.trained = True
+        entry.trained, entry.lane = True, lane
         entry.train_tokens = need.min_tokens
-        left -= least
+        held += entry.evidence_seconds
+        busy[lane] += training
         # then its full plan, before the next cluster is admitted
-        more = int(min(need.train_seconds(need.full_tokens - entry.train_tokens), left) * need.train_tokens_per_second)
+        room = plan.seconds - held - busy[lane]
+        more = int(min(need.train_seconds(need.full_tokens - entry.train_tokens), room) * need.train_tokens_per_second)
         entry.train_tokens += more
-        left -= need.train_seconds(more)
+        busy[lane] += need.train_seconds(more)
         admitted.append((need, entry))
+    left = plan.seconds - held - max(busy)
     for pool in ("test", "validation"):  # then tighter evidence with what remains
         for need, entry in admitted:
             left -= _widen(entry, need, pool, evidence, left)
@@ -166,6 +185,17 @@ def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence
         entry.train_seconds = need.train_seconds(entry.train_tokens)
     plan.spare_seconds = max(0.0, left)
     return plan
+
+
+def _left_out(need: ClusterNeed, entry: PlanEntry, training: float, left: float, squeezes: bool) -> str:
+    """Why a cluster's least training and evidence do not fit."""
+    if squeezes:
+        return (f"budget: its {entry.evidence_seconds:.0f} s of evidence would cut the training planned on another "
+                f"lane for clusters that move more calls and cost per second")
+    return (f"budget: needs {training + entry.evidence_seconds:.0f} s ({need.train_seconds(need.min_tokens):.0f} s of "
+            f"training at {need.train_tokens_per_second:.0f} tok/s + {entry.evidence_seconds:.0f} s for "
+            f"{entry.validation_calls + entry.test_calls} evidence calls + {need.fixed_seconds:.0f} s "
+            f"loading), {left:.0f} s left after clusters that move more calls and cost per second")
 
 
 def _widen(entry: PlanEntry, need: ClusterNeed, pool: str, evidence: Evidence, left: float) -> float:

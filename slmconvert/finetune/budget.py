@@ -85,6 +85,14 @@ def choose_method(params: FinetuneParams, device: str, n_params: int | None) -> 
     return "qlora" if device == "cuda" and big else "lora"
 
 
+def device_here(params: FinetuneParams) -> tuple[str, str]:
+    """(device, precision) this process trains with: on a Ray worker, what its training tasks will use."""
+    from slmconvert.util.device import pick_device
+
+    device = pick_device(params.device)
+    return device, choose_precision(params, device)
+
+
 def choose_precision(params: FinetuneParams, device: str) -> str:
     """bf16 where the hardware computes it natively, else fp32."""
     if params.precision != "auto":

@@ -1,5 +1,6 @@
-"""Fine-tuning past one GPU: many clusters in parallel (one Ray task per GPU), and one large
-cluster data-parallel over several processes with accelerate (NCCL on GPUs, gloo on CPUs).
+"""Fine-tuning past one GPU: many clusters in parallel (one Ray task per GPU, or per node where there
+are none: the cluster's training lanes), and one large cluster data-parallel over several processes
+with accelerate (NCCL on GPUs, gloo on CPUs).
 
 Data-parallel: every rank loads the base model and the same LoRA adapter, accelerate shards the
 examples between ranks (a distributed sampler) and all-reduces the gradients, so every rank holds
@@ -26,29 +27,65 @@ Result = TypeVar("Result")
 IGNORE_INDEX = -100
 
 
-def train_clusters_in_parallel(train_one: Callable[[Job], Result], jobs: Sequence[Job],
-                               gpus_per_job: float | None = None, retries: int = 1,
-                               spec: EngineSpec | None = None, log: Log | None = None) -> list[Result]:
-    """`train_one(job)` for every cluster as Ray tasks on the Ray of `spec` (joined or started), each
-    holding `gpus_per_job` GPUs (default: one where the cluster has GPUs, none on a CPU-only one)
-    and an equal share of the CPUs, so a node with 8 GPUs trains 8 clusters at once; results in job
-    order. A task whose worker dies is retried."""
+@dataclass(frozen=True)
+class Lanes:
+    """How many clusters a Ray cluster trains at once, and what each training task holds."""
+
+    count: int
+    cpus: int
+    gpus: float  # 1 on GPU nodes, 0 on CPU-only ones
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lanes_of(nodes: Sequence[dict[str, Any]]) -> Lanes:
+    """The training lanes of a Ray cluster (`ray.nodes()`): one per GPU, with its node's CPUs shared
+    among that node's GPUs; on a cluster without GPUs one per node, holding the CPUs of the smallest
+    node (so that any node can run any task). A node that is down holds none."""
+    alive = [n.get("Resources") or {} for n in nodes if n.get("Alive")]
+    gpu_nodes = [r for r in alive if r.get("GPU", 0) >= 1]
+    if gpu_nodes:
+        cpus = max(1, min(int(r.get("CPU", 0) // int(r["GPU"])) for r in gpu_nodes))
+        return Lanes(count=sum(int(r["GPU"]) for r in gpu_nodes), cpus=cpus, gpus=1.0)
+    node_cpus = [int(r.get("CPU", 0)) for r in alive if r.get("CPU", 0) >= 1]
+    cpus = min(node_cpus, default=1)
+    return Lanes(count=max(1, sum(c // cpus for c in node_cpus)), cpus=cpus, gpus=0.0)
+
+
+def training_lanes(spec: EngineSpec | None = None, log: Log | None = None) -> Lanes:
+    """The lanes of the Ray of `spec` (joined or started)."""
+    from slmconvert.engine.ray_backend import connect
+
+    return lanes_of(connect(spec or EngineSpec("ray"), log or (lambda message: None)).nodes())
+
+
+def on_a_lane(fn: Callable[[], Result], lanes: Lanes, spec: EngineSpec | None = None,
+              log: Log | None = None) -> Result:
+    """`fn()` in one Ray task holding what a training task holds (the device facts and the throughput
+    probe a plan needs are the workers', not the driver's)."""
     from slmconvert.engine.ray_backend import connect
 
     ray = connect(spec or EngineSpec("ray"), log or (lambda message: None))
-    if gpus_per_job is None:
-        gpus_per_job = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-    task = ray.remote(num_gpus=gpus_per_job, num_cpus=cpus_per_job(ray, len(jobs)), max_retries=retries)(train_one)
+
+    def task() -> Result:  # a plain function: Ray takes no functools.partial
+        return fn()
+
+    return ray.get(ray.remote(num_gpus=lanes.gpus, num_cpus=lanes.cpus, max_retries=1)(task).remote())
+
+
+def train_clusters_in_parallel(train_one: Callable[[Job], Result], jobs: Sequence[Job], lanes: Lanes | None = None,
+                               retries: int = 1, spec: EngineSpec | None = None,
+                               log: Log | None = None) -> list[Result]:
+    """`train_one(job)` for every cluster as Ray tasks on the Ray of `spec` (joined or started), each
+    holding one lane's resources (default: the cluster's lanes), so a node with 8 GPUs trains 8
+    clusters at once and the rest queue; results in job order. A task whose worker dies is retried."""
+    from slmconvert.engine.ray_backend import connect
+
+    ray = connect(spec or EngineSpec("ray"), log or (lambda message: None))
+    lanes = lanes or lanes_of(ray.nodes())
+    task = ray.remote(num_gpus=lanes.gpus, num_cpus=lanes.cpus, max_retries=retries)(train_one)
     return ray.get([task.remote(job) for job in jobs])
-
-
-def cpus_per_job(ray: Any, jobs: int) -> int:
-    """An equal share of the cluster's CPUs for each of `jobs` tasks, at most one node's (a task runs on
-    one node). Ray sets a task's OMP_NUM_THREADS to its CPUs: one cluster alone on a 2-CPU Ray trains
-    on 2 threads, not 1."""
-    total = int(ray.cluster_resources().get("CPU", 1))
-    largest = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")), default=total)
-    return max(1, min(largest, total // max(1, jobs)))
 
 
 @dataclass

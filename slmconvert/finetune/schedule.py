@@ -107,9 +107,10 @@ def make_schedule(
     evidence: Evidence,
     probe: Probe,
     committed_seconds: float = 0.0,
+    lanes: int = 1,
 ) -> Schedule:
     """Probe each base model once, then plan the clusters against what is left of the deadline
-    after `committed_seconds` (the evidence of clusters already trained)."""
+    after `committed_seconds` (the evidence of clusters already trained), `lanes` training at once."""
     speeds: dict[str, Throughput] = {}
     needs = []
     for job, prep in items:
@@ -118,7 +119,7 @@ def make_schedule(
         needs.append(need_of(job, prep, params, device, speeds[job.model], value_share.get(job.cluster_id, 0.0)))
     left = deadline.left() - committed_seconds
     reserve = max(ITERATE_RESERVE_MIN, ITERATE_RESERVE_SHARE * left)
-    plan = plan_budget(needs, left - reserve, evidence)
+    plan = plan_budget(needs, left - reserve, evidence, lanes=lanes)
     return Schedule(plan, speeds, deadline, params.budget, reserve, evidence)
 
 

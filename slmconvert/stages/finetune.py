@@ -29,7 +29,6 @@ def run(ctx: StageContext) -> StageResult:
     from slmconvert.finetune.records import load_cluster_records
     from slmconvert.finetune.run import train_cluster
     from slmconvert.finetune.schedule import value_shares
-    from slmconvert.util.device import pick_device
 
     params: FinetuneParams = ctx.params  # type: ignore[assignment]
     selection = read_json(ctx.inputs["select"].file("selection.json"))
@@ -37,11 +36,11 @@ def run(ctx: StageContext) -> StageResult:
     curate = ctx.inputs["curate"]  # the version this cluster was built from (runner follows lineage)
     inputs = {"select": ctx.inputs["select"].ref, "cluster": cluster.ref, "curate": curate.ref}
     jobs, unselected = plan_jobs(selection, params, ctx.extra.get("clusters"), inputs)
-    device = pick_device(params.device)
+    params, device, lanes = _training_side(ctx, params)
     records = load_cluster_records(curate, cluster, [job.cluster_id for job in jobs])
     prepared, unfit = prepare_jobs(jobs, records, params, device)
     shares = value_shares(read_json(cluster.file("clusters.json")))
-    schedule = _schedule(ctx, prepared, params, device, shares)
+    schedule = _schedule(ctx, prepared, params, device, shares, lanes)
     to_train, left_out = _planned(prepared, schedule, params, device)
     ctx.log(f"finetune: {len(to_train)} cluster(s) to train on {device}"
             + (f", {len(unselected + unfit + left_out)} skipped" if unselected + unfit + left_out else ""))
@@ -52,7 +51,7 @@ def run(ctx: StageContext) -> StageResult:
     trained: list[dict[str, Any]] = []
     started = time.perf_counter()
     if params.engine == "ray" and to_train:
-        trained = _train_on_ray(ctx, to_train, schedule, params, device, cache_root)
+        trained = _train_on_ray(ctx, to_train, schedule, params, device, cache_root, lanes)
         results, to_train = [_row(m) for m in trained], []
     while to_train:
         job, prep = to_train.pop(0)
@@ -143,10 +142,32 @@ def prepare_jobs(jobs: list[Any], records: dict[int, Any], params: FinetuneParam
     return ready, unfit
 
 
+def _training_side(ctx: StageContext, params: FinetuneParams) -> tuple[FinetuneParams, str, Any]:
+    """(params, device, lanes) of the processes that will train: this one (local engine, lanes None),
+    or a Ray cluster's training tasks, whose device and precision a task on one of its lanes reports
+    (a driver without a GPU plans for the GPUs of its workers)."""
+    from slmconvert.finetune.budget import device_here
+
+    if params.engine != "ray":
+        return params, device_here(params)[0], None
+    from functools import partial
+
+    from slmconvert.engine.base import EngineSpec
+    from slmconvert.finetune.distributed import on_a_lane, training_lanes
+
+    spec = EngineSpec.of(params)
+    lanes = training_lanes(spec, ctx.log)
+    device, precision = on_a_lane(partial(device_here, params), lanes, spec, ctx.log)
+    ctx.log(f"finetune: {lanes.count} training lane(s) on Ray ({lanes.cpus} CPU"
+            + (f", {lanes.gpus:g} GPU" if lanes.gpus else "") + f" each), training on {device} in {precision}")
+    return params.model_copy(update={"precision": precision}), device, lanes
+
+
 def _schedule(ctx: StageContext, prepared: list[tuple[Any, Any]], params: FinetuneParams, device: str,
-              shares: dict[int, float]) -> Any:
+              shares: dict[int, float], lanes: Any = None) -> Any:
     """The budget plan: the deadline run-all handed down (else this run's own budget from now), the
-    evidence iterate will need (run-all passes iterate's settings), speeds probed on this machine."""
+    evidence iterate will need (run-all passes iterate's settings), speeds probed where training runs
+    (here, or in a task on a Ray lane), and as many clusters training at once as there are lanes."""
     from slmconvert.finetune.allocate import Evidence
     from slmconvert.finetune.schedule import default_probe, make_schedule
     from slmconvert.util.budget import stage_deadline
@@ -154,13 +175,32 @@ def _schedule(ctx: StageContext, prepared: list[tuple[Any, Any]], params: Finetu
     deadline = stage_deadline(params.budget, ctx.extra.get("deadline"))
     evidence = Evidence(**(ctx.extra.get("evidence") or {}))
     probe = ctx.extra.get("probe") or default_probe(ctx.workspace.cache_dir("throughput"), params, device)
-    schedule = make_schedule(prepared, params, device, deadline, shares, evidence, probe)
+    if lanes is not None:
+        probe = _probe_on_a_lane(probe, lanes, params, ctx.log)
+    schedule = make_schedule(prepared, params, device, deadline, shares, evidence, probe,
+                             lanes=lanes.count if lanes else 1)
+    where = "on a Ray lane" if lanes else "here"
     for model, speed in schedule.throughput.items():
-        ctx.log(f"finetune: {model} here ({speed.source}): {speed.train_tokens_per_second:.0f} training tok/s, "
+        ctx.log(f"finetune: {model} {where} ({speed.source}): {speed.train_tokens_per_second:.0f} training tok/s, "
                 f"{speed.prefill_tokens_per_second:.0f} prefill / {speed.decode_tokens_per_second:.0f} decode tok/s")
     ctx.log(f"finetune: budget {params.budget}: {schedule.plan.seconds:.0f} s to plan, "
             f"{schedule.plan.planned_seconds:.0f} s planned (training + evidence)")
     return schedule
+
+
+def _probe_on_a_lane(probe: Any, lanes: Any, params: FinetuneParams, log: Any) -> Any:
+    """`probe` run in a Ray task holding one lane's resources, given the job without its records."""
+    import dataclasses
+    from functools import partial
+
+    from slmconvert.engine.base import EngineSpec
+    from slmconvert.finetune.distributed import on_a_lane
+
+    def on_lane(model: str, job: Any, _prepared: Any) -> Any:
+        slim = dataclasses.replace(job, records=None)
+        return on_a_lane(partial(probe, model, slim, None), lanes, EngineSpec.of(params), log)
+
+    return on_lane
 
 
 def _replanned(ctx: StageContext, schedule: Any, prepared: list[tuple[Any, Any]], trained: list[dict[str, Any]],
@@ -181,19 +221,18 @@ def _replanned(ctx: StageContext, schedule: Any, prepared: list[tuple[Any, Any]]
 
 
 def _train_on_ray(ctx: StageContext, to_train: list[tuple[Any, Any]], schedule: Any, params: FinetuneParams,
-                  device: str, cache_root: Any) -> list[dict[str, Any]]:
-    """engine=ray: every planned cluster at once, one Ray task each (holding a GPU where the cluster
-    has them). The plan is the one-device plan, each cluster stopping at its planned seconds after its
-    task starts (and before iterate's evidence time), so the run ends no later than training them one
-    after the other would."""
+                  device: str, cache_root: Any, lanes: Any) -> list[dict[str, Any]]:
+    """engine=ray: every planned cluster as a Ray task holding one lane (a GPU, or a node where there
+    are none), as many at once as there are lanes. Each stops at its planned seconds after its task
+    starts (and before iterate's evidence time), so a queued one keeps its time."""
     from slmconvert.engine.base import EngineSpec
     from slmconvert.finetune.distributed import train_clusters_in_parallel
     from slmconvert.finetune.run import TrainingTask, train_task
 
     tasks = [TrainingTask(job, prep, params, device, cache_root, ctx.out_dir / str(job.cluster_id),
                           schedule.stop_window(job.cluster_id)) for job, prep in to_train]
-    ctx.log(f"finetune: training {len(tasks)} cluster(s) in parallel Ray tasks")
-    return train_clusters_in_parallel(train_task, tasks, spec=EngineSpec.of(params), log=ctx.log)
+    ctx.log(f"finetune: training {len(tasks)} cluster(s) in Ray tasks, {min(len(tasks), lanes.count)} at once")
+    return train_clusters_in_parallel(train_task, tasks, lanes=lanes, spec=EngineSpec.of(params), log=ctx.log)
 
 
 def _planned(prepared: list[tuple[Any, Any]], schedule: Any, params: FinetuneParams,

@@ -182,7 +182,7 @@ def train_fake(job: int) -> dict:
 def test_clusters_train_in_parallel_tasks_in_job_order():
     from slmconvert.finetune.distributed import train_clusters_in_parallel
 
-    results = train_clusters_in_parallel(train_fake, [3, 1, 2], gpus_per_job=0)
+    results = train_clusters_in_parallel(train_fake, [3, 1, 2])
     assert [r["cluster"] for r in results] == [3, 1, 2]
     assert all(r["pid"] != os.getpid() for r in results)
 

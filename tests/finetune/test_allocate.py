@@ -82,8 +82,9 @@ def test_evidence_is_reserved_before_training_time_is_handed_out():
     assert fits.trained and fits.train_tokens >= one[0].min_tokens
 
 
+@pytest.mark.parametrize("lanes", [1, 3])
 @pytest.mark.parametrize("seed", range(25))
-def test_the_plan_never_spends_more_than_the_budget(seed):
+def test_the_plan_never_spends_more_than_the_budget(seed, lanes):
     rng = random.Random(seed)
     needs = [ClusterNeed(cluster_id=i, value_share=rng.random(), full_tokens=rng.randint(1000, 500_000),
                          mean_example_tokens=rng.uniform(50, 800), train_tokens_per_second=rng.uniform(20, 20_000),
@@ -91,9 +92,13 @@ def test_the_plan_never_spends_more_than_the_budget(seed):
                          seconds_per_call=rng.uniform(0.01, 5), fixed_seconds=rng.uniform(0, 30))
              for i in range(rng.randint(1, 8))]
     seconds = rng.uniform(30, 4000)
-    plan = plan_budget(needs, seconds, EVIDENCE)
+    plan = plan_budget(needs, seconds, EVIDENCE, lanes=lanes)
     assert plan.planned_seconds <= seconds + 1e-6
     assert plan.planned_seconds + plan.spare_seconds == pytest.approx(seconds)
+    evidence = sum(e.evidence_seconds for e in plan.entries if e.trained)
+    for lane in range(lanes):  # every lane's training ends before the evidence of all must start
+        training = sum(e.train_seconds + e.fixed_seconds for e in plan.entries if e.trained and e.lane == lane)
+        assert training + evidence <= seconds + 1e-6
     for entry, need in ((plan.entry(n.cluster_id), n) for n in needs):
         assert entry.test_calls <= need.test_available and entry.validation_calls <= need.validation_available
         assert entry.train_tokens <= need.full_tokens
@@ -128,3 +133,34 @@ def test_the_most_valuable_cluster_gets_its_full_plan_before_another_starts():
     assert "needs" in plan.entry(1).reason
     roomy = plan_budget([first, second], 2 * one_pass + 200, EVIDENCE)
     assert _trained(roomy) == [0, 1] and roomy.entry(0).train_tokens == first.full_tokens
+
+
+def test_more_lanes_train_more_clusters_in_the_same_wall_clock_time():
+    """Two GPUs (or nodes) train the second cluster beside the first instead of leaving it out."""
+    first = ClusterNeed(cluster_id=0, value_share=0.5, full_tokens=60_000, mean_example_tokens=100.0,
+                        train_tokens_per_second=300.0, validation_available=40, test_available=150,
+                        seconds_per_call=0.1, fixed_seconds=5.0, epoch_tokens=30_000)
+    second = dataclasses.replace(first, cluster_id=1, value_share=0.2)
+    evidence = (EVIDENCE.required(EVIDENCE.coverage, EVIDENCE.agreement) + MIN_CALIBRATION_CALLS) * 0.1
+    seconds = 5.0 + 200.0 + 2 * evidence + 10  # one full plan per lane, then both clusters' evidence
+    one = plan_budget([first, second], seconds, EVIDENCE)
+    two = plan_budget([first, second], seconds, EVIDENCE, lanes=2)
+    assert _trained(one) == [0] and _trained(two) == [0, 1]
+    assert [two.entry(0).lane, two.entry(1).lane] == [0, 1]
+    assert all(two.entry(c).train_tokens == 60_000 for c in (0, 1))
+    one_after_the_other = sum(two.entry(c).train_seconds + two.entry(c).fixed_seconds + two.entry(c).evidence_seconds
+                              for c in (0, 1))
+    assert two.planned_seconds <= seconds < one_after_the_other
+    assert two.to_dict()["lanes"] == 2 and two.to_dict()["entries"][1]["lane"] == 1
+
+
+def test_a_cluster_whose_evidence_would_cut_another_lanes_training_is_left_out():
+    first = ClusterNeed(cluster_id=0, value_share=0.5, full_tokens=90_000, mean_example_tokens=100.0,
+                        train_tokens_per_second=300.0, validation_available=40, test_available=150,
+                        seconds_per_call=0.1, fixed_seconds=5.0, epoch_tokens=90_000)
+    cheap = dataclasses.replace(first, cluster_id=1, value_share=0.1, full_tokens=3_000, epoch_tokens=3_000,
+                                seconds_per_call=1.0)  # little training, costly evidence
+    evidence = (EVIDENCE.required(EVIDENCE.coverage, EVIDENCE.agreement) + MIN_CALIBRATION_CALLS) * 0.1
+    plan = plan_budget([first, cheap], 5.0 + 300.0 + evidence + 20, EVIDENCE, lanes=2)
+    assert _trained(plan) == [0]
+    assert "cut the training planned on another lane" in plan.entry(1).reason

@@ -38,25 +38,17 @@ def test_two_cpu_processes_train_one_adapter(tiny_model, tmp_path):
     assert adapted == {"1"}  # the top half of the 2 layers, as the finetune stage adapts them
 
 
-class FakeRay:
-    """What cpus_per_job reads of a Ray cluster: its CPUs, and each node's."""
-
-    def __init__(self, *node_cpus: int) -> None:
-        self.node_cpus = node_cpus
-
-    def cluster_resources(self) -> dict:
-        return {"CPU": float(sum(self.node_cpus))}
-
-    def nodes(self) -> list[dict]:
-        return [{"Alive": True, "Resources": {"CPU": float(c)}} for c in self.node_cpus] + \
-            [{"Alive": False, "Resources": {"CPU": 512.0}}]
+def _nodes(*resources: dict) -> list[dict]:
+    """ray.nodes() of a cluster with these nodes' resources, and one dead node."""
+    return [{"Alive": True, "Resources": r} for r in resources] + [{"Alive": False, "Resources": {"CPU": 512.0}}]
 
 
-def test_each_parallel_training_task_gets_an_equal_share_of_the_cpus_within_one_node():
-    from slmconvert.finetune.distributed import cpus_per_job
+def test_a_cluster_trains_one_cluster_per_gpu_or_else_one_per_node():
+    from slmconvert.finetune.distributed import Lanes, lanes_of
 
-    assert cpus_per_job(FakeRay(2), 1) == 2  # one cluster alone trains on both cores
-    assert cpus_per_job(FakeRay(2), 2) == 1
-    assert cpus_per_job(FakeRay(2), 5) == 1  # the rest queue
-    assert cpus_per_job(FakeRay(32, 32, 32), 2) == 32  # at most one node's, or the task never runs
-    assert cpus_per_job(FakeRay(32, 32, 32), 8) == 12
+    assert lanes_of(_nodes({"CPU": 2.0})) == Lanes(count=1, cpus=2, gpus=0.0)  # one cluster on both cores
+    assert lanes_of(_nodes({"CPU": 32.0}, {"CPU": 32.0}, {"CPU": 32.0})) == Lanes(3, 32, 0.0)
+    assert lanes_of(_nodes({"CPU": 8.0}, {"CPU": 32.0})) == Lanes(5, 8, 0.0)  # a task fits the smallest node
+    assert lanes_of(_nodes({"CPU": 16.0, "GPU": 8.0}, {"CPU": 4.0})) == Lanes(8, 2, 1.0)  # one per GPU
+    assert lanes_of(_nodes({"CPU": 64.0, "GPU": 4.0}, {"CPU": 24.0, "GPU": 2.0})) == Lanes(6, 12, 1.0)
+    assert lanes_of([]) == Lanes(1, 1, 0.0)
