@@ -35,14 +35,12 @@ class Lanes:
     cpus: int
     gpus: float  # 1 on GPU nodes, 0 on CPU-only ones
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def lanes_of(nodes: Sequence[dict[str, Any]]) -> Lanes:
     """The training lanes of a Ray cluster (`ray.nodes()`): one per GPU, with its node's CPUs shared
-    among that node's GPUs; on a cluster without GPUs one per node, holding the CPUs of the smallest
-    node (so that any node can run any task). A node that is down holds none."""
+    among that node's GPUs; on a cluster without GPUs, lanes of the smallest node's CPUs (so that any
+    node can run any task), as many as fit on each node: one per node where the nodes are alike. A
+    node that is down holds none."""
     alive = [n.get("Resources") or {} for n in nodes if n.get("Alive")]
     gpu_nodes = [r for r in alive if r.get("GPU", 0) >= 1]
     if gpu_nodes:
