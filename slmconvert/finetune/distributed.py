@@ -36,13 +36,13 @@ class Lanes:
     gpus: float  # 1 on GPU nodes, 0 on CPU-only ones
 
 
-def lanes_of(nodes: Sequence[dict[str, Any]]) -> Lanes:
+def lanes_of(nodes: Sequence[dict[str, Any]], gpus: bool = True) -> Lanes:
     """The training lanes of a Ray cluster (`ray.nodes()`): one per GPU, with its node's CPUs shared
     among that node's GPUs; on a cluster without GPUs, lanes of the smallest node's CPUs (so that any
-    node can run any task), as many as fit on each node: one per node where the nodes are alike. A
-    node that is down holds none."""
+    node can run any task), as many as fit on each node: one per node where the nodes are alike; the
+    same without `gpus` (training on the CPU). A node that is down holds none."""
     alive = [n.get("Resources") or {} for n in nodes if n.get("Alive")]
-    gpu_nodes = [r for r in alive if r.get("GPU", 0) >= 1]
+    gpu_nodes = [r for r in alive if r.get("GPU", 0) >= 1] if gpus else []
     if gpu_nodes:
         cpus = max(1, min(int(r.get("CPU", 0) // int(r["GPU"])) for r in gpu_nodes))
         return Lanes(count=sum(int(r["GPU"]) for r in gpu_nodes), cpus=cpus, gpus=1.0)
@@ -51,11 +51,11 @@ def lanes_of(nodes: Sequence[dict[str, Any]]) -> Lanes:
     return Lanes(count=max(1, sum(c // cpus for c in node_cpus)), cpus=cpus, gpus=0.0)
 
 
-def training_lanes(spec: EngineSpec | None = None, log: Log | None = None) -> Lanes:
-    """The lanes of the Ray of `spec` (joined or started)."""
+def training_lanes(spec: EngineSpec | None = None, log: Log | None = None, gpus: bool = True) -> Lanes:
+    """The lanes of the Ray of `spec` (joined or started), on its GPUs unless `gpus` is false."""
     from slmconvert.engine.ray_backend import connect
 
-    return lanes_of(connect(spec or EngineSpec("ray"), log or (lambda message: None)).nodes())
+    return lanes_of(connect(spec or EngineSpec("ray"), log or (lambda message: None)).nodes(), gpus)
 
 
 def on_a_lane(fn: Callable[[], Result], lanes: Lanes, spec: EngineSpec | None = None,

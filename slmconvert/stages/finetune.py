@@ -156,7 +156,7 @@ def _training_side(ctx: StageContext, params: FinetuneParams) -> tuple[FinetuneP
     from slmconvert.finetune.distributed import on_a_lane, training_lanes
 
     spec = EngineSpec.of(params)
-    lanes = training_lanes(spec, ctx.log)
+    lanes = training_lanes(spec, ctx.log, gpus=params.device != "cpu")
     device, precision = on_a_lane(partial(device_here, params), lanes, spec, ctx.log)
     ctx.log(f"finetune: {lanes.count} training lane(s) on Ray ({lanes.cpus} CPU"
             + (f", {lanes.gpus:g} GPU" if lanes.gpus else "") + f" each), training on {device} in {precision}")

@@ -51,4 +51,5 @@ def test_a_cluster_trains_one_cluster_per_gpu_or_else_one_per_node():
     assert lanes_of(_nodes({"CPU": 8.0}, {"CPU": 32.0})) == Lanes(5, 8, 0.0)  # a task fits the smallest node
     assert lanes_of(_nodes({"CPU": 16.0, "GPU": 8.0}, {"CPU": 4.0})) == Lanes(8, 2, 1.0)  # one per GPU
     assert lanes_of(_nodes({"CPU": 64.0, "GPU": 4.0}, {"CPU": 24.0, "GPU": 2.0})) == Lanes(6, 12, 1.0)
+    assert lanes_of(_nodes({"CPU": 16.0, "GPU": 8.0}), gpus=False) == Lanes(1, 16, 0.0)  # finetune.device=cpu
     assert lanes_of([]) == Lanes(1, 1, 0.0)
