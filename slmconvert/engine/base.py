@@ -83,12 +83,45 @@ class Engine:
             return _local(fn_class, chunks(iter_table(path), batch_size), args, kwargs)
         return self._backend().map_parquet(fn_class, Path(path), batch_size, args, kwargs or {})
 
+    def pool(self, fn_class: type, args: tuple = (), kwargs: dict[str, Any] | None = None) -> WorkerPool:
+        """Workers that build fn_class(*args, **kwargs) once and keep it for every `map` until `close`:
+        for a step that maps its items a chunk at a time (iterate's sequential test samples), so a
+        model is loaded once per worker, not once per chunk."""
+        if self.is_local:
+            return LocalPool(fn_class(*args, **(kwargs or {})))
+        return self._backend().pool(fn_class, args, kwargs or {})
+
+
+class WorkerPool(Protocol):
+    """Built batch functions, kept between maps."""
+
+    def map(self, items: Sequence[Any], batch_size: int) -> Iterator[list[Any]]:
+        """Each batch's results, in order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalPool:
+    """The local engine's pool: the one batch function, in this process."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def map(self, items: Sequence[Any], batch_size: int) -> Iterator[list[Any]]:
+        return self.map_batches(chunks(items, batch_size))
+
+    def map_batches(self, batches: Iterable[list[Any]]) -> Iterator[list[Any]]:
+        for batch in batches:
+            yield checked(batch, self.fn(batch))
+
+    def close(self) -> None:
+        self.fn = None
+
 
 def _local(fn_class: type, batches: Iterable[list[Any]], args: tuple,
            kwargs: dict[str, Any] | None) -> Iterator[list[Any]]:
-    fn = fn_class(*args, **(kwargs or {}))
-    for batch in batches:
-        yield checked(batch, fn(batch))
+    return LocalPool(fn_class(*args, **(kwargs or {}))).map_batches(batches)
 
 
 def make_engine(params: Any, log: Log | None = None) -> Engine:

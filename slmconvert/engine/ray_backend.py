@@ -1,6 +1,7 @@
-"""The Ray engine: Ray Data `map_batches` over an actor pool, results streamed back in input order.
+"""The Ray engine: Ray Data `map_batches` over an actor pool, results streamed back in input order;
+and pools of Ray actors kept between maps (`RayPool`) for steps that map a chunk at a time.
 
-Ray's own mechanisms handle lost workers: Ray Data restarts a dead actor and retries its batch
+Ray's own mechanisms handle lost workers: Ray restarts a dead actor and retries its batch
 (max_restarts / max_task_retries, set explicitly here). Items and results travel pickled in one
 binary column, so a batch function sees exactly the Python objects the local engine gives it.
 """
@@ -20,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from slmconvert.engine.base import EngineSpec, Log, checked
+from slmconvert.engine.base import EngineSpec, Log, checked, chunks
 from slmconvert.errors import ConfigError, SlmError
 from slmconvert.util.tables import decode_rows, json_columns_of
 
@@ -43,6 +44,37 @@ class _Adapter:
             items = decode_rows(table, self.json_cols)
         results = checked(items, self.fn(items))
         return pa.table({RESULT: pa.array([pickle.dumps(r, protocol=5) for r in results], pa.binary())})
+
+
+class _PoolActor:
+    """A kept pool's actor: builds the step's callable class once, maps pickled batches."""
+
+    def __init__(self, fn_class: type, args: tuple, kwargs: dict[str, Any]) -> None:
+        self.fn = fn_class(*args, **kwargs)
+
+    def run(self, batch: list[Any]) -> list[Any]:
+        return checked(batch, self.fn(batch))
+
+
+class RayPool:
+    """`workers` Ray actors, each holding one built batch function, until `close`. A map sends one
+    batch to each idle actor and returns results in input order; a lost actor is restarted and its
+    batch retried (RETRIES times)."""
+
+    def __init__(self, ray: Any, fn_class: type, args: tuple, kwargs: dict[str, Any], workers: int) -> None:
+        from ray.util import ActorPool
+
+        remote = ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES)(_PoolActor)
+        self.actors = [remote.remote(fn_class, args, kwargs) for _ in range(max(1, workers))]
+        self.ray, self.pool = ray, ActorPool(self.actors)
+
+    def map(self, items: Sequence[Any], batch_size: int) -> Iterator[list[Any]]:
+        return self.pool.map(lambda actor, batch: actor.run.remote(batch), list(chunks(items, batch_size)))
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+        self.actors = []
 
 
 def _import_ray() -> Any:
@@ -93,6 +125,9 @@ class RayBackend:
         rows = [{ITEM: pickle.dumps(item, protocol=5)} for item in items]
         dataset = self.ray.data.from_items(rows, override_num_blocks=blocks)
         return self._run(dataset, fn_class, batch_size, (fn_class, args, kwargs, None), len(items), self.workers())
+
+    def pool(self, fn_class: type, args: tuple, kwargs: dict[str, Any]) -> RayPool:
+        return RayPool(self.ray, fn_class, args, kwargs, self.workers())
 
     def map_parquet(self, fn_class: type, path: Path, batch_size: int, args: tuple,
                     kwargs: dict[str, Any]) -> Iterator[list[Any]]:

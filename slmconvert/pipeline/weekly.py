@@ -98,6 +98,7 @@ def measure_drift(
         gen = generator or CachedGenerator(evaluation_generator(params, device),
                                            workspace.cache_dir("iterate-generations"))
         result = replay(router, sample, gen)
+        getattr(gen, "close", lambda: None)()
         overall = result.overall
         for cid, agg in result.per_cluster.items():
             after[cid] = {"escalation_rate": (agg.get("escalation_rate") or {}).get("value"),

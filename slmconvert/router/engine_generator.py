@@ -10,11 +10,12 @@ cluster of several nodes, the workspace must sit on a filesystem every node moun
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from slmconvert.engine.base import Engine
+from slmconvert.engine.base import Engine, WorkerPool
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.router.generator import Generation, PeftGenerator, decoding_tag
 
@@ -36,7 +37,9 @@ class GenerateBatch:
 class EngineGenerator:
     """A Generator whose answers come from `engine` workers, `calls_per_worker_batch` calls at a time.
 
-    `settings` are PeftGenerator's keyword arguments; every worker builds its generator from them."""
+    `settings` are PeftGenerator's keyword arguments; every worker builds its generator from them.
+    The workers of the latest (model, adapter, format, token limit) are kept: iterate asks for a
+    cluster's test sample a chunk at a time, and each worker loads the model and adapter once."""
 
     def __init__(self, engine: Engine, settings: dict[str, Any], calls_per_worker_batch: int) -> None:
         self.engine = engine
@@ -44,6 +47,7 @@ class EngineGenerator:
         self.calls_per_worker_batch = calls_per_worker_batch
         # the workers decode as this process's PeftGenerator would, so cached answers stay interchangeable
         self.cache_tag = decoding_tag(settings["device"], settings["constrain_tool_calls"])
+        self._kept: tuple[tuple, WorkerPool] | None = None
 
     def generate(
         self,
@@ -59,11 +63,25 @@ class EngineGenerator:
             return []
         args = (self.settings, model, None if adapter is None else str(adapter), fmt.to_dict(), max_new_tokens)
         out: list[Generation] = []
-        for answers in self.engine.map_items(GenerateBatch, list(records), self.calls_per_worker_batch, args):
+        for answers in self._pool(args).map(list(records), self.calls_per_worker_batch):
             out += answers
             if progress is not None:
                 progress(len(answers))
         return out
+
+    def _pool(self, args: tuple) -> WorkerPool:
+        """The workers for these GenerateBatch arguments: the kept ones, or new ones (the old closed)."""
+        key = (args[1], args[2], json.dumps(args[3], sort_keys=True), args[4])
+        if self._kept is None or self._kept[0] != key:
+            self.close()
+            self._kept = (key, self.engine.pool(GenerateBatch, args))
+        return self._kept[1]
+
+    def close(self) -> None:
+        """Let the kept workers go."""
+        if self._kept is not None:
+            self._kept[1].close()
+            self._kept = None
 
 
 def evaluation_generator(params: Any, device: str, log: Callable[[str], None] | None = None) -> Any:

@@ -210,6 +210,10 @@ class CachedGenerator:
         self.hits = 0
         self.generated = 0
 
+    def close(self) -> None:
+        """Let the inner generator's kept workers go (engine workers; nothing for one in this process)."""
+        getattr(self.inner, "close", lambda: None)()
+
     def _key(self, model: str, adapter: Path | None, fmt: PromptFormat, call_id: str, max_new_tokens: int) -> str:
         from slmconvert.util.jsonio import sha256_json
 

@@ -154,6 +154,7 @@ def run(ctx: StageContext, generator: Generator | None = None, assigner: Assigne
     true_cluster = {r["call_id"]: splits[r["call_id"]][0] for r in held_out}
     with ctx.progress("replaying held-out calls", len(held_out)) as advance:
         result = replay(router, held_out, generator, true_cluster, advance)
+    generator.close()
     for e in promoted:
         e["routed"] = result.per_cluster.get(e["cluster_id"]) or {}
 

@@ -179,6 +179,37 @@ def train_fake(job: int) -> dict:
     return {"cluster": job, "pid": os.getpid()}
 
 
+class Doubling:
+    """A batch function that notes each time a worker builds it, and may kill its worker once."""
+
+    def __init__(self, built: Path, marker: Path | None = None) -> None:
+        (built / f"{os.getpid()}-{len(list(built.iterdir()))}-{id(self)}").touch()
+        self.marker = marker
+
+    def __call__(self, batch):
+        if self.marker is not None:
+            die_once(self.marker)
+        return [x * 2 for x in batch]
+
+
+def test_a_kept_pool_builds_its_batch_function_once_per_worker(tmp_path):
+    """Engine.pool: maps after the first reuse the workers (and what they built), results in order;
+    a worker killed mid-map is restarted and its batch retried."""
+    built = tmp_path / "built"
+    built.mkdir()
+    pool = Engine(EngineSpec("ray", workers=2)).pool(Doubling, (built,))
+    assert [x for batch in pool.map(list(range(10)), 3) for x in batch] == [2 * x for x in range(10)]
+    assert [x for batch in pool.map(list(range(5)), 2) for x in batch] == [0, 2, 4, 6, 8]
+    assert len(list(built.iterdir())) == 2  # one build per worker for both maps
+    pool.close()
+    dying = tmp_path / "dying"
+    dying.mkdir()
+    pool = Engine(EngineSpec("ray", workers=2)).pool(Doubling, (dying, tmp_path / "died"))
+    assert [x for batch in pool.map(list(range(12)), 2) for x in batch] == [2 * x for x in range(12)]
+    assert (tmp_path / "died").exists() and len(list(dying.iterdir())) == 3  # the killed worker was rebuilt
+    pool.close()
+
+
 def test_clusters_train_in_parallel_tasks_in_job_order():
     from slmconvert.finetune.distributed import train_clusters_in_parallel
 
@@ -228,8 +259,18 @@ def test_evaluation_generation_on_ray_equals_local(tiny_with_adapter):
     assert sum(advanced) == 10 and len(advanced) >= 2  # per batch Ray returns (3 calls each, some coalesced)
     assert {a.batch_id.split(":")[0] for a in answers} - {str(os.getpid())} == \
         {a.batch_id.split(":")[0] for a in answers}  # answered by the workers, not this process
+    again = remote.generate(model, adapter, PromptFormat(), records[:4], 12)  # a later chunk of the same cluster
+    assert [a.text for a in again] == [e.text for e in expected[:4]]
+    assert workers(answers) | workers(again) == workers(answers) and len(workers(answers)) <= 2  # the kept ones
     base = remote.generate(model, None, PromptFormat(), records[:4], 12)  # the base model, no adapter
     assert [b.text for b in base] == [e.text for e in local.generate(model, None, PromptFormat(), records[:4], 12)]
+    assert not workers(base) & workers(answers)  # new workers for the base model; the adapter's were let go
+    remote.close()
+
+
+def workers(answers) -> set[str]:
+    """The worker processes that answered."""
+    return {a.batch_id.split(":")[0] for a in answers}
 
 
 def test_select_zero_shot_on_ray_equals_local(upstream, tiny_models):  # noqa: F811  (the imported fixtures)
