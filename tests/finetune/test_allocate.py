@@ -121,12 +121,17 @@ def test_a_cluster_trains_one_pass_over_its_examples_or_not_at_all():
     assert dataclasses.replace(big, epoch_tokens=0).min_tokens == 64 * 500
 
 
-def test_the_most_valuable_cluster_gets_its_full_plan_before_another_starts():
+def _two_clusters() -> tuple[ClusterNeed, ClusterNeed, float]:
+    """Two like clusters (full plan 200 s, one pass 100 s, 5 s loading) and the evidence seconds of each."""
     first = ClusterNeed(cluster_id=0, value_share=0.5, full_tokens=60_000, mean_example_tokens=100.0,
                         train_tokens_per_second=300.0, validation_available=40, test_available=150,
                         seconds_per_call=0.1, fixed_seconds=5.0, epoch_tokens=30_000)
     second = dataclasses.replace(first, cluster_id=1, value_share=0.2)
-    evidence = (EVIDENCE.required(EVIDENCE.coverage, EVIDENCE.agreement) + MIN_CALIBRATION_CALLS) * 0.1
+    return first, second, (EVIDENCE.required(EVIDENCE.coverage, EVIDENCE.agreement) + MIN_CALIBRATION_CALLS) * 0.1
+
+
+def test_the_most_valuable_cluster_gets_its_full_plan_before_another_starts():
+    first, second, evidence = _two_clusters()
     one_pass = 5.0 + evidence + 100.0  # loading + evidence + 30,000 tokens at 300 tok/s
     plan = plan_budget([first, second], 2 * one_pass + 50, EVIDENCE)  # both fit one pass, not first's full plan too
     assert _trained(plan) == [0] and plan.entry(0).train_tokens == first.full_tokens
@@ -137,11 +142,7 @@ def test_the_most_valuable_cluster_gets_its_full_plan_before_another_starts():
 
 def test_more_lanes_train_more_clusters_in_the_same_wall_clock_time():
     """Two GPUs (or nodes) train the second cluster beside the first instead of leaving it out."""
-    first = ClusterNeed(cluster_id=0, value_share=0.5, full_tokens=60_000, mean_example_tokens=100.0,
-                        train_tokens_per_second=300.0, validation_available=40, test_available=150,
-                        seconds_per_call=0.1, fixed_seconds=5.0, epoch_tokens=30_000)
-    second = dataclasses.replace(first, cluster_id=1, value_share=0.2)
-    evidence = (EVIDENCE.required(EVIDENCE.coverage, EVIDENCE.agreement) + MIN_CALIBRATION_CALLS) * 0.1
+    first, second, evidence = _two_clusters()
     seconds = 5.0 + 200.0 + 2 * evidence + 10  # one full plan per lane, then both clusters' evidence
     one = plan_budget([first, second], seconds, EVIDENCE)
     two = plan_budget([first, second], seconds, EVIDENCE, lanes=2)
@@ -155,12 +156,10 @@ def test_more_lanes_train_more_clusters_in_the_same_wall_clock_time():
 
 
 def test_a_cluster_whose_evidence_would_cut_another_lanes_training_is_left_out():
-    first = ClusterNeed(cluster_id=0, value_share=0.5, full_tokens=90_000, mean_example_tokens=100.0,
-                        train_tokens_per_second=300.0, validation_available=40, test_available=150,
-                        seconds_per_call=0.1, fixed_seconds=5.0, epoch_tokens=90_000)
+    like, _, evidence = _two_clusters()
+    first = dataclasses.replace(like, full_tokens=90_000, epoch_tokens=90_000)  # 300 s of training
     cheap = dataclasses.replace(first, cluster_id=1, value_share=0.1, full_tokens=3_000, epoch_tokens=3_000,
                                 seconds_per_call=1.0)  # little training, costly evidence
-    evidence = (EVIDENCE.required(EVIDENCE.coverage, EVIDENCE.agreement) + MIN_CALIBRATION_CALLS) * 0.1
     plan = plan_budget([first, cheap], 5.0 + 300.0 + evidence + 20, EVIDENCE, lanes=2)
     assert _trained(plan) == [0]
     assert "cut the training planned on another lane" in plan.entry(1).reason
