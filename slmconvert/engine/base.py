@@ -70,11 +70,12 @@ class Engine:
         return self._ray
 
     def map_items(self, fn_class: type, items: Sequence[Any], batch_size: int, args: tuple = (),
-                  kwargs: dict[str, Any] | None = None) -> Iterator[list[Any]]:
-        """fn_class(*args, **kwargs)(batch) over `items` in batches; yields each batch's results, in order."""
+                  kwargs: dict[str, Any] | None = None, gpu: bool = False) -> Iterator[list[Any]]:
+        """fn_class(*args, **kwargs)(batch) over `items` in batches; yields each batch's results, in order.
+        gpu: on Ray, each worker holds a GPU where the cluster has them (a model's generation)."""
         if self.is_local:
             return _local(fn_class, chunks(items, batch_size), args, kwargs)
-        return self._backend().map_items(fn_class, items, batch_size, args, kwargs or {})
+        return self._backend().map_items(fn_class, items, batch_size, args, kwargs or {}, gpu)
 
     def map_parquet(self, fn_class: type, path: Path, batch_size: int, args: tuple = (),
                     kwargs: dict[str, Any] | None = None) -> Iterator[list[Any]]:
@@ -83,13 +84,23 @@ class Engine:
             return _local(fn_class, chunks(iter_table(path), batch_size), args, kwargs)
         return self._backend().map_parquet(fn_class, Path(path), batch_size, args, kwargs or {})
 
-    def pool(self, fn_class: type, args: tuple = (), kwargs: dict[str, Any] | None = None) -> WorkerPool:
+    def pool(self, fn_class: type, args: tuple = (), kwargs: dict[str, Any] | None = None,
+             gpu: bool = False) -> WorkerPool:
         """Workers that build fn_class(*args, **kwargs) once and keep it for every `map` until `close`:
         for a step that maps its items a chunk at a time (iterate's sequential test samples), so a
-        model is loaded once per worker, not once per chunk."""
+        model is loaded once per worker, not once per chunk. gpu: as for map_items."""
         if self.is_local:
             return LocalPool(fn_class(*args, **(kwargs or {})))
-        return self._backend().pool(fn_class, args, kwargs or {})
+        return self._backend().pool(fn_class, args, kwargs or {}, gpu)
+
+    def device(self, preferred: str = "auto") -> str:
+        """The device `preferred` (auto, cpu, cuda) means where gpu=True workers run: here, or on Ray in
+        a worker holding a GPU where the cluster has them (a driver without one plans for its workers)."""
+        if self.is_local:
+            from slmconvert.util.device import pick_device
+
+            return pick_device(preferred)
+        return self._backend().device(preferred)
 
 
 class WorkerPool(Protocol):

@@ -61,10 +61,11 @@ class RayPool:
     batch to each idle actor and returns results in input order; a lost actor is restarted and its
     batch retried (RETRIES times)."""
 
-    def __init__(self, ray: Any, fn_class: type, args: tuple, kwargs: dict[str, Any], workers: int) -> None:
+    def __init__(self, ray: Any, fn_class: type, args: tuple, kwargs: dict[str, Any], workers: int,
+                 gpus: int = 0) -> None:
         from ray.util import ActorPool
 
-        remote = ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES)(_PoolActor)
+        remote = ray.remote(num_gpus=gpus, max_restarts=RETRIES, max_task_retries=RETRIES)(_PoolActor)
         self.actors = [remote.remote(fn_class, args, kwargs) for _ in range(max(1, workers))]
         self.ray, self.pool = ray, ActorPool(self.actors)
 
@@ -119,15 +120,31 @@ class RayBackend:
         wanted = self.spec.workers or cpus
         return max(1, min(wanted, cpus - 1)) if reads else wanted
 
+    def placement(self, gpu: bool) -> tuple[int, int]:
+        """(actors, GPUs each) of a step: with `gpu` on a cluster with GPUs, one actor per GPU (at most
+        ray_workers) holding it; else `workers()` actors holding none."""
+        gpus = int(self.ray.cluster_resources().get("GPU", 0)) if gpu else 0
+        return (min(self.spec.workers or gpus, gpus), 1) if gpus else (self.workers(), 0)
+
+    def device(self, preferred: str) -> str:
+        from slmconvert.util.device import pick_device
+
+        def where() -> str:
+            return pick_device(preferred)
+
+        return self.ray.get(self.ray.remote(num_gpus=self.placement(True)[1])(where).remote())
+
     def map_items(self, fn_class: type, items: Sequence[Any], batch_size: int, args: tuple,
-                  kwargs: dict[str, Any]) -> Iterator[list[Any]]:
+                  kwargs: dict[str, Any], gpu: bool = False) -> Iterator[list[Any]]:
         blocks = max(1, math.ceil(len(items) / batch_size))
         rows = [{ITEM: pickle.dumps(item, protocol=5)} for item in items]
         dataset = self.ray.data.from_items(rows, override_num_blocks=blocks)
-        return self._run(dataset, fn_class, batch_size, (fn_class, args, kwargs, None), len(items), self.workers())
+        workers, gpus = self.placement(gpu)
+        return self._run(dataset, fn_class, batch_size, (fn_class, args, kwargs, None), len(items), workers, gpus)
 
-    def pool(self, fn_class: type, args: tuple, kwargs: dict[str, Any]) -> RayPool:
-        return RayPool(self.ray, fn_class, args, kwargs, self.workers())
+    def pool(self, fn_class: type, args: tuple, kwargs: dict[str, Any], gpu: bool = False) -> RayPool:
+        workers, gpus = self.placement(gpu)
+        return RayPool(self.ray, fn_class, args, kwargs, workers, gpus)
 
     def map_parquet(self, fn_class: type, path: Path, batch_size: int, args: tuple,
                     kwargs: dict[str, Any]) -> Iterator[list[Any]]:
@@ -145,12 +162,12 @@ class RayBackend:
         return self._run(dataset, fn_class, batch_size, (fn_class, args, kwargs, json_cols), total, workers)
 
     def _run(self, dataset: Any, fn_class: type, batch_size: int, constructor_args: tuple,
-             expected: int, workers: int) -> Iterator[list[Any]]:
+             expected: int, workers: int, gpus: int = 0) -> Iterator[list[Any]]:
         with warnings.catch_warnings():  # concurrency/remote-arg spellings that work from Ray 2.9 on
             warnings.simplefilter("ignore")
             mapped = dataset.map_batches(
                 _Adapter, fn_constructor_args=constructor_args, batch_size=batch_size, batch_format="pyarrow",
-                concurrency=workers, max_restarts=RETRIES, max_task_retries=RETRIES,
+                concurrency=workers, max_restarts=RETRIES, max_task_retries=RETRIES, num_gpus=gpus,
             )
         done = 0
         for batch in mapped.iter_batches(batch_size=None, batch_format="pyarrow"):

@@ -74,7 +74,7 @@ class EngineGenerator:
         key = (args[1], args[2], json.dumps(args[3], sort_keys=True), args[4])
         if self._kept is None or self._kept[0] != key:
             self.close()
-            self._kept = (key, self.engine.pool(GenerateBatch, args))
+            self._kept = (key, self.engine.pool(GenerateBatch, args, gpu=True))
         return self._kept[1]
 
     def close(self) -> None:
@@ -85,8 +85,9 @@ class EngineGenerator:
 
 
 def evaluation_generator(params: Any, device: str, log: Callable[[str], None] | None = None) -> Any:
-    """The generator iterate evaluates and replays with (IterateParams): a PeftGenerator in this process,
-    or with engine=ray one on each Ray worker, a batch of calls per worker at a time."""
+    """The generator iterate evaluates and replays with (IterateParams): a PeftGenerator on `device` in
+    this process, or with engine=ray one on each Ray worker (on a GPU each where the cluster has them),
+    a batch of calls per worker at a time."""
     from slmconvert.engine.base import make_engine
 
     settings = {"device": device, "batch_size": params.batch_size,
@@ -94,4 +95,5 @@ def evaluation_generator(params: Any, device: str, log: Callable[[str], None] | 
     engine = make_engine(params, log)
     if engine.is_local:
         return PeftGenerator(**settings)
-    return EngineGenerator(engine, settings, params.batch_size)
+    # the workers' device (a GPU each where the Ray cluster has them), not this process's
+    return EngineGenerator(engine, {**settings, "device": engine.device(params.device)}, params.batch_size)
