@@ -45,12 +45,13 @@ class GeneratePrompts:
 
 def generate_on_engine(engine: Engine, model: Any, load: dict[str, Any], work: dict[Hashable, Work],
                        batch_size: int, progress: Callable[[int], None] | None = None) -> dict[Hashable, GenerationRun]:
-    """Each key's prompts answered by `engine` workers (a GPU each where the cluster has them) building
-    `load_model(model, **load)`: one GenerationRun per key, results in prompt order. All keys go in one map, so one pool of workers
-    (one model load each) serves them all."""
+    """Each key's prompts answered by `engine` workers building `load_model(model, **load)` (a GPU
+    each where the cluster has them, unless load's device is cpu): one GenerationRun per key, results
+    in prompt order. All keys go in one map, so one pool of workers (one model load each) serves them."""
     items = [(prompt, budget) for prompts, budget in work.values() for prompt in prompts]
     answered: list[tuple[GenerationResult, float]] = []
-    for batch in engine.map_items(GeneratePrompts, items, batch_size, (model, load, batch_size), gpu=True):
+    gpu = load.get("device") != "cpu"
+    for batch in engine.map_items(GeneratePrompts, items, batch_size, (model, load, batch_size), gpu=gpu):
         answered += batch
         if progress is not None:
             progress(len(batch))

@@ -74,7 +74,7 @@ class EngineGenerator:
         key = (args[1], args[2], json.dumps(args[3], sort_keys=True), args[4])
         if self._kept is None or self._kept[0] != key:
             self.close()
-            self._kept = (key, self.engine.pool(GenerateBatch, args, gpu=True))
+            self._kept = (key, self.engine.pool(GenerateBatch, args, gpu=self.settings["device"] != "cpu"))
         return self._kept[1]
 
     def close(self) -> None:
