@@ -14,7 +14,7 @@ import math
 import pickle
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,17 @@ class RayPool:
         self.actors = []
 
 
+def run_in_task(ray: Any, fn: Callable[[], Any], num_gpus: float = 0, num_cpus: float | None = None,
+                retries: int = 1) -> Any:
+    """`fn()` in one Ray task holding these resources (a fact only a worker knows: its device, its speed)."""
+
+    def task() -> Any:  # a plain function: Ray takes no functools.partial
+        return fn()
+
+    resources = {"num_gpus": num_gpus} | ({"num_cpus": num_cpus} if num_cpus is not None else {})
+    return ray.get(ray.remote(max_retries=retries, **resources)(task).remote())
+
+
 def _import_ray() -> Any:
     try:
         import ray
@@ -127,12 +138,11 @@ class RayBackend:
         return (min(self.spec.workers or gpus, gpus), 1) if gpus else (self.workers(), 0)
 
     def device(self, preferred: str) -> str:
+        from functools import partial
+
         from slmconvert.util.device import pick_device
 
-        def where() -> str:
-            return pick_device(preferred)
-
-        return self.ray.get(self.ray.remote(num_gpus=self.placement(True)[1])(where).remote())
+        return run_in_task(self.ray, partial(pick_device, preferred), num_gpus=self.placement(True)[1])
 
     def map_items(self, fn_class: type, items: Sequence[Any], batch_size: int, args: tuple,
                   kwargs: dict[str, Any], gpu: bool = False) -> Iterator[list[Any]]:

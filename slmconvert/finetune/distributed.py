@@ -51,25 +51,25 @@ def lanes_of(nodes: Sequence[dict[str, Any]], gpus: bool = True) -> Lanes:
     return Lanes(count=max(1, sum(c // cpus for c in node_cpus)), cpus=cpus, gpus=0.0)
 
 
-def training_lanes(spec: EngineSpec | None = None, log: Log | None = None, gpus: bool = True) -> Lanes:
-    """The lanes of the Ray of `spec` (joined or started), on its GPUs unless `gpus` is false."""
+def _ray(spec: EngineSpec | None, log: Log | None) -> Any:
+    """The ray module, joined to (or having started) the Ray of `spec`."""
     from slmconvert.engine.ray_backend import connect
 
-    return lanes_of(connect(spec or EngineSpec("ray"), log or (lambda message: None)).nodes(), gpus)
+    return connect(spec or EngineSpec("ray"), log or (lambda message: None))
+
+
+def training_lanes(spec: EngineSpec | None = None, log: Log | None = None, gpus: bool = True) -> Lanes:
+    """The lanes of the Ray of `spec` (joined or started), on its GPUs unless `gpus` is false."""
+    return lanes_of(_ray(spec, log).nodes(), gpus)
 
 
 def on_a_lane(fn: Callable[[], Result], lanes: Lanes, spec: EngineSpec | None = None,
               log: Log | None = None) -> Result:
     """`fn()` in one Ray task holding what a training task holds (the device facts and the throughput
     probe a plan needs are the workers', not the driver's)."""
-    from slmconvert.engine.ray_backend import connect
+    from slmconvert.engine.ray_backend import run_in_task
 
-    ray = connect(spec or EngineSpec("ray"), log or (lambda message: None))
-
-    def task() -> Result:  # a plain function: Ray takes no functools.partial
-        return fn()
-
-    return ray.get(ray.remote(num_gpus=lanes.gpus, num_cpus=lanes.cpus, max_retries=1)(task).remote())
+    return run_in_task(_ray(spec, log), fn, num_gpus=lanes.gpus, num_cpus=lanes.cpus)
 
 
 def train_clusters_in_parallel(train_one: Callable[[Job], Result], jobs: Sequence[Job], lanes: Lanes | None = None,
@@ -78,9 +78,7 @@ def train_clusters_in_parallel(train_one: Callable[[Job], Result], jobs: Sequenc
     """`train_one(job)` for every cluster as Ray tasks on the Ray of `spec` (joined or started), each
     holding one lane's resources (default: the cluster's lanes), so a node with 8 GPUs trains 8
     clusters at once and the rest queue; results in job order. A task whose worker dies is retried."""
-    from slmconvert.engine.ray_backend import connect
-
-    ray = connect(spec or EngineSpec("ray"), log or (lambda message: None))
+    ray = _ray(spec, log)
     lanes = lanes or lanes_of(ray.nodes())
     task = ray.remote(num_gpus=lanes.gpus, num_cpus=lanes.cpus, max_retries=retries)(train_one)
     return ray.get([task.remote(job) for job in jobs])
