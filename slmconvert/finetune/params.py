@@ -81,8 +81,8 @@ class FinetuneParams(EngineParams):
         "15m",
         description="Wall-clock budget (e.g. 90s, 15m, 2h, 3h30m) of this finetune run and the held-out evaluation of "
         "what it trains (iterate): a short throughput probe on this machine turns it into training seconds per "
-        "cluster, most calls and LLM cost moved per second to a promotion decision first, each trained at least one "
-        "pass over its examples, after reserving each trained cluster's evidence; "
+        "cluster, most calls and LLM cost expected to move per second to a promotion decision first, each trained "
+        "at least one pass over its examples, after reserving each trained cluster's evidence; "
         "run-all --budget sets it for the whole run.",
     )
     max_length: int | None = Field(

@@ -68,6 +68,17 @@ def test_clusters_go_in_order_of_cost_moved_per_training_second():
     assert _trained(plan_budget(cheap, 500, EVIDENCE))[0] == 2
 
 
+def test_a_cluster_too_small_to_pass_at_the_planned_quality_waits_for_those_likelier_to_pass():
+    # 37 test calls: at the planned 75% coverage and 97% agreement no miss is allowed, so its chance is ~0
+    small = dataclasses.replace(SLOW[1], cluster_id=5, value_share=0.30, test_available=37)
+    needs = [SLOW[0], small, SLOW[2]]
+    order = [e.cluster_id for e in plan_budget(needs, 800, EVIDENCE).entries]
+    assert order.index(2) < order.index(5)  # a sixth of its value, but a real chance to pass
+    assert 5 in _trained(plan_budget(needs, 100_000, EVIDENCE))  # a long budget still trains it
+    ample = dataclasses.replace(small, test_available=150)
+    assert [e.cluster_id for e in plan_budget([SLOW[0], ample, SLOW[2]], 800, EVIDENCE).entries][1] == 5
+
+
 def test_a_cluster_that_cannot_show_the_target_is_not_trained():
     entry = plan_budget(FAST, 800, EVIDENCE).entry(3)
     assert not entry.trained and "12 held-out test calls" in entry.reason and "35" in entry.reason

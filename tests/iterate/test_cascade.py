@@ -16,6 +16,7 @@ from slmconvert.iterate.evidence import (
     lower_bound,
     min_kept_calls,
     pass_chance,
+    planned_pass_chance,
     planned_test_calls,
     required_test_calls,
 )
@@ -250,3 +251,11 @@ def test_the_chance_to_pass_is_judged_from_validation():
     assert pass_chance(34, 35, 80, 0.90) > pass_chance(34, 35, 40, 0.90)  # more calls survive a miss
     assert pass_chance(30, 35, 80, 0.90) < pass_chance(34, 35, 80, 0.90) < pass_chance(35, 35, 80, 0.90)
     assert pass_chance(0, 0, 80, 0.90) == 0.0
+
+
+def test_the_chance_of_a_specialist_of_the_planned_quality_grows_with_its_test_sample():
+    assert planned_pass_chance(37, 0.90, 0.75, 0.97) == 0.0  # 27 kept calls cannot show 0.90 even if all agree
+    assert planned_pass_chance(47, 0.90, 0.75, 0.97) == pytest.approx(0.97 ** 35)  # 35 kept: not one miss
+    assert 0.5 < planned_pass_chance(95, 0.90, 0.75, 0.97) < planned_pass_chance(400, 0.90, 0.75, 0.97)
+    assert planned_pass_chance(47, 0.90, 0.75, 1.0) == 1.0 and planned_pass_chance(47, 0.90, 0.75, 0.0) == 0.0
+    assert planned_pass_chance(400, 0.90, 0.75, 0.85) < 0.01  # agreeing below the target: hopeless
