@@ -2,7 +2,7 @@
 
 Steps: curate's scrubbing (engine=ray over a calls.parquet), cluster's embedding (engine=ray over
 distinct signature texts), iterate's generation (the default SLM answering calls, engine=ray), and
-data-parallel LoRA steps (1 vs 2 processes, gloo). Each rate is the
+data-parallel LoRA steps of the finetune stage's trainer (1 vs 2 processes, gloo). Each rate is the
 steady one: items after the first result batch over the time from the first batch to the last, so
 actor start-up (Ray, spaCy, the embedding model) is left out (it is reported apart). The in-process
 local engine is measured the same way for reference.
@@ -87,26 +87,33 @@ def generate_rate(calls: list[dict], engine: Engine) -> dict:
 
 
 def finetune_rates(steps: int) -> dict:
-    from transformers import AutoTokenizer
+    """The finetune stage's own trainer on a tiny model: one process, then two data-parallel (gloo)."""
+    from rich.console import Console
 
-    from slmconvert.finetune.distributed import IGNORE_INDEX, DataParallelJob, launch_data_parallel
+    from slmconvert.finetune.params import FinetuneParams
+    from slmconvert.finetune.records import ClusterRecords
+    from slmconvert.finetune.run import ClusterJob, train_cluster
     from slmconvert.models.tiny import create_tiny_model
 
+    records = [{"call_id": f"sha256:{i:05d}", "status": "kept",
+                "messages": [{"role": "user", "content": f"Where is my order A-{i}?"}],
+                "output": {"role": "assistant", "content": f"lookup_order A-{i}"}} for i in range(256)]
+    params = FinetuneParams(max_steps=steps, batch_size=16, precision="fp32", early_stopping_patience=0,
+                            learning_rate=1e-3, baseline="off")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         model = create_tiny_model(Path(tmp) / "tiny", hidden_size=128)
-        tok = AutoTokenizer.from_pretrained(model)
-        rows = []
-        for i in range(256):
-            ids = tok(f"Where is my order A-{i}? lookup_order A-{i}", add_special_tokens=False)["input_ids"]
-            rows.append({"input_ids": ids, "labels": [IGNORE_INDEX] * 4 + ids[4:]})
         for world in (1, 2):
-            job = DataParallelJob(str(model), rows, f"{tmp}/dp{world}", steps=steps, batch_size=8)
+            job = ClusterJob(0, str(model), ClusterRecords(0, train=records, validation=[]), output_type="text",
+                             prompt_style="canonical")
             started = time.perf_counter()
-            launch_data_parallel(job, world_size=world, cpu=True)
+            metrics = train_cluster(job, params, device="cpu", cache_root=Path(tmp) / f"cache{world}",
+                                    out_dir=Path(tmp) / f"out{world}", console=Console(quiet=True), quiet=True,
+                                    world_size=world)
             seconds = time.perf_counter() - started
             out[f"{world}_processes"] = {"seconds": round(seconds, 2),
-                                         "examples_per_second": round(steps * 8 * world / seconds, 1)}
+                                         "examples_per_second": round(steps * 16 / seconds, 1),
+                                         "train_tokens_per_second": metrics["training"]["tokens_per_second"]}
     return out
 
 

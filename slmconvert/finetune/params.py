@@ -27,6 +27,11 @@ class FinetuneParams(EngineParams):
     )
     qlora_min_params: int = Field(1_000_000_000, ge=0, description="Model size from which method=auto picks QLoRA on a GPU.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto = CUDA when present.")
+    data_parallel: int | None = Field(
+        None, ge=1,
+        description="Processes that train each cluster together, each on its share of every batch (engine=local): "
+        "default one per visible CUDA GPU when training on CUDA, else 1 (on a CPU, processes share the same cores).",
+    )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
         description="auto: bf16 on CUDA GPUs that support it and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32.",

@@ -175,10 +175,12 @@ def train_cluster(
     quiet: bool = False,
     prepared: PreparedJob | None = None,
     stop_at: float | None = None,
+    world_size: int = 1,
 ) -> dict[str, Any]:
     """Train (or reuse) one cluster's adapter and write its outputs into out_dir; returns its metrics.
     `prepared` (from prepare_job, perhaps re-planned) saves preparing the data again; training stops
-    at wall-clock time `stop_at` (the budget plan's guard) at the latest."""
+    at wall-clock time `stop_at` (the budget plan's guard) at the latest; `world_size` > 1 trains it
+    data-parallel on that many local processes (one per GPU on CUDA; see finetune.data_parallel)."""
     if prepared is None:
         from slmconvert.models import load_tokenizer
 
@@ -193,6 +195,8 @@ def train_cluster(
         result["metrics"]["label"] = job.label
         if not quiet:
             console.print(f"[dim]cluster {job.cluster_id}: unchanged data and plan, reusing the trained adapter[/dim]")
+    elif world_size > 1:
+        result = train_data_parallel(job, prepared, params, run_dir, world_size, quiet, stop_at)
     else:
         result = train_prepared(job, prepared, params, run_dir, console, quiet, stop_at)
     metrics = publish_cluster(final, out_dir, result["metrics"], prepared.fmt, result["log_history"])
@@ -224,6 +228,37 @@ def train_task(task: TrainingTask) -> dict[str, Any]:
                          stop_at=min(time.time() + seconds, latest))
 
 
+def train_data_parallel(
+    job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, run_dir: Path, world_size: int, quiet: bool,
+    stop_at: float | None = None,
+) -> dict[str, Any]:
+    """train_prepared on `world_size` local processes, each taking 1/world of every batch (NCCL, one GPU
+    each, on CUDA; gloo CPU processes otherwise); rank 0 leaves the result in run_dir/final."""
+    import torch.multiprocessing as mp
+
+    from slmconvert.finetune.data_parallel import free_port, split_plan, visible_gpus
+
+    split = dataclasses.replace(prepared, plan=split_plan(prepared.plan, world_size))
+    gpus = visible_gpus() if prepared.plan.device == "cuda" else []
+    if gpus and len(gpus) < world_size:
+        raise SlmError(f"data-parallel training on {world_size} GPUs, but {len(gpus)} are visible")
+    mp.spawn(_data_parallel_rank, args=(world_size, free_port(), gpus, job, split, params, run_dir, quiet, stop_at),
+             nprocs=world_size, join=True)
+    for scratch in run_dir.glob("rank-*"):
+        shutil.rmtree(scratch, ignore_errors=True)
+    return read_json(run_dir / FINAL / RESULT)
+
+
+def _data_parallel_rank(rank: int, world_size: int, port: int, gpus: list[str], job: ClusterJob,
+                        prepared: PreparedJob, params: FinetuneParams, run_dir: Path, quiet: bool,
+                        stop_at: float | None) -> None:
+    """One rank of train_data_parallel (a spawned process): joins the group, trains, leaves it."""
+    from slmconvert.finetune.data_parallel import joined
+
+    with joined(rank, world_size, port, gpus):
+        train_prepared(job, prepared, params, run_dir, Console(quiet=quiet or rank > 0), quiet or rank > 0, stop_at)
+
+
 def train_prepared(
     job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, run_dir: Path, console: Console, quiet: bool,
     stop_at: float | None = None,
@@ -253,11 +288,13 @@ def _train(
     from transformers.trainer_utils import get_last_checkpoint
 
     from slmconvert.evaluation import EvalExample
+    from slmconvert.finetune.data_parallel import ranks, summed
     from slmconvert.finetune.modeling import has_varlen_attention, load_for_training, lora_config
     from slmconvert.finetune.progress import RichProgress
     from slmconvert.finetune.trainer import SpecialistTrainer, TokenMeter, Validator, sft_config
 
     plan = prepared.plan
+    group = ranks()
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     loaded = load_for_training(job.model, plan)
@@ -266,7 +303,7 @@ def _train(
     eval_examples = [EvalExample.from_record(r) for r in prepared.validation.records]
     gen_batch = 8 if plan.device == "cpu" else 32
     baseline = job.baseline if params.baseline == "select" else None
-    measure = params.baseline == "measure" or (params.baseline == "select" and not job.baseline_skipped)
+    measure = group.main and (params.baseline == "measure" or (params.baseline == "select" and not job.baseline_skipped))
     if baseline is None and measure:
         baseline = _measure_baseline(run_dir, loaded, eval_examples, prepared.base_fmt, output_type, plan, gen_batch)
     meter = TokenMeter()
@@ -284,7 +321,8 @@ def _train(
         callbacks.append(stop_callback(stop_at, validate=validator is not None))
     trainer = SpecialistTrainer(
         model=loaded.model,
-        args=sft_config(plan, run_dir, validate=validator is not None),
+        # data-parallel ranks other than 0 keep their checkpoints aside; all resume from rank 0's
+        args=sft_config(plan, run_dir if group.main else run_dir / f"rank-{group.rank}", validate=validator is not None),
         train_dataset=datasets.Dataset.from_list([e.to_row() for e in prepared.train.examples]),
         eval_dataset=(
             datasets.Dataset.from_list([e.to_row() for e in prepared.validation.examples]) if validator else None
@@ -301,8 +339,13 @@ def _train(
     trainer.remove_callback(PrinterCallback)  # it prints every log dict to stdout
     resume = get_last_checkpoint(str(run_dir))
     output = trainer.train(resume_from_checkpoint=resume)
+    if group.world > 1:  # every rank's tokens (and a barrier: all have loaded the best checkpoint)
+        meter.tokens, meter.loss_tokens, meter.padded_tokens = map(
+            int, summed([meter.tokens, meter.loss_tokens, meter.padded_tokens]))
     result = _result(job, prepared, trainer, output, meter, baseline, output_type, resume, started)
-    _finish(run_dir, trainer, result, base_model=job.hf_id or job.model)
+    result["metrics"]["training"]["data_parallel"] = group.world
+    if group.main:
+        _finish(run_dir, trainer, result, base_model=job.hf_id or job.model)
     del trainer, loaded
     release_memory()
     return result

@@ -199,12 +199,15 @@ def stop_callback(at: float, validate: bool = False) -> Any:
     planned from the measured speed; this catches a machine that got slower meanwhile).
 
     validate: also validate and checkpoint the last step, so that it competes for the best model
-    (otherwise the best is chosen among the earlier validations only, and the steps since are lost)."""
+    (otherwise the best is chosen among the earlier validations only, and the steps since are lost).
+    Data-parallel ranks all stop at the step where any rank's clock says so."""
     from transformers import TrainerCallback
+
+    from slmconvert.finetune.data_parallel import any_rank
 
     class StopAt(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            if time.time() >= at:
+            if any_rank(time.time() >= at):
                 control.should_training_stop = True
                 if validate:
                     control.should_evaluate = control.should_save = True

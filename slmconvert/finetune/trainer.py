@@ -21,6 +21,13 @@ import torch
 from trl import SFTConfig, SFTTrainer
 
 from slmconvert.finetune.budget import TrainPlan
+from slmconvert.finetune.data_parallel import (
+    Ranks,
+    broadcast_params,
+    from_rank_zero,
+    ranks,
+    sync_gradients,
+)
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.util.memory import HeapTrimmer, release_memory
 
@@ -66,27 +73,37 @@ class TokenMeter:
 class LengthGroupedSampler(torch.utils.data.Sampler[int]):
     """Indices whose consecutive micro-batches hold examples of similar length, in a seeded
     random batch order that changes every epoch (transformers' own sampler only groups within
-    mega-batches, which on a few dozen examples means no grouping at all)."""
+    mega-batches, which on a few dozen examples means no grouping at all).
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int) -> None:
+    Data-parallel (`ranks.world` > 1): every rank draws the same order, full batches first, and keeps
+    every world-th batch, as many on each rank (the last world-1 batches of an epoch may go unused)."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, ranks: Ranks | None = None) -> None:
         self.lengths = list(lengths)
         self.batch_size = max(1, batch_size)
         self.seed = seed
+        self.ranks = ranks or Ranks()
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return len(self.lengths)
+        return sum(len(batch) for batch in self._batches(random.Random(0)))
 
     def __iter__(self) -> Iterator[int]:
-        rng = random.Random(self.seed * 1_000_003 + self.epoch)
+        return iter([i for batch in self._batches(random.Random(self.seed * 1_000_003 + self.epoch)) for i in batch])
+
+    def _batches(self, rng: random.Random) -> list[list[int]]:
         noise = [rng.random() for _ in self.lengths]
         order = sorted(range(len(self.lengths)), key=lambda i: (self.lengths[i], noise[i]))
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         rng.shuffle(batches)
-        return iter([i for batch in batches for i in batch])
+        if self.ranks.world == 1:
+            return batches
+        batches.sort(key=lambda batch: len(batch) < self.batch_size)  # a short batch would shift the others' rows
+        each = len(batches) // self.ranks.world
+        return batches[self.ranks.rank::self.ranks.world][:each]
 
 
 @dataclass
@@ -128,6 +145,7 @@ class InstrumentedSFTTrainer(SFTTrainer):
                  **kwargs: Any) -> None:
         self.validator = validator
         self.meter = meter or TokenMeter()
+        self.ranks = ranks()  # data-parallel: rank 0 validates for all (finetune.data_parallel)
         super().__init__(*args, **kwargs)
 
     def training_step(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -154,7 +172,7 @@ class InstrumentedSFTTrainer(SFTTrainer):
         output.metrics[f"{prefix}_train_cpu_seconds"] = round(self.meter.cpu_seconds, 3)
         task = 0.0  # without validation calls the loss alone decides
         if self.validator is not None:
-            score = self.validator(self.model, self.processing_class)
+            score = from_rank_zero(self.validator(self.model, self.processing_class) if self.ranks.main else None)
             task = float(score["value"])
             low, high = score["interval"]
             output.metrics.update({
@@ -166,6 +184,7 @@ class InstrumentedSFTTrainer(SFTTrainer):
             })
         tiebreak = LOSS_TIEBREAK * min(float(loss), 100.0) if loss is not None and math.isfinite(loss) else 0.0
         output.metrics[f"{prefix}_{SELECTION_KEY}"] = task - tiebreak
+        output.metrics.update(from_rank_zero(dict(output.metrics)))  # one best checkpoint and stop for all ranks
         return output
 
 
@@ -190,6 +209,8 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
         # back whenever it grows past the slack (finetune.memory.heap_slack_mb)
         release_memory()
         self.trim_heap = HeapTrimmer(slack_mb=self.trim_slack_mb)
+        broadcast_params(self.model.parameters())  # data-parallel ranks start from one adapter
+        self.step_loss_tokens = 0
         try:
             return super().train(*args, **kwargs)
         finally:
@@ -205,6 +226,12 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
             with attention_kernel(part, model.config, self.args.device.type):
                 losses.append(super().training_step(model, part, num_items_in_batch))
             self._trimmed()
+        if self.ranks.world > 1:
+            self.step_loss_tokens += int((inputs["labels"][..., 1:] != -100).sum())
+            if self.accelerator.sync_gradients:  # the step's last micro-batch: the whole batch's gradient
+                weight = num_items_in_batch if num_items_in_batch is not None else self.step_loss_tokens
+                sync_gradients(model.parameters(), float(weight))
+                self.step_loss_tokens = 0
         return sum(losses)
 
     def _trimmed(self) -> None:
@@ -214,7 +241,7 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
             self.meter.seconds += time.perf_counter() - started
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
-        return LengthGroupedSampler(self.lengths, self.args.per_device_train_batch_size, self.args.seed)
+        return LengthGroupedSampler(self.lengths, self.args.per_device_train_batch_size, self.args.seed, self.ranks)
 
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:

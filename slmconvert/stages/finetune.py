@@ -26,6 +26,7 @@ Params = FinetuneParams
 
 def run(ctx: StageContext) -> StageResult:
     """Train every selected cluster (or those in ctx.extra["clusters"]) and index the results."""
+    from slmconvert.finetune.data_parallel import world_size
     from slmconvert.finetune.records import load_cluster_records
     from slmconvert.finetune.run import train_cluster
     from slmconvert.finetune.schedule import value_shares
@@ -46,6 +47,10 @@ def run(ctx: StageContext) -> StageResult:
             + (f", {len(unselected + unfit + left_out)} skipped" if unselected + unfit + left_out else ""))
     for s in unfit + left_out:
         ctx.log(f"[yellow]finetune: skipped cluster {s['cluster_id']}: {s['reason']}[/yellow]")
+    world = world_size(params.data_parallel, params.engine, device)
+    if world > 1 and to_train:
+        ctx.log(f"finetune: each cluster trains data-parallel on {world} processes"
+                + (" (one per GPU)" if device == "cuda" else ""))
     cache_root = ctx.workspace.cache_dir("finetune")
     results: list[dict[str, Any]] = []
     trained: list[dict[str, Any]] = []
@@ -58,6 +63,7 @@ def run(ctx: StageContext) -> StageResult:
         metrics = train_cluster(
             job, params, device=device, cache_root=cache_root, out_dir=ctx.out_dir / str(job.cluster_id),
             console=ctx.console, quiet=ctx.quiet, prepared=prep, stop_at=schedule.stop_at(job.cluster_id),
+            world_size=world,
         )
         results.append(_row(metrics))
         trained.append(metrics)
@@ -65,7 +71,7 @@ def run(ctx: StageContext) -> StageResult:
             schedule, to_train, left_out = _replanned(ctx, schedule, prepared, trained, params, device, shares)
     skipped = unselected + unfit + left_out
     results.sort(key=lambda r: r["cluster_id"])
-    summary = {"device": device, "engine": params.engine, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
+    summary = {"device": device, "engine": params.engine, "data_parallel": world, "clusters": results, "skipped": sorted(skipped, key=lambda s: s["cluster_id"]),
                "seconds": round(time.perf_counter() - started, 2), "budget": schedule.to_dict()}
     atomic_write_json(ctx.out_dir / INDEX_FILE, summary)
     improvements = [r["improvement"] for r in results if r.get("improvement") is not None]

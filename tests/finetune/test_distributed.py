@@ -1,41 +1,82 @@
-"""Data-parallel LoRA on two CPU processes (gloo): each rank trains on its own share of the examples,
-the all-reduced gradients keep the adapters equal, and rank 0's adapter loads with PeftModel."""
+"""Fine-tuning past one process: one cluster data-parallel on two CPU processes (gloo) with the stage's own
+trainer (finetune.data_parallel), and the training lanes of a Ray cluster (one cluster per GPU or node)."""
 
 from __future__ import annotations
 
-import pytest
+import random
+import time
 
-from slmconvert.finetune.distributed import IGNORE_INDEX, DataParallelJob, launch_data_parallel
+import pytest
+from rich.console import Console
+
+from slmconvert.finetune.data_parallel import Ranks, split_plan, world_size
+from slmconvert.finetune.run import ClusterJob, train_cluster
+from slmconvert.finetune.trainer import LengthGroupedSampler
+from tests.finetune.conftest import cluster_records, fast_params
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def examples(tokenizer, n: int = 16) -> list[dict]:
-    rows = []
-    for i in range(n):
-        prompt = tokenizer(f"Where is my order A-{10 + i}?", add_special_tokens=False)["input_ids"]
-        answer = tokenizer(f" lookup_order A-{10 + i}", add_special_tokens=False)["input_ids"]
-        rows.append({"input_ids": prompt + answer, "labels": [IGNORE_INDEX] * len(prompt) + answer})
-    return rows
+def _train(tmp_path, tiny_model, name: str, world: int, stop_now: bool = False, **overrides) -> dict:
+    job = ClusterJob(0, str(tiny_model), cluster_records(n_train=24), label="lookup", output_type="tool_call",
+                     prompt_style="canonical")
+    params = fast_params(batch_size=4, micro_batch_size=2, **overrides)
+    return train_cluster(job, params, device="cpu", cache_root=tmp_path / name / "cache",
+                         out_dir=tmp_path / name / "out", console=Console(stderr=True), quiet=True, world_size=world,
+                         stop_at=time.time() if stop_now else None)
 
 
-def test_two_cpu_processes_train_one_adapter(tiny_model, tmp_path):
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _adapter(path):
+    from safetensors.torch import load_file
 
-    job = DataParallelJob(str(tiny_model), examples(AutoTokenizer.from_pretrained(tiny_model)), str(tmp_path),
-                          steps=3, batch_size=2, learning_rate=1e-2)
-    reports = launch_data_parallel(job, world_size=2, cpu=True)
+    return load_file(path / "adapter" / "adapter_model.safetensors")
 
-    assert [r["rank"] for r in reports] == [0, 1] and all(r["world_size"] == 2 for r in reports)
-    assert "MULTI_CPU" in reports[0]["distributed_type"]
-    assert not set(reports[0]["examples_seen"]) & set(reports[1]["examples_seen"])  # each rank its own shard
-    assert reports[0]["adapter_digest"] == reports[1]["adapter_digest"]  # gradients were all-reduced
-    assert reports[0]["losses"] != reports[1]["losses"]  # ...from different data
-    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), tmp_path / "adapter")
-    adapted = {name.split(".layers.")[1].split(".")[0] for name, _ in model.named_parameters() if "lora_" in name}
-    assert adapted == {"1"}  # the top half of the 2 layers, as the finetune stage adapts them
+
+def test_two_processes_train_the_adapter_one_process_trains_on_the_same_batches(tiny_model, tmp_path):
+    # one process: 2-example loader batches, 2 per step; two processes: one 2-example batch each per step
+    one = _train(tmp_path, tiny_model, "one", world=1)
+    two = _train(tmp_path, tiny_model, "two", world=2)
+    assert two["training"]["data_parallel"] == 2 and one["training"]["data_parallel"] == 1
+    assert two["training"]["steps"] == one["training"]["steps"] == 6
+    assert two["plan"]["gradient_accumulation"] == 1 and one["plan"]["gradient_accumulation"] == 2
+    assert two["training"]["tokens"] == one["training"]["tokens"]  # every rank's tokens are counted
+    a, b = _adapter(tmp_path / "one" / "out"), _adapter(tmp_path / "two" / "out")
+    assert a.keys() == b.keys()
+    moved = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert moved < 1e-4, f"the two-process adapter differs from the one-process one by {moved}"
+    assert not list((tmp_path / "two" / "cache").glob("*/rank-*"))  # the other rank's scratch is gone
+
+
+def test_the_ranks_stop_together_when_the_wall_clock_says_so(tiny_model, tmp_path):
+    metrics = _train(tmp_path, tiny_model, "stopped", world=2, max_steps=12, stop_now=True)
+    assert metrics["training"]["steps"] == 1 and metrics["training"]["early_stopped"]
+    assert (tmp_path / "stopped" / "out" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_each_rank_keeps_every_other_batch_of_one_order_as_many_on_each():
+    lengths = [5, 9, 3, 7, 7, 2, 8, 4, 6, 1, 9, 2, 3]  # 13 examples: six batches of 2 and a short one
+    whole = list(LengthGroupedSampler(lengths, 2, seed=3))
+    samplers = [LengthGroupedSampler(lengths, 2, seed=3, ranks=Ranks(r, 2)) for r in (0, 1)]
+    shards = [list(sampler) for sampler in samplers]
+    assert sorted(whole) == list(range(13))
+    assert [len(shard) for shard in shards] == [len(sampler) for sampler in samplers] == [6, 6]  # 3 batches each
+    assert not set(shards[0]) & set(shards[1])  # the short batch is the one left over
+    pairs = {tuple(b) for b in LengthGroupedSampler(lengths, 2, seed=3)._batches(random.Random(3 * 1_000_003))}
+    assert all(tuple(shard[i:i + 2]) in pairs for shard in shards for i in (0, 2, 4))  # whole batches of that order
+
+
+def test_a_rank_takes_its_share_of_every_optimiser_batch():
+    from slmconvert.finetune.budget import make_plan
+
+    plan = make_plan(fast_params(batch_size=8), device="cpu", n_params=10_000, n_train=64, mean_length=20,
+                     max_length=64, completion_max=8, varlen_attention=False)
+    assert (plan.micro_batch_size, plan.gradient_accumulation) == (8, 1)
+    assert (split_plan(plan, 2).micro_batch_size, split_plan(plan, 2).gradient_accumulation) == (4, 1)
+    accumulating = split_plan(plan.__class__(**{**plan.to_dict(), "micro_batch_size": 2, "gradient_accumulation": 4}), 2)
+    assert (accumulating.micro_batch_size, accumulating.gradient_accumulation) == (2, 2)
+    assert split_plan(plan, 2).max_steps == plan.max_steps and split_plan(plan, 1) is plan
+    assert world_size(None, "local", "cpu") == 1 and world_size(3, "local", "cpu") == 3
+    assert world_size(3, "ray", "cuda") == 1  # Ray trains one cluster per GPU (its lanes) instead
 
 
 def _nodes(*resources: dict) -> list[dict]:
