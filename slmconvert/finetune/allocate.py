@@ -9,7 +9,10 @@ Inputs are seconds (what is left of the run's wall-clock budget) and measured sp
    promotion decision, most first: value share (the mean of the cluster's share of calls and of LLM
    cost, the two things the product moves) x the chance that a specialist of the planned quality
    (PLANNED_COVERAGE, PLANNED_AGREEMENT) shows the target on the cluster's test sample / seconds of
-   loading + least training + evidence. A small test split leaves a specialist no room for a miss
+   loading + its full training plan (step 4 gives it that before the next cluster) + evidence.
+   A cluster with a long plan (the sample agent's later turns: twice the tokens of its first
+   decision) waits for cheaper ones of like value: ranked by its least training, it was admitted
+   with a third of its plan and failed. A small test split leaves a specialist no room for a miss
    (37 test calls: it must keep 35 of them, all agreeing), so such a cluster trains only when the
    clusters more likely to pass are planned (on the sample logs' 15-minute run it took two minutes
    from clusters more likely to pass, and was not promoted);
@@ -226,12 +229,13 @@ def _least_evidence(need: ClusterNeed, evidence: Evidence) -> tuple[int, int]:
 
 def _value_rate(need: ClusterNeed, evidence: Evidence) -> float:
     """Share of calls and cost the cluster is expected to move (its value share x the chance that a
-    specialist of the planned quality passes on its least test sample) per second it takes to decide
-    its promotion: loading, its least training and its least evidence."""
+    specialist of the planned quality passes on its least test sample) per second the plan spends to
+    decide its promotion: loading, its full training plan (an admitted cluster gets it before the next
+    is admitted) and its least evidence."""
     from slmconvert.iterate.evidence import planned_pass_chance
 
     test, validation = _least_evidence(need, evidence)
     chance = max(MIN_CHANCE, planned_pass_chance(test, evidence.target, evidence.coverage, evidence.agreement))
-    seconds = (need.fixed_seconds + need.train_seconds(max(1, need.min_tokens))
+    seconds = (need.fixed_seconds + need.train_seconds(max(1, need.full_tokens))
                + (test + validation) * need.seconds_per_call)
     return need.value_share * chance / max(1e-9, seconds)

@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-TIMEOUT_SECONDS = 600  # a rank that waits longer than this in a collective fails the run instead of hanging
+TIMEOUT_SECONDS = 1800  # a rank waiting longer in a collective (rank 0 validating meanwhile) fails the run, never hangs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,20 +70,50 @@ def visible_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
 
 
+def launch(target: Any, args: tuple[Any, ...], world: int, gpus: list[str]) -> None:
+    """target(rank, *args) in `world` fresh (spawned) processes, rank r seeing only gpus[r] (as cuda:0)
+    when there are GPUs; returns when all have finished, raises when any fails (the others are stopped)."""
+    import multiprocessing
+
+    from slmconvert.errors import SlmError
+
+    context = multiprocessing.get_context("spawn")
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    processes = []
+    try:
+        for rank in range(world):
+            if gpus:  # in the environment the child starts with, before anything there touches CUDA
+                os.environ["CUDA_VISIBLE_DEVICES"] = gpus[rank]
+            process = context.Process(target=target, args=(rank, *args))
+            process.start()
+            processes.append(process)
+    finally:
+        if before is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = before
+    while any(process.is_alive() for process in processes):
+        for rank, process in enumerate(processes):
+            process.join(timeout=0.5)
+            if process.exitcode not in (None, 0):
+                for other in processes:
+                    other.terminate()
+                raise SlmError(f"data-parallel training: rank {rank} failed (exit code {process.exitcode}); "
+                               "its error is printed above")
+
+
 @contextlib.contextmanager
-def joined(rank: int, world: int, port: int, gpus: list[str]) -> Iterator[Ranks]:
-    """This process as rank `rank` of `world` meeting on localhost:`port`: on its own GPU (it sees only
-    gpus[rank], as cuda:0) under NCCL, else on a share of the CPU cores under gloo."""
+def joined(rank: int, world: int, port: int, cuda: bool) -> Iterator[Ranks]:
+    """This process as rank `rank` of `world` meeting on localhost:`port`: on its GPU under NCCL, else
+    on a share of the CPU cores under gloo."""
     import torch
     import torch.distributed as dist
 
     from slmconvert.util.device import physical_cores
 
-    if gpus:
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[rank]  # before anything touches CUDA in this process
-    else:
+    if not cuda:
         torch.set_num_threads(max(1, physical_cores() // world))
-    dist.init_process_group("nccl" if gpus else "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+    dist.init_process_group("nccl" if cuda else "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=world, timeout=timedelta(seconds=TIMEOUT_SECONDS))
     try:
         yield Ranks(rank, world)

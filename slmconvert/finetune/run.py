@@ -234,28 +234,24 @@ def train_data_parallel(
 ) -> dict[str, Any]:
     """train_prepared on `world_size` local processes, each taking 1/world of every batch (NCCL, one GPU
     each, on CUDA; gloo CPU processes otherwise); rank 0 leaves the result in run_dir/final."""
-    import torch.multiprocessing as mp
-
-    from slmconvert.finetune.data_parallel import free_port, split_plan, visible_gpus
+    from slmconvert.finetune.data_parallel import free_port, launch, split_plan, visible_gpus
 
     split = dataclasses.replace(prepared, plan=split_plan(prepared.plan, world_size))
     gpus = visible_gpus() if prepared.plan.device == "cuda" else []
-    if gpus and len(gpus) < world_size:
+    if prepared.plan.device == "cuda" and len(gpus) < world_size:
         raise SlmError(f"data-parallel training on {world_size} GPUs, but {len(gpus)} are visible")
-    mp.spawn(_data_parallel_rank, args=(world_size, free_port(), gpus, job, split, params, run_dir, quiet, stop_at),
-             nprocs=world_size, join=True)
+    launch(_data_parallel_rank, (world_size, free_port(), job, split, params, run_dir, quiet, stop_at), world_size, gpus)
     for scratch in run_dir.glob("rank-*"):
         shutil.rmtree(scratch, ignore_errors=True)
     return read_json(run_dir / FINAL / RESULT)
 
 
-def _data_parallel_rank(rank: int, world_size: int, port: int, gpus: list[str], job: ClusterJob,
-                        prepared: PreparedJob, params: FinetuneParams, run_dir: Path, quiet: bool,
-                        stop_at: float | None) -> None:
+def _data_parallel_rank(rank: int, world_size: int, port: int, job: ClusterJob, prepared: PreparedJob,
+                        params: FinetuneParams, run_dir: Path, quiet: bool, stop_at: float | None) -> None:
     """One rank of train_data_parallel (a spawned process): joins the group, trains, leaves it."""
     from slmconvert.finetune.data_parallel import joined
 
-    with joined(rank, world_size, port, gpus):
+    with joined(rank, world_size, port, cuda=prepared.plan.device == "cuda"):
         train_prepared(job, prepared, params, run_dir, Console(quiet=quiet or rank > 0), quiet or rank > 0, stop_at)
 
 

@@ -88,7 +88,7 @@ class LengthGroupedSampler(torch.utils.data.Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # the count does not depend on the draw: any seed gives it
         return sum(len(batch) for batch in self._batches(random.Random(0)))
 
     def __iter__(self) -> Iterator[int]:
@@ -192,7 +192,8 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
     """The specialist trainer: InstrumentedSFTTrainer + length-grouped batches, each split into forward
     passes of at most `pass_tokens` tokens (gradients accumulate; the loss is the batch's) + an LM head
     that projects only the completion positions (the loss is the same), on a thread pool sized to the
-    cores other processes leave free."""
+    cores other processes leave free. As one rank of a data-parallel group (finetune.data_parallel) it
+    trains on its share of the batches and sums the gradients with the other ranks after each step."""
 
     def __init__(self, *args: Any, lengths: Sequence[int], pass_tokens: int | None = None,
                  trim_slack_mb: float, **kwargs: Any) -> None:

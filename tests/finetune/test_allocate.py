@@ -79,6 +79,13 @@ def test_a_cluster_too_small_to_pass_at_the_planned_quality_waits_for_those_like
     assert [e.cluster_id for e in plan_budget([SLOW[0], ample, SLOW[2]], 800, EVIDENCE).entries][1] == 5
 
 
+def test_of_two_clusters_alike_but_for_the_length_of_their_plan_the_shorter_goes_first():
+    short = dataclasses.replace(SLOW[1], cluster_id=7)
+    long = dataclasses.replace(short, cluster_id=6, full_tokens=4 * short.full_tokens)  # same least training
+    assert long.min_tokens == short.min_tokens
+    assert [e.cluster_id for e in plan_budget([long, short], 800, EVIDENCE).entries] == [7, 6]
+
+
 def test_a_cluster_that_cannot_show_the_target_is_not_trained():
     entry = plan_budget(FAST, 800, EVIDENCE).entry(3)
     assert not entry.trained and "12 held-out test calls" in entry.reason and "35" in entry.reason

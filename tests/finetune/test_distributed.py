@@ -65,6 +65,31 @@ def test_each_rank_keeps_every_other_batch_of_one_order_as_many_on_each():
     assert all(tuple(shard[i:i + 2]) in pairs for shard in shards for i in (0, 2, 4))  # whole batches of that order
 
 
+def _note_device(rank: int, folder: str) -> None:
+    import os
+    from pathlib import Path
+
+    Path(folder, f"rank{rank}").write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "-"))
+
+
+def _fail_on_rank_one(rank: int) -> None:
+    if rank == 1:
+        raise RuntimeError("rank 1 gives up")
+    time.sleep(120)
+
+
+def test_each_rank_starts_seeing_its_own_gpu_and_a_failed_rank_fails_the_run(tmp_path, monkeypatch):
+    from slmconvert.errors import SlmError
+    from slmconvert.finetune.data_parallel import launch
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    launch(_note_device, (str(tmp_path),), 2, ["5", "7"])
+    assert [(tmp_path / f"rank{r}").read_text() for r in (0, 1)] == ["5", "7"]
+    assert __import__("os").environ["CUDA_VISIBLE_DEVICES"] == "5,7"  # the parent's own is restored
+    with pytest.raises(SlmError, match="rank 1 failed"):  # and rank 0 is stopped, not waited for (120 s)
+        launch(_fail_on_rank_one, (), 2, [])
+
+
 def test_a_rank_takes_its_share_of_every_optimiser_batch():
     from slmconvert.finetune.budget import make_plan
 
