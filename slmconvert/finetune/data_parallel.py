@@ -92,14 +92,17 @@ def launch(target: Any, args: tuple[Any, ...], world: int, gpus: list[str]) -> N
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = before
-    while any(process.is_alive() for process in processes):
-        for rank, process in enumerate(processes):
-            process.join(timeout=0.5)
-            if process.exitcode not in (None, 0):
-                for other in processes:
-                    other.terminate()
-                raise SlmError(f"data-parallel training: rank {rank} failed (exit code {process.exitcode}); "
-                               "its error is printed above")
+    try:
+        while not all(process.exitcode == 0 for process in processes):
+            for rank, process in enumerate(processes):
+                process.join(timeout=0.5)
+                if process.exitcode not in (None, 0):
+                    raise SlmError(f"data-parallel training: rank {rank} failed (exit code {process.exitcode}); "
+                                   "its error is printed above")
+    finally:  # a failed rank, or this process interrupted: no rank is left waiting for the others
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
 
 
 @contextlib.contextmanager
