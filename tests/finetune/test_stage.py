@@ -57,6 +57,17 @@ def test_finetune_trains_every_selected_cluster_and_skips_the_rest(workspace):
     assert "skipped cluster 2" in human.output and "unchanged" in human.output
 
 
+def test_each_cluster_trains_data_parallel_when_asked(workspace):
+    result = invoke(workspace, "--cluster", "0", "--set", "finetune.data_parallel=2")
+    assert result.exit_code == 0, result.output
+    version = workspace.artifact("finetune")
+    index = json.loads((version.path / "finetune.json").read_text())
+    assert index["data_parallel"] == 2 and [c["cluster_id"] for c in index["clusters"]] == [0]
+    metrics = json.loads((version.path / "0" / "metrics.json").read_text())
+    assert metrics["training"]["data_parallel"] == 2 and metrics["training"]["steps"] == 4
+    assert (version.path / "0" / "adapter" / "adapter_model.safetensors").is_file()
+
+
 def test_cluster_filter_and_cached_adapters(workspace):
     first = invoke(workspace, "--cluster", "1")
     assert first.exit_code == 0, first.output
