@@ -171,8 +171,8 @@ class InstrumentedSFTTrainer(SFTTrainer):
         output.metrics[f"{prefix}_train_seconds"] = round(self.meter.seconds, 3)  # curves over compute time
         output.metrics[f"{prefix}_train_cpu_seconds"] = round(self.meter.cpu_seconds, 3)
         task = 0.0  # without validation calls the loss alone decides
-        if self.validator is not None:
-            score = from_rank_zero(self.validator(self.model, self.processing_class) if self.ranks.main else None)
+        if self.validator is not None and self.ranks.main:  # data-parallel: the other ranks take rank 0's metrics
+            score = self.validator(self.model, self.processing_class)
             task = float(score["value"])
             low, high = score["interval"]
             output.metrics.update({
