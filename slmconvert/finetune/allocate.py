@@ -65,6 +65,7 @@ class ClusterNeed:
     seconds_per_call: float  # generation seconds of one evidence call (prefill + decode share)
     fixed_seconds: float = 0.0  # loading the model for training and for evaluation
     epoch_tokens: int = 0  # tokens of one pass over the training examples (0: unknown, the floor applies)
+    replay_cost: float = 1.0  # a pass after the first, per token, over the first (finetune.frozen_layers)
 
     @property
     def min_tokens(self) -> int:
@@ -72,7 +73,18 @@ class ClusterNeed:
         return int(min(self.full_tokens, max(MIN_EXAMPLE_PASSES * self.mean_example_tokens, self.epoch_tokens)))
 
     def train_seconds(self, tokens: float) -> float:
-        return tokens / max(1e-9, self.train_tokens_per_second)
+        """Seconds of the first `tokens` of the plan: the first pass over the examples at the measured
+        speed, the passes after it at replay_cost of that (the frozen layers ran once per example)."""
+        first = min(tokens, self.epoch_tokens) if self.epoch_tokens else tokens
+        return (first + (tokens - first) * self.replay_cost) / max(1e-9, self.train_tokens_per_second)
+
+    def tokens_within(self, seconds: float) -> int:
+        """The most tokens of the plan that train_seconds prices at `seconds` or less (its inverse)."""
+        rate = max(1e-9, self.train_tokens_per_second)
+        first = self.epoch_tokens or float("inf")
+        if seconds * rate <= first:
+            return int(seconds * rate)
+        return int(first + (seconds * rate - first) / max(1e-9, self.replay_cost))
 
 
 @dataclass
@@ -182,9 +194,10 @@ def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence
         busy[lane] += training
         # then its full plan, before the next cluster is admitted
         room = plan.seconds - held - busy[lane]
-        more = int(min(need.train_seconds(need.full_tokens - entry.train_tokens), room) * need.train_tokens_per_second)
-        entry.train_tokens += more
-        busy[lane] += need.train_seconds(more)
+        reach = need.tokens_within(need.train_seconds(entry.train_tokens) + room)
+        tokens = min(need.full_tokens, max(entry.train_tokens, reach))
+        busy[lane] += need.train_seconds(tokens) - need.train_seconds(entry.train_tokens)
+        entry.train_tokens = tokens
         admitted.append((need, entry))
     left = plan.seconds - held - max(busy)
     for pool in ("test", "validation"):  # then tighter evidence with what remains

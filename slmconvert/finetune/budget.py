@@ -39,6 +39,7 @@ class TrainPlan:
     lora_alpha: int
     lora_dropout: float
     lora_layers: float  # share of the transformer layers, from the top, that carry LoRA
+    cache_frozen_layers: bool  # later passes start from the frozen layers' kept states (finetune.frozen_layers)
     learning_rate: float
     lr_scheduler: str
     warmup_steps: int
@@ -208,6 +209,7 @@ def make_plan(
         lora_alpha=params.lora_alpha or 2 * rank,
         lora_dropout=dropout,
         lora_layers=params.lora_layers,
+        cache_frozen_layers=params.cache_frozen_layers,
         learning_rate=params.learning_rate or round(scaled_learning_rate(steps, n_params), 6),
         lr_scheduler=params.lr_scheduler,
         warmup_steps=int(round(params.warmup_ratio * steps)),

@@ -59,6 +59,11 @@ class FinetuneParams(EngineParams):
         description="Share of the model's transformer layers, from the output end, that carry LoRA (1: all): the "
         "layers below run forward only, with no backward pass and no saved activations, so a step costs less.",
     )
+    cache_frozen_layers: bool = Field(
+        True,
+        description="Keep each training example's hidden states leaving the layers below the LoRA ones (host memory, "
+        "up to 1 GiB) and run only the adapted layers on later passes over it: the same gradients, fewer FLOPs.",
+    )
     learning_rate: float | None = Field(
         None, gt=0.0,
         description="Peak learning rate (AdamW); default 2e-4 x sqrt(7B / model parameters) for runs of >= 200 "

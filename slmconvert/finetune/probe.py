@@ -40,6 +40,8 @@ class Throughput:
     probe_seconds: float
     source: str = "measured"  # measured | cached | estimate
     machine: str = ""  # CPU model and torch threads (GPU name on CUDA) it was measured on
+    replay_cost: float = 1.0  # seconds per token of a pass from the frozen layers' kept states over a full
+    # pass's (finetune.frozen_layers; 1.0: not measured, every pass priced in full)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,12 +147,13 @@ def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
     # generation first, on the untouched base as evaluation gets it: measured after a LoRA training step
     # and unload, the same model generated 2-16x slower and held up to 5 GB more (SmolLM2, Gemma-3-270M)
     prefill_tps, decode_tps = _generation_speed(net, ids[:1, :PROBE_TOKENS], batch, loaded.tokenizer)
-    train_tps = _train_speed(net, ids, plan, lora_config(plan, net))
+    train_tps, replay_cost = _train_speed(net, ids, plan, lora_config(plan, net))
     del net, loaded
     return Throughput(model=model, device=device, train_tokens_per_second=round(train_tps, 2),
                       prefill_tokens_per_second=round(prefill_tps, 2), decode_tokens_per_second=round(decode_tps, 2),
                       batch=batch, load_seconds=round(load_seconds, 2),
-                      probe_seconds=round(time.perf_counter() - started, 2), machine=machine_name(device))
+                      probe_seconds=round(time.perf_counter() - started, 2), machine=machine_name(device),
+                      replay_cost=round(replay_cost, 3))
 
 
 def _autocast(device: str, precision: str) -> Any:
@@ -159,14 +162,15 @@ def _autocast(device: str, precision: str) -> Any:
     return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> float:
-    """Tokens/s of forward + backward + AdamW step on a LoRA-wrapped copy (unwrapped afterwards), with
-    the trainer's loss: the vocabulary projected at the completion positions only (the last quarter
-    here; projecting all 512 positions of a 262k-word vocabulary held GBs and read slow)."""
+def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> tuple[float, float]:
+    """(tokens/s, replay cost) of forward + backward + AdamW step on a LoRA-wrapped copy (unwrapped
+    afterwards), with the trainer's loss: the vocabulary projected at the completion positions only (the
+    last quarter here; projecting all 512 positions of a 262k-word vocabulary held GBs and read slow).
+    The replay cost is a step from the frozen layers' kept states (finetune.frozen_layers) over a full one."""
     import torch
     from peft import get_peft_model
 
-    from slmconvert.finetune.trainer import attention_kernel, completion_loss
+    from slmconvert.finetune.frozen_layers import FrozenLayerCache
 
     peft_model = get_peft_model(net, config)
     peft_model.train()
@@ -174,21 +178,34 @@ def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> float:
     labels = ids.clone()
     labels[:, : ids.shape[1] * 3 // 4] = -100
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
-    elapsed = 0.0
-    for step in range(TRAIN_STEPS + 1):
-        begin = time.perf_counter()
-        with attention_kernel(inputs, net.config, plan.device):
-            with _autocast(plan.device, plan.precision):
-                loss = completion_loss(peft_model, inputs)
-            loss.backward()
-        optimiser.step()
-        optimiser.zero_grad(set_to_none=True)
-        if plan.device == "cuda":
-            torch.cuda.synchronize()
-        if step:  # the first step warms up kernels and allocators
-            elapsed += time.perf_counter() - begin
+    frozen = FrozenLayerCache(peft_model)
+    with frozen.forward(inputs):  # the first step warms up kernels and allocators, and keeps the frozen states
+        _train_step(peft_model, optimiser, inputs, plan)
+    full = sum(_train_step(peft_model, optimiser, inputs, plan) for _ in range(TRAIN_STEPS)) / TRAIN_STEPS
+    replay = full
+    if frozen.enabled and frozen.rows:
+        with frozen.forward(inputs):
+            replay = _train_step(peft_model, optimiser, inputs, plan)
     peft_model.unload()  # back to the plain base model
-    return ids.numel() * TRAIN_STEPS / max(1e-9, elapsed)
+    return ids.numel() / max(1e-9, full), min(1.0, replay / max(1e-9, full))
+
+
+def _train_step(model: Any, optimiser: Any, inputs: dict[str, Any], plan: Any) -> float:
+    """Seconds of one training step as the trainer runs it."""
+    import torch
+
+    from slmconvert.finetune.trainer import attention_kernel, completion_loss
+
+    begin = time.perf_counter()
+    with attention_kernel(inputs, model.config, plan.device):
+        with _autocast(plan.device, plan.precision):
+            loss = completion_loss(model, inputs)
+        loss.backward()
+    optimiser.step()
+    optimiser.zero_grad(set_to_none=True)
+    if plan.device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - begin
 
 
 def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[float, float]:

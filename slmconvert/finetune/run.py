@@ -330,14 +330,15 @@ def _train(
         lengths=[len(e.input_ids) for e in prepared.train.examples],
         pass_tokens=plan.pass_tokens,
         trim_slack_mb=heap_slack_mb(plan.lora_layers),
+        cache_frozen_layers=plan.cache_frozen_layers,
         meter=meter,
     )
     trainer.remove_callback(PrinterCallback)  # it prints every log dict to stdout
     resume = get_last_checkpoint(str(run_dir))
     output = trainer.train(resume_from_checkpoint=resume)
     if group.world > 1:  # every rank's tokens (and a barrier: all have loaded the best checkpoint)
-        meter.tokens, meter.loss_tokens, meter.padded_tokens = map(
-            int, summed([meter.tokens, meter.loss_tokens, meter.padded_tokens]))
+        meter.tokens, meter.loss_tokens, meter.padded_tokens, meter.replayed_tokens = map(
+            int, summed([meter.tokens, meter.loss_tokens, meter.padded_tokens, meter.replayed_tokens]))
     result = _result(job, prepared, trainer, output, meter, baseline, output_type, resume, started)
     result["metrics"]["training"]["data_parallel"] = group.world
     if group.main:
@@ -429,6 +430,7 @@ def _result(
             "seconds": round(time.perf_counter() - started, 2),
             "validation_seconds": round(sum(e.get("eval_task_metric_seconds", 0.0) for e in evals.values()), 2),
             **meter.to_dict(),
+            "frozen_layers": trainer.frozen.to_dict() if getattr(trainer, "frozen", None) else None,
         },
         "validation": {
             "metric": primary_metric(output_type),

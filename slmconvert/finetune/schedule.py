@@ -143,8 +143,10 @@ def replan(schedule: Schedule, trained: Collection[int], remaining: Sequence[tup
     return dataclasses.replace(schedule, plan=plan, throughput={**schedule.throughput, **fresh.throughput})
 
 
-def trained_tokens_per_second(results: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Per base model: tokens trained per wall second of training (validation excluded) so far."""
+def trained_tokens_per_second(results: Sequence[dict[str, Any]], replay_cost: dict[str, float]) -> dict[str, float]:
+    """Per base model: tokens trained per wall second of training (validation excluded) so far, counted
+    as the probe counts them: a token that started from the frozen layers' kept states (finetune.frozen_layers)
+    as `replay_cost[model]` of one."""
     tokens: dict[str, float] = {}
     seconds: dict[str, float] = {}
     for metrics in results:
@@ -153,7 +155,9 @@ def trained_tokens_per_second(results: Sequence[dict[str, Any]]) -> dict[str, fl
         if metrics.get("reused_from_cache") or spent <= 0 or not training.get("tokens"):
             continue
         model = (metrics.get("base_model") or {}).get("name")
-        tokens[model] = tokens.get(model, 0.0) + float(training["tokens"])
+        replayed = float(training.get("replayed_tokens") or 0.0)
+        full = float(training["tokens"]) - replayed * (1.0 - replay_cost.get(model, 1.0))
+        tokens[model] = tokens.get(model, 0.0) + full
         seconds[model] = seconds.get(model, 0.0) + spent
     return {model: tokens[model] / seconds[model] for model in tokens}
 
@@ -176,7 +180,7 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
         train_tokens_per_second=speed.train_tokens_per_second,
         validation_available=len(job.records.validation), test_available=len(job.records.test),
         seconds_per_call=per_call, fixed_seconds=speed.load_seconds * 2 + validations * per_call,
-        epoch_tokens=prep.train.total_tokens,
+        epoch_tokens=prep.train.total_tokens, replay_cost=speed.replay_cost if params.cache_frozen_layers else 1.0,
     )
 
 

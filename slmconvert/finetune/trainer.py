@@ -8,6 +8,7 @@ computed by generating on a small validation sample; it is added to the eval met
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import random
@@ -28,6 +29,7 @@ from slmconvert.finetune.data_parallel import (
     ranks,
     sync_gradients,
 )
+from slmconvert.finetune.frozen_layers import FrozenLayerCache
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.util.memory import HeapTrimmer, release_memory
 
@@ -45,6 +47,7 @@ class TokenMeter:
     tokens: int = 0
     loss_tokens: int = 0
     padded_tokens: int = 0
+    replayed_tokens: int = 0  # tokens of passes that started from the frozen layers' kept states
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # process CPU time: a steadier measure than wall time on a shared CPU
     steps: int = 0
@@ -62,6 +65,7 @@ class TokenMeter:
             "tokens": self.tokens,
             "loss_tokens": self.loss_tokens,
             "padded_tokens": self.padded_tokens,
+            "replayed_tokens": self.replayed_tokens,
             "padding_share": round(1 - self.tokens / self.padded_tokens, 4) if self.padded_tokens else 0.0,
             "train_step_seconds": round(self.seconds, 3),
             "train_step_cpu_seconds": round(self.cpu_seconds, 3),
@@ -192,16 +196,20 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
     """The specialist trainer: InstrumentedSFTTrainer + length-grouped batches, each split into forward
     passes of at most `pass_tokens` tokens (gradients accumulate; the loss is the batch's) + an LM head
     that projects only the completion positions (the loss is the same), on a thread pool sized to the
-    cores other processes leave free. As one rank of a data-parallel group (finetune.data_parallel) it
-    trains on its share of the batches and sums the gradients with the other ranks after each step."""
+    cores other processes leave free; passes after the first over an example run the adapted layers
+    only, from the frozen layers' kept output (finetune.frozen_layers). As one rank of a data-parallel
+    group (finetune.data_parallel) it trains on its share of the batches and sums the gradients with the
+    other ranks after each step."""
 
     def __init__(self, *args: Any, lengths: Sequence[int], pass_tokens: int | None = None,
-                 trim_slack_mb: float, **kwargs: Any) -> None:
+                 trim_slack_mb: float, cache_frozen_layers: bool = False, **kwargs: Any) -> None:
         from slmconvert.util.threads import ThreadGovernor
 
         self.lengths = list(lengths)
         self.pass_tokens = pass_tokens
         self.trim_slack_mb = trim_slack_mb
+        self.cache_frozen_layers = cache_frozen_layers
+        self.frozen: FrozenLayerCache | None = None
         self.governor = ThreadGovernor()
         super().__init__(*args, **kwargs)
 
@@ -212,6 +220,7 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
         self.trim_heap = HeapTrimmer(slack_mb=self.trim_slack_mb)
         broadcast_params(self.model.parameters())  # data-parallel ranks start from one adapter
         self.step_loss_tokens = 0
+        self.frozen = FrozenLayerCache(self.model) if self.cache_frozen_layers else None
         try:
             return super().train(*args, **kwargs)
         finally:
@@ -227,6 +236,8 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
             with attention_kernel(part, model.config, self.args.device.type):
                 losses.append(super().training_step(model, part, num_items_in_batch))
             self._trimmed()
+        if self.frozen is not None:
+            self.meter.replayed_tokens = self.frozen.replayed_tokens
         if self.ranks.world > 1:
             self.step_loss_tokens += int((inputs["labels"][..., 1:] != -100).sum())
             if self.accelerator.sync_gradients:  # the step's last micro-batch: the whole batch's gradient
@@ -252,7 +263,8 @@ class SpecialistTrainer(InstrumentedSFTTrainer):
         third of a CPU step spent on tokens that carry no loss."""
         if return_outputs or "labels" not in inputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        with self.accelerator.autocast():  # accelerate applies mixed precision in model.forward, bypassed here
+        frozen = self.frozen.forward(inputs) if self.frozen is not None else contextlib.nullcontext()
+        with self.accelerator.autocast(), frozen:  # accelerate applies mixed precision in model.forward, bypassed here
             return completion_loss(model, inputs, num_items_in_batch)
 
 
@@ -262,8 +274,6 @@ def attention_kernel(inputs: dict[str, Any], config: Any, device: str) -> Any:
     the default. The CPU flash kernel's backward took a fifth of a LoRA step of SmolLM2-135M (AMD EPYC,
     2 cores, bf16, support-agent batches of ~150-token rows): the math kernel trained at 1.05-1.23x
     its speed (1.10x on one core, 1.02-1.08x in fp32), with the same losses."""
-    import contextlib
-
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     from slmconvert.models.loading import attention_shape

@@ -217,7 +217,7 @@ def _replanned(ctx: StageContext, schedule: Any, prepared: list[tuple[Any, Any]]
 
     done = {m["cluster_id"] for m in trained}
     remaining = [(job, prep) for job, prep in prepared if job.cluster_id not in done]
-    measured = trained_tokens_per_second(trained)
+    measured = trained_tokens_per_second(trained, {m: t.replay_cost for m, t in schedule.throughput.items()})
     schedule = replan(schedule, done, remaining, measured, params, device, shares)
     to_train, left_out = _planned(remaining, schedule, params, device)
     rates = ", ".join(f"{model} {rate:.0f} tok/s" for model, rate in measured.items())

@@ -107,7 +107,8 @@ def test_the_plan_never_spends_more_than_the_budget(seed, lanes):
     needs = [ClusterNeed(cluster_id=i, value_share=rng.random(), full_tokens=rng.randint(1000, 500_000),
                          mean_example_tokens=rng.uniform(50, 800), train_tokens_per_second=rng.uniform(20, 20_000),
                          validation_available=rng.randint(0, 300), test_available=rng.randint(0, 600),
-                         seconds_per_call=rng.uniform(0.01, 5), fixed_seconds=rng.uniform(0, 30))
+                         seconds_per_call=rng.uniform(0.01, 5), fixed_seconds=rng.uniform(0, 30),
+                         epoch_tokens=rng.randint(0, 100_000), replay_cost=rng.uniform(0.3, 1.0))
              for i in range(rng.randint(1, 8))]
     seconds = rng.uniform(30, 4000)
     plan = plan_budget(needs, seconds, EVIDENCE, lanes=lanes)
@@ -181,3 +182,20 @@ def test_a_cluster_whose_evidence_would_cut_another_lanes_training_is_left_out()
     plan = plan_budget([first, cheap], 5.0 + 300.0 + evidence + 20, EVIDENCE, lanes=2)
     assert _trained(plan) == [0]
     assert "cut the training planned on another lane" in plan.entry(1).reason
+
+
+def test_passes_after_the_first_are_priced_at_the_replay_cost():
+    """The frozen layers run once per example (finetune.frozen_layers): a pass after the first costs
+    replay_cost of the first, so a full plan takes fewer seconds and leaves room for another cluster."""
+    first, second, evidence = _two_clusters()
+    cheap_first, cheap_second = (dataclasses.replace(n, replay_cost=0.5) for n in (first, second))
+    assert first.train_seconds(60_000) == pytest.approx(200.0)
+    assert cheap_first.train_seconds(60_000) == pytest.approx(150.0)  # 100 s first pass + 100 s x 0.5
+    assert cheap_first.train_seconds(15_000) == pytest.approx(50.0)  # within the first pass: full price
+    for seconds in (0.0, 50.0, 100.0, 120.0, 150.0):
+        assert cheap_first.train_seconds(cheap_first.tokens_within(seconds)) == pytest.approx(seconds, abs=0.01)
+    budget = 2 * (5.0 + evidence + 100.0) + 60  # one pass of each + 60 s
+    assert _trained(plan_budget([first, second], budget, EVIDENCE)) == [0]
+    plan = plan_budget([cheap_first, cheap_second], budget, EVIDENCE)
+    assert _trained(plan) == [0, 1] and plan.entry(0).train_tokens == first.full_tokens
+    assert plan.entry(0).train_seconds == pytest.approx(150.0)

@@ -91,8 +91,12 @@ def test_after_a_cluster_trains_the_rest_is_planned_at_the_speed_it_showed():
     measured = trained_tokens_per_second([
         {"base_model": {"name": "a"}, "training": {"tokens": 40_000, "seconds": 420.0, "validation_seconds": 20.0}},
         {"base_model": {"name": "a"}, "reused_from_cache": True, "training": {"tokens": 9e9, "seconds": 1.0}},
-    ])
+    ], {"a": 1.0})
     assert measured == {"a": pytest.approx(100.0)}
+    replayed = {"base_model": {"name": "a"},
+                "training": {"tokens": 40_000, "replayed_tokens": 20_000, "seconds": 420.0, "validation_seconds": 20.0}}
+    # half the tokens replayed at half the price: 30,000 tokens' worth of full passes in 400 s
+    assert trained_tokens_per_second([replayed], {"a": 0.5}) == {"a": pytest.approx(75.0)}
     slower = replan(schedule, [first.cluster_id], items[1:] if first.cluster_id == 0 else items, measured,
                     FinetuneParams(), "cpu", shares)
     kept = slower.plan.entry(first.cluster_id)
