@@ -8,6 +8,10 @@ loss-bearing tokens/s of training-step time (wall and process CPU: the CPU clock
 shared machine), the validation task metric at the end, the peak RSS of the process, and the
 1-minute load average before and after. Ratios are ours / theirs within this one run.
 
+`ours-bf16-recompute` is our trainer with `finetune.cache_frozen_layers` off: every pass runs the frozen
+layers again. Against it, ours shows what keeping their output saves on passes after the first
+(give --max-steps that cover several passes over --train-examples; the train losses should match).
+
 The peer is `SFTTrainer` with SFTConfig's defaults (lr 2e-5, batch 8, gradient checkpointing...)
 given the same examples as prompt/completion text with the full prompt, and the same LoRA layers;
 its `max_length` is raised to the longest example (its default of 1,024 drops every long-prompt
@@ -40,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-ROLES = ("ours-bf16", "ours-fp32", "base-bf16", "base-fp32", "peer")
+ROLES = ("ours-bf16", "ours-fp32", "base-bf16", "base-fp32", "peer", "ours-bf16-recompute")
 
 
 def cpu_model() -> str:
@@ -77,7 +81,7 @@ def load_job(workdir: Path, cluster_id: int | None, model: str) -> Any:
     return ClusterJob(cid, model, records[cid], output_type=output_type_of(records[cid].train))
 
 
-def make_params(args: argparse.Namespace, precision: str) -> Any:
+def make_params(args: argparse.Namespace, precision: str, recompute: bool = False) -> Any:
     """FinetuneParams for this benchmark, keeping only the fields this commit's params know."""
     from slmconvert.finetune.params import FinetuneParams
 
@@ -85,11 +89,12 @@ def make_params(args: argparse.Namespace, precision: str) -> Any:
         "max_steps": args.max_steps, "early_stopping_patience": 0, "reuse_cache": False, "device": "cpu",
         "baseline": "off", "precision": precision, "max_train_examples": args.train_examples,
         "validation_examples": args.validation_examples, "cpu_min_test_calls": 0,
+        "cache_frozen_layers": not recompute,
     }
     return FinetuneParams(**{k: v for k, v in wanted.items() if k in FinetuneParams.model_fields})
 
 
-def run_trainer(args: argparse.Namespace, precision: str, work: Path) -> dict[str, Any]:
+def run_trainer(args: argparse.Namespace, precision: str, work: Path, recompute: bool = False) -> dict[str, Any]:
     """slmconvert's trainer (of whichever commit is imported) on the cluster."""
     from rich.console import Console
 
@@ -97,7 +102,7 @@ def run_trainer(args: argparse.Namespace, precision: str, work: Path) -> dict[st
     from slmconvert.models import load_tokenizer
 
     job = load_job(args.workdir, args.cluster, args.model)
-    params = make_params(args, precision)
+    params = make_params(args, precision, recompute)
     prepared = prepare_job(job, params, "cpu", load_tokenizer(job.model))
     prepared.plan.eval_every_steps = args.max_steps
     result = train_prepared(job, prepared, params, work, Console(stderr=True), quiet=True)
@@ -167,7 +172,7 @@ def child(args: argparse.Namespace) -> int:
                     from slmconvert.util.memory import bound_onednn_cache
 
                     bound_onednn_cache()
-                out = run_trainer(args, args.role.split("-")[1], Path(tmp))
+                out = run_trainer(args, args.role.split("-")[1], Path(tmp), recompute=args.role.endswith("-recompute"))
         except Exception as exc:  # the report says which trainer could not train and why
             out = {"failed": f"{type(exc).__name__}: {exc}"[:500], "traceback": traceback.format_exc()[-1500:]}
     import torch
@@ -260,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     results = {role: spawn(args, role) for role in roles}
     comparison: dict[str, Any] = {}
     for ours, theirs in (("ours-bf16", "base-bf16"), ("ours-fp32", "base-fp32"), ("ours-bf16", "peer"),
-                         ("ours-fp32", "peer")):
+                         ("ours-fp32", "peer"), ("ours-bf16", "ours-bf16-recompute")):
         if ours in results and theirs in results:
             comparison[f"{ours}/{theirs}"] = {
                 key: ratio(results[ours], results[theirs], key) for key in ("tokens_per_second", "loss_tokens_per_second")
-            } | {"peak_rss_mb": [results[ours].get("peak_rss_mb"), results[theirs].get("peak_rss_mb")]}
+            } | {"peak_rss_mb": [results[ours].get("peak_rss_mb"), results[theirs].get("peak_rss_mb")],
+                 "train_loss": [(results[r].get("training") or {}).get("train_loss") for r in (ours, theirs)]}
     report = {
         "cpu": cpu_model(), "logical_cpus": os.cpu_count(), "workdir": str(args.workdir), "cluster": args.cluster,
         "model": args.model, "max_steps": args.max_steps,
