@@ -9,6 +9,7 @@ whose completion alone does not fit is dropped and counted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -147,6 +148,16 @@ def shared_system_lines(records: list[dict[str, Any]], min_share: float = SHARED
     dropped = {key for key, n in lines.items() if n >= needed}
     shared = {h for key in lines.keys() - dropped for h in line_pieces[key] if pieces[h] >= needed}
     return tuple(sorted(dropped | shared))
+
+
+def distilled_format(records: list[dict[str, Any]], fmt: PromptFormat, mode: str = "auto") -> PromptFormat:
+    """`fmt` without the context a specialist of these records learns (context distillation, `mode`
+    auto or off): the shared system prompt and tool schemas (distillation_flags), else the system-prompt
+    lines and sentences most of them share (shared_system_lines). finetune trains with it and select
+    prices a cluster's training and evidence with it."""
+    drop_system, drop_tools = distillation_flags(records, mode)
+    shared_lines = shared_system_lines(records) if mode != "off" and not drop_system else ()
+    return dataclasses.replace(fmt, drop_system=drop_system, drop_tools=drop_tools, drop_system_lines=shared_lines)
 
 
 def distilled_context(records: list[dict[str, Any]], fmt: PromptFormat) -> dict[str, Any]:

@@ -83,12 +83,7 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     if job.records is None:
         raise ValueError(f"cluster {job.cluster_id}: records were not loaded")
     base_fmt = PromptFormat.for_tokenizer(tokenizer, job.prompt_style)
-    drop_system, drop_tools = fdata.distillation_flags(job.records.train, params.context_distillation)
-    shared_lines = (
-        fdata.shared_system_lines(job.records.train)
-        if params.context_distillation != "off" and not drop_system else ()
-    )
-    fmt = dataclasses.replace(base_fmt, drop_system=drop_system, drop_tools=drop_tools, drop_system_lines=shared_lines)
+    fmt = fdata.distilled_format(job.records.train, base_fmt, params.context_distillation)
     train_records = sample(job.records.train, train_example_cap(params, device), params.seed)
     val_records = _validation_sample(
         job.records.validation, job.validation_ids, validation_cap(params, device), params.seed

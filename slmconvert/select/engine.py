@@ -6,8 +6,6 @@ computed with the candidate's own tokenizer and prompt format (prompt lengths di
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +20,7 @@ from slmconvert.evaluation.generation import GenerationRun, generate
 from slmconvert.evaluation.harness import EvaluationResult, evaluate, evaluation_of
 from slmconvert.evaluation.metrics import primary_metric
 from slmconvert.finetune.allocate import MIN_EXAMPLE_PASSES
+from slmconvert.finetune.data import distilled_format
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.models.embedder import Embedder, SentenceEmbedder
 from slmconvert.models.info import ModelInfo, model_info
@@ -74,14 +73,12 @@ class Budget:
     zero_shot_share: float = ZERO_SHOT_SHARE  # of what is left, for one measurement (set per run)
 
 
-def distilled_format(members: list[Any], fmt: PromptFormat) -> PromptFormat:
-    """The prompt format finetune's context distillation would train with: without the tool schemas
-    and the system prompt when every call of the cluster shares them."""
-    tools = {json.dumps(ex.tools, sort_keys=True) for ex in members}
-    systems = {json.dumps([m for m in ex.messages if m.get("role") == "system"], sort_keys=True) for ex in members}
-    same_tools = len(tools) == 1 and bool(members and members[0].tools)
-    same_system = len(systems) == 1 and systems != {"[]"}
-    return dataclasses.replace(fmt, drop_tools=fmt.drop_tools or same_tools, drop_system=fmt.drop_system or same_system)
+def trained_format(members: list[Any], fmt: PromptFormat) -> PromptFormat:
+    """The prompt format finetune trains and evaluates a specialist of these calls with (its context
+    distillation, finetune.data.distilled_format): the gates price training and evidence with it."""
+    records = [{"messages": ex.messages, "tools": ex.tools, "response_format": getattr(ex, "response_format", None)}
+               for ex in members]
+    return distilled_format(records, fmt, FinetuneParams().context_distillation)
 
 
 def cluster_work(prompt_tokens: list[int], new_tokens: list[int], evidence_calls: int,
@@ -366,7 +363,7 @@ def _plan(
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     members = [count(ex.prompt(tokenizer, fmt)) for ex in task.members]
-    distilled = distilled_format(task.members, fmt)
+    distilled = trained_format(task.members, fmt)
     trained = [count(ex.prompt(tokenizer, distilled)) for ex in task.members] if distilled != fmt else members
     prompts = [
         render_prompt(with_few_shot(ex, task.shots_pool), ex.tools, tokenizer, fmt, response_format=ex.response_format)

@@ -126,7 +126,7 @@ def test_cluster_work_trains_on_cut_examples_and_answers_on_whole_prompts():
     from types import SimpleNamespace
 
     from slmconvert.finetune.allocate import MIN_EXAMPLE_PASSES
-    from slmconvert.select.engine import cluster_work, distilled_format
+    from slmconvert.select.engine import cluster_work, trained_format
 
     work = cluster_work([4000, 100], [20], evidence_calls=94, max_length=768)
     assert work.train_tokens == MIN_EXAMPLE_PASSES * (768 + 120) / 2  # training cuts the long one at 768
@@ -134,10 +134,32 @@ def test_cluster_work_trains_on_cut_examples_and_answers_on_whole_prompts():
     tools = [{"type": "function", "function": {"name": "lookup_order"}}]
     system = {"role": "system", "content": "You are the shop's agent."}
     same = [SimpleNamespace(tools=tools, messages=[system, {"role": "user", "content": str(i)}]) for i in range(3)]
-    distilled = distilled_format(same, PromptFormat())
+    distilled = trained_format(same, PromptFormat())
     assert distilled.drop_tools and distilled.drop_system  # what finetune's context distillation drops
     mixed = same + [SimpleNamespace(tools=[], messages=[{"role": "user", "content": "x"}])]
-    assert distilled_format(mixed, PromptFormat()) == PromptFormat()
+    assert trained_format(mixed, PromptFormat()) == PromptFormat()
+
+
+def test_the_gates_price_a_cluster_at_the_prompts_finetune_trains_with():
+    """Agent logs drift: a tool schema changes in a few calls, the system prompt carries the day's date.
+    finetune still drops the schemas (shared by most calls) and the shared system lines; select's gates
+    must count the same prompts (counting whole prompts priced the sample agent's evidence at 10x and shut
+    its costliest cluster out on a slow CPU)."""
+    from types import SimpleNamespace
+
+    from slmconvert.finetune.data import distilled_format
+    from slmconvert.select.engine import trained_format
+
+    tools = [{"type": "function", "function": {"name": "lookup_order"}}]
+    drifted = [{"type": "function", "function": {"name": "lookup_order", "description": "v2"}}]
+    members = [SimpleNamespace(
+        tools=drifted if i == 0 else tools,
+        messages=[{"role": "system", "content": f"You are the shop's agent.\nToday is 2026-11-{i + 1:02d}."},
+                  {"role": "user", "content": f"where is order {i}?"}]) for i in range(20)]
+    fmt = trained_format(members, PromptFormat())
+    assert fmt.drop_tools and not fmt.drop_system and fmt.drop_system_lines  # the shared line goes, the dates stay
+    records = [{"messages": m.messages, "tools": m.tools, "response_format": None} for m in members]
+    assert fmt == distilled_format(records, PromptFormat())
 
 
 def test_a_zero_shot_measurement_is_skipped_when_the_comparison_it_serves_does_not_fit():
