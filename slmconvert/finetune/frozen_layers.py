@@ -68,8 +68,9 @@ class FrozenLayerCache:
         self.replayed_tokens = 0  # tokens of the rows that started from kept states
 
     def to_dict(self) -> dict[str, Any]:
+        """What was kept (the tokens replayed are the trainer's meter's `replayed_tokens`)."""
         return {"enabled": self.enabled, "frozen_layers": self.boundary if self.enabled else 0,
-                "rows": len(self.rows), "bytes": self.bytes, "replayed_tokens": self.replayed_tokens}
+                "rows": len(self.rows), "bytes": self.bytes}
 
     @contextlib.contextmanager
     def forward(self, inputs: dict[str, Any]) -> Iterator[None]:

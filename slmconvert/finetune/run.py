@@ -425,7 +425,7 @@ def _result(
             "seconds": round(time.perf_counter() - started, 2),
             "validation_seconds": round(sum(e.get("eval_task_metric_seconds", 0.0) for e in evals.values()), 2),
             **meter.to_dict(),
-            "frozen_layers": trainer.frozen.to_dict() if getattr(trainer, "frozen", None) else None,
+            "frozen_layers": trainer.frozen.to_dict() if trainer.frozen is not None else None,
         },
         "validation": {
             "metric": primary_metric(output_type),
