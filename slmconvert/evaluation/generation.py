@@ -46,9 +46,15 @@ class GenerationResult:
     new_tokens: int
     stopped: bool  # ended on a stop token (False: hit max_new_tokens)
     truncated_prompt: bool
-    batch_seconds: float  # wall time of the batch that produced it: the latency its caller saw
+    batch_seconds: float  # wall time of the batch that produced it (continuous batching: of the whole run)
     token_ids: list[int]
     token_logprobs: list[float] | None = None
+    latency_seconds: float | None = None  # from its prefill to its last token, where not the batch's wall
+
+    @property
+    def latency(self) -> float:
+        """The seconds its caller waited for it: its batch's, or its own row's under continuous batching."""
+        return self.latency_seconds if self.latency_seconds is not None else self.batch_seconds
 
 
 @dataclass
@@ -71,7 +77,7 @@ class GenerationRun:
 
     def timing(self) -> dict[str, Any]:
         """JSON-able timing summary."""
-        latencies = sorted(r.batch_seconds for r in self.results)
+        latencies = sorted(r.latency for r in self.results)
         return {
             "calls": len(self.results),
             "batch_size": self.batch_size,
@@ -115,6 +121,7 @@ def generate(
     grammars: Sequence[str | None] | None = None,
     governor: ThreadGovernor | None = None,
     answer_sizes: Sequence[int] | None = None,
+    continuous: bool = True,
 ) -> GenerationRun:
     """Greedy-decode every prompt in batches; results come back in prompt order.
 
@@ -129,6 +136,8 @@ def generate(
     answer_sizes: per prompt, the expected size of its answer in characters (e.g. the LLM's logged
     answer in an evaluation): rows alike in prompt and answer length share a batch (`batch_order`;
     default: batches by prompt length only).
+    continuous: decode in `batch_size` slots refilled as rows end (`evaluation.continuous`) where the
+    model's cache allows it; else, or with False, in whole batches.
     """
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
@@ -183,6 +192,16 @@ def generate(
     results: list[GenerationResult | None] = [None] * len(encoded)
     wall = 0.0
     try:
+        if continuous and encoded:
+            from slmconvert.evaluation.continuous import Unsupported
+
+            try:
+                wall = _decode_in_slots(model, tokenizer, encoded, order, results, truncated, max_new_tokens,
+                                        batch_size, stops, pad_id, grammars, logprobs, share_prefix, progress,
+                                        governor)
+                return GenerationRun([r for r in results if r is not None], wall, warmup_seconds, batch_size)
+            except Unsupported:
+                pass
         for indices in length_batches(order, [n + max_new_tokens for n in lengths], batch_size,
                                       _attention_rows(model), lengths):
             if governor is not None:
@@ -217,6 +236,43 @@ def generate(
         if governor is not None:
             governor.restore()
     return GenerationRun([r for r in results if r is not None], wall, warmup_seconds, batch_size)
+
+
+def _decode_in_slots(model: Any, tokenizer: Any, encoded: list[list[int]], order: list[int],
+                     results: list[GenerationResult | None], truncated: list[bool], max_new_tokens: int,
+                     slots: int, stops: list[int], pad_id: int, grammars: Sequence[str | None] | None,
+                     logprobs: bool, share_prefix: bool, progress: Callable[[int], None] | None,
+                     governor: ThreadGovernor | None) -> float:
+    """`generate`'s continuous-batching path: fills `results`, returns the wall seconds."""
+    from slmconvert.evaluation.continuous import Prefill, SlotDecoder, width_classes
+
+    device = next(model.parameters()).device
+    head = _prefix_cache(model, encoded, device) if share_prefix else None
+    prefill = Prefill(encoded, head[0] if head else [], head[1] if head else None, _attention_rows(model))
+    decoder = SlotDecoder(model, prefill, slots=slots, max_new_tokens=max_new_tokens, stops=stops, pad_id=pad_id,
+                          grammar=_grammar_processor(tokenizer, list(grammars) if grammars else None, model, stops),
+                          grammars=grammars, logprobs=logprobs)
+    _sync(device)
+    started = time.perf_counter()
+
+    def done(row: Any) -> None:
+        text_ids = row.tokens[:-1] if row.stopped else row.tokens
+        results[row.index] = GenerationResult(
+            text=tokenizer.decode(text_ids, skip_special_tokens=False), prompt_tokens=len(encoded[row.index]),
+            new_tokens=len(row.tokens), stopped=row.stopped, truncated_prompt=truncated[row.index],
+            batch_seconds=0.0, token_ids=list(row.tokens), token_logprobs=list(row.logprobs) if logprobs else None,
+            latency_seconds=row.seconds)
+        if progress is not None:
+            progress(1)
+
+    for members in width_classes(order, [len(ids) for ids in encoded]):
+        decoder.decode(members, done, governor.adjust if governor is not None else None)
+    _sync(device)
+    wall = time.perf_counter() - started
+    for result in results:
+        if result is not None:
+            result.batch_seconds = wall
+    return wall
 
 
 def batch_order(prompt_tokens: Sequence[int], answer_sizes: Sequence[int] | None = None) -> list[int]:

@@ -77,7 +77,7 @@ def timing(generations: Sequence[Generation]) -> dict[str, Any]:
         "wall_seconds": round(wall, 4),
         "calls_per_second": round(len(generations) / wall, 4) if wall > 0 else None,
         "tokens_per_second": round(tokens / wall, 2) if wall > 0 else None,
-        "latency_ms_p50": round(statistics.median(g.seconds for g in generations) * 1000, 2),
+        "latency_ms_p50": round(statistics.median(g.latency for g in generations) * 1000, 2),
         "batch_size": max(g.batch_size for g in generations),
         "prompt_tokens_mean": round(statistics.fmean(g.prompt_tokens for g in generations), 1),
         "new_tokens_mean": round(statistics.fmean(g.new_tokens for g in generations), 1),

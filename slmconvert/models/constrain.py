@@ -94,42 +94,57 @@ class GrammarProcessor:
     """
 
     def __init__(self, tokenizer: Any, grammars: Sequence[str | None], vocab_size: int, stops: Sequence[int]) -> None:
-        import llguidance
-
         self.vocab_size = vocab_size
-        ll_tok = ll_tokenizer(tokenizer, vocab_size, stops) if any(grammars) else None
-        self.matchers = [_pristine(llguidance, ll_tok, g).deep_copy() if g else None for g in grammars]
+        self._tokenizer = ll_tokenizer(tokenizer, vocab_size, stops) if any(grammars) else None
+        self.matchers = [self.matcher(g) for g in grammars]
         self._started = False
         self.forced_steps = 0  # rows x steps where the grammar allowed a single token
 
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
+    def matcher(self, grammar: str | None) -> Any:
+        """A fresh matcher for one row's grammar (None: the row is free)."""
+        if not grammar:
+            return None
+        import llguidance
 
+        return _pristine(llguidance, self._tokenizer, grammar).deep_copy()
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
         if self._started:
-            last = input_ids[:, -1].tolist()
-            for matcher, token in zip(self.matchers, last, strict=True):
-                if self._active(matcher):
-                    matcher.consume_token(int(token))
+            for matcher, token in zip(self.matchers, input_ids[:, -1].tolist(), strict=True):
+                consume(matcher, int(token))
         self._started = True
-        rows = [i for i, m in enumerate(self.matchers) if self._active(m)]
-        if not rows:
-            return scores
-        words = (scores.shape[-1] + 31) // 32
-        bitmask = torch.full((len(rows), words), -1, dtype=torch.int32)
-        for k, row in enumerate(rows):
-            matcher = self.matchers[row]
-            words_of_row = torch.frombuffer(bytearray(matcher.compute_bitmask()), dtype=torch.int32)
-            width = min(words, words_of_row.numel())  # the tokenizer may count more ids than the logits
-            bitmask[k, :width] = words_of_row[:width]
-        allowed = unpack_bitmask(bitmask, scores.shape[-1]).to(scores.device)
-        self.forced_steps += int((allowed.sum(dim=-1) == 1).sum())
-        index = torch.tensor(rows, device=scores.device)
-        scores[index] = scores[index].masked_fill(~allowed, float("-inf"))
+        self.forced_steps += restrict(scores, self.matchers)
         return scores
 
-    @staticmethod
-    def _active(matcher: Any) -> bool:
-        return matcher is not None and not matcher.is_stopped() and not matcher.is_error()
+
+def consume(matcher: Any, token: int) -> None:
+    """Advance a row's matcher past the token it took (no-op for a free or finished row)."""
+    if _active(matcher):
+        matcher.consume_token(token)
+
+
+def restrict(scores: Any, matchers: Sequence[Any]) -> int:
+    """Mask, in place, the scores of each row (scores[i] <-> matchers[i]) to what its grammar allows;
+    returns how many rows were left a single token."""
+    import torch
+
+    rows = [i for i, m in enumerate(matchers) if _active(m)]
+    if not rows:
+        return 0
+    words = (scores.shape[-1] + 31) // 32
+    bitmask = torch.full((len(rows), words), -1, dtype=torch.int32)
+    for k, row in enumerate(rows):
+        words_of_row = torch.frombuffer(bytearray(matchers[row].compute_bitmask()), dtype=torch.int32)
+        width = min(words, words_of_row.numel())  # the tokenizer may count more ids than the logits
+        bitmask[k, :width] = words_of_row[:width]
+    allowed = unpack_bitmask(bitmask, scores.shape[-1]).to(scores.device)
+    index = torch.tensor(rows, device=scores.device)
+    scores[index] = scores[index].masked_fill(~allowed, float("-inf"))
+    return int((allowed.sum(dim=-1) == 1).sum())
+
+
+def _active(matcher: Any) -> bool:
+    return matcher is not None and not matcher.is_stopped() and not matcher.is_error()
 
 
 _PRISTINE: dict[tuple[int, str], tuple[Any, Any]] = {}

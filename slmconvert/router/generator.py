@@ -28,10 +28,16 @@ class Generation:
     ends: list[int] | None  # character end offset of each generated token
     prompt_tokens: int
     new_tokens: int
-    seconds: float  # wall time of the batch that produced it (the latency its caller saw)
+    seconds: float  # wall time of the batch that produced it (continuous batching: of the whole run)
     batch_size: int = 1
     batch_id: str = ""  # generations from one batch share it (to sum wall time per batch)
     cached: bool = False
+    latency_seconds: float | None = None  # its own wait where it was not the batch's (continuous batching)
+
+    @property
+    def latency(self) -> float:
+        """The seconds its caller waited for it."""
+        return self.latency_seconds if self.latency_seconds is not None else self.seconds
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -184,6 +190,7 @@ class PeftGenerator:
                 seconds=result.batch_seconds,
                 batch_size=min(self.batch_size, len(records)),
                 batch_id=f"{os.getpid()}:{id(self)}:{self._runs}:{result.batch_seconds!r}",
+                latency_seconds=result.latency_seconds,
             ))
         return out
 

@@ -80,7 +80,7 @@ def replay(
                         if k not in ("example_id", "output_type", "text", "prediction", "parse_error")},
             "slm_prompt_tokens": generation.prompt_tokens if generation else None,
             "slm_new_tokens": generation.new_tokens if generation else None,
-            "slm_latency_ms": round(generation.seconds * 1000, 2) if generation else None,
+            "slm_latency_ms": round(generation.latency * 1000, 2) if generation else None,
         })
     per_cluster = {cid: aggregate(rows) for cid, rows in _by(out_rows, "assigned_cluster").items()}
     return ReplayResult(out_rows, aggregate(out_rows), per_cluster)

@@ -65,9 +65,11 @@ def test_stop_on_end_of_turn_and_prompt_truncation(tiny_loaded):
 
 
 def test_progress_callback_counts_every_prompt(tiny_loaded):
-    seen = []
-    generate(tiny_loaded.model, tiny_loaded.tokenizer, ["a", "bb", "ccc"], max_new_tokens=2, batch_size=2, progress=seen.append)
-    assert sum(seen) == 3 and len(seen) == 2
+    for continuous, reports in ((False, 2), (True, 3)):  # once per batch; once per row as it ends
+        seen = []
+        generate(tiny_loaded.model, tiny_loaded.tokenizer, ["a", "bb", "ccc"], max_new_tokens=2, batch_size=2,
+                 progress=seen.append, continuous=continuous)
+        assert sum(seen) == 3 and len(seen) == reports
 
 
 def test_evaluate_end_to_end(tiny_loaded):

@@ -69,14 +69,16 @@ def test_rows_are_ordered_by_prompt_and_expected_answer_together():
 
 
 def test_alike_answers_share_a_batch(tiny_loaded):
-    """Prompts expecting short answers decode together, not beside a long one (identical outputs)."""
+    """Prompts expecting short answers decode together, not beside a long one (identical outputs), in whole
+    batches."""
     from slmconvert.evaluation.generation import generate
 
     model, tokenizer = tiny_loaded.model, tiny_loaded.tokenizer
     prompts = [f"question {i}" for i in range(6)]
     sizes = [5, 500, 5, 500, 5, 500]
-    plain = generate(model, tokenizer, prompts, max_new_tokens=4, batch_size=3, warmup=False)
-    sorted_run = generate(model, tokenizer, prompts, max_new_tokens=4, batch_size=3, warmup=False, answer_sizes=sizes)
+    plain = generate(model, tokenizer, prompts, max_new_tokens=4, batch_size=3, warmup=False, continuous=False)
+    sorted_run = generate(model, tokenizer, prompts, max_new_tokens=4, batch_size=3, warmup=False, answer_sizes=sizes,
+                          continuous=False)
     assert [r.text for r in plain.results] == [r.text for r in sorted_run.results]
     batch_of = {}
     for i, result in enumerate(sorted_run.results):
