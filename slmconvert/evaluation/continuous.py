@@ -231,6 +231,19 @@ class SlotDecoder:
             row.position += 1
 
 
+def slots_supported(model: Any) -> bool:
+    """Whether `model`'s key/value cache can be rearranged row by row (a two-token forward's is inspected)."""
+    import torch
+
+    with torch.inference_mode():
+        out = _forward(model, input_ids=torch.tensor([[1, 2]], device=next(model.parameters()).device), use_cache=True)
+    try:
+        _plain_layers(out.get("cache") if hasattr(out, "get") else None)
+    except Unsupported:
+        return False
+    return True
+
+
 def width_classes(order: Sequence[int], lengths: Sequence[int], ratio: float = WIDTH_RATIO,
                   slack: int = WIDTH_SLACK) -> list[list[int]]:
     """`order` split into classes of alike prompt length (see WIDTH_RATIO), longest class first, each in

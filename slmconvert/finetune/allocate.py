@@ -66,6 +66,14 @@ class ClusterNeed:
     fixed_seconds: float = 0.0  # loading the model for training and for evaluation
     epoch_tokens: int = 0  # tokens of one pass over the training examples (0: unknown, the floor applies)
     replay_cost: float = 1.0  # a pass after the first, per token, over the first (finetune.frozen_layers)
+    seconds_per_run: float = 0.0  # each generation run's tail: its last row decoding alone to the token budget
+    calls_per_run: int = 0  # test calls per generation run (iterate's chunks; 0: all in one)
+
+    def evidence_seconds(self, test: int, validation: int) -> float:
+        """Generation seconds of `test` + `validation` evidence calls: each call's share, and each run's tail
+        (validation in one run, the test calls in runs of calls_per_run)."""
+        runs = (1 if validation else 0) + (-(-test // self.calls_per_run) if self.calls_per_run else int(test > 0))
+        return (test + validation) * self.seconds_per_call + runs * self.seconds_per_run
 
     @property
     def min_tokens(self) -> int:
@@ -177,7 +185,7 @@ def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence
             continue
         entry.required_test_calls = at_full
         entry.test_calls, entry.validation_calls = _least_evidence(need, evidence)
-        entry.evidence_seconds = (entry.test_calls + entry.validation_calls) * need.seconds_per_call
+        entry.evidence_seconds = need.evidence_seconds(entry.test_calls, entry.validation_calls)
         lane = min(range(plan.lanes), key=lambda k: (busy[k], k))
         training = need.fixed_seconds + need.train_seconds(need.min_tokens)
         left = plan.seconds - held - busy[lane]
@@ -226,10 +234,19 @@ def _widen(entry: PlanEntry, need: ClusterNeed, pool: str, evidence: Evidence, l
         room = min(need.test_available, evidence.max_test_calls) - entry.test_calls
     else:
         room = min(need.validation_available, evidence.max_validation_calls) - entry.validation_calls
+
+    def cost(extra: int) -> float:
+        test = entry.test_calls + (extra if pool == "test" else 0)
+        validation = entry.validation_calls + (extra if pool == "validation" else 0)
+        return need.evidence_seconds(test, validation) - entry.evidence_seconds
+
     extra = max(0, min(room, int(left / max(1e-9, need.seconds_per_call))))
+    while extra > 0 and cost(extra) > left:  # a call that opens another generation run costs its tail too
+        extra -= 1
+    used = cost(extra) if extra else 0.0
     setattr(entry, f"{pool}_calls", getattr(entry, f"{pool}_calls") + extra)
-    entry.evidence_seconds += extra * need.seconds_per_call
-    return extra * need.seconds_per_call
+    entry.evidence_seconds += used
+    return used
 
 
 def _least_evidence(need: ClusterNeed, evidence: Evidence) -> tuple[int, int]:
@@ -250,5 +267,5 @@ def _value_rate(need: ClusterNeed, evidence: Evidence) -> float:
     test, validation = _least_evidence(need, evidence)
     chance = max(MIN_CHANCE, planned_pass_chance(test, evidence.target, evidence.coverage, evidence.agreement))
     seconds = (need.fixed_seconds + need.train_seconds(max(1, need.full_tokens))
-               + (test + validation) * need.seconds_per_call)
+               + need.evidence_seconds(test, validation))
     return need.value_share * chance / max(1e-9, seconds)

@@ -42,6 +42,7 @@ class Throughput:
     machine: str = ""  # CPU model and torch threads (GPU name on CUDA) it was measured on
     replay_cost: float = 1.0  # seconds per token of a pass from the frozen layers' kept states over a full
     # pass's (finetune.frozen_layers; 1.0: not measured, every pass priced in full)
+    continuous: bool = False  # generation refills rows as they end (evaluation.continuous) for this model
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +129,7 @@ def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
     """Load the model as the trainer does, time a few LoRA training steps, then generation."""
     import torch
 
+    from slmconvert.evaluation.continuous import slots_supported
     from slmconvert.finetune.modeling import load_for_training, lora_config
     from slmconvert.models.loading import model_path
     from slmconvert.util.device import configure_threads
@@ -147,13 +149,14 @@ def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
     # generation first, on the untouched base as evaluation gets it: measured after a LoRA training step
     # and unload, the same model generated 2-16x slower and held up to 5 GB more (SmolLM2, Gemma-3-270M)
     prefill_tps, decode_tps = _generation_speed(net, ids[:1, :PROBE_TOKENS], batch, loaded.tokenizer)
+    continuous = slots_supported(net)
     train_tps, replay_cost = _train_speed(net, ids, plan, lora_config(plan, net))
     del net, loaded
     return Throughput(model=model, device=device, train_tokens_per_second=round(train_tps, 2),
                       prefill_tokens_per_second=round(prefill_tps, 2), decode_tokens_per_second=round(decode_tps, 2),
                       batch=batch, load_seconds=round(load_seconds, 2),
                       probe_seconds=round(time.perf_counter() - started, 2), machine=machine_name(device),
-                      replay_cost=round(replay_cost, 3))
+                      replay_cost=round(replay_cost, 3), continuous=continuous)
 
 
 def _autocast(device: str, precision: str) -> Any:

@@ -18,6 +18,7 @@ from slmconvert.finetune.allocate import BudgetPlan, ClusterNeed, Evidence, plan
 from slmconvert.finetune.budget import full_plan_tokens, make_probe_plan, validation_cap
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.probe import Throughput
+from slmconvert.iterate.plan import CHUNK_BATCHES
 from slmconvert.util.budget import Deadline
 
 EVAL_BATCH = 16  # iterate's default generation batch: the batch the probe measures
@@ -162,24 +163,39 @@ def trained_tokens_per_second(results: Sequence[dict[str, Any]], replay_cost: di
     return {model: tokens[model] / seconds[model] for model in tokens}
 
 
+def evidence_prices(speed: Throughput, stats: Any, max_new_tokens: int) -> tuple[float, float]:
+    """(seconds per evidence call, seconds per generation run's tail) at the measured speeds.
+
+    Whole batches (models whose cache cannot take rows as others end): a call is priced at the token
+    budget, since a batch decodes until its longest row ends and a specialist still learning its task often
+    runs one row per batch to it (measured on the sample logs' tool-call cluster: evidence took 1.9x what the
+    median-to-longest completion predicted); no tail. Refilled slots (evaluation.continuous): a row holds its
+    slot for its own answer (the training completions' mean), and each run ends with a row that may decode
+    alone to the token budget, at a whole step's cost per token. Measured on the sample logs (SmolLM2-135M,
+    2 EPYC cores, bf16): the first decision's 64 validation and 95 test calls took 63 s against 64 priced,
+    the inventory replies' 15 took 11.7 s against 12.2.
+    """
+    if not speed.continuous:
+        return speed.call_seconds(stats.prompt_p50, max_new_tokens), 0.0
+    answer = stats.completion_mean or stats.completion_p50
+    return speed.call_seconds(stats.prompt_p50, answer), speed.call_seconds(0.0, max_new_tokens) * speed.batch
+
+
 def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Throughput,
             value_share: float) -> ClusterNeed:
     """One cluster's plan need: its full training, its evidence pools, and seconds per evidence call."""
     stats = prep.stats
-    # priced at the token budget: a batch decodes until its longest row ends, and a specialist still learning
-    # its task often runs one row per batch to it (measured on the sample logs' tool-call cluster: evidence took
-    # 1.9x what the median-to-longest completion predicted). iterate keeps to this price in the fresh process
-    # run-all gives it (pipeline.isolation): 2.22 calls/s against 2.1 planned for the support agent's evidence
-    # on 2 Xeon cores; in run-all's own process, after training, it had taken 1.7x the price.
-    per_call = speed.call_seconds(stats.prompt_p50, prep.plan.max_new_tokens)
-    validations = min(validation_cap(params, device), len(prep.validation.examples)) * VALIDATIONS_PER_RUN
+    per_call, per_run = evidence_prices(speed, stats, prep.plan.max_new_tokens)
+    checks = min(validation_cap(params, device), len(prep.validation.examples))
+    validations = checks * VALIDATIONS_PER_RUN
     return ClusterNeed(
         cluster_id=job.cluster_id, value_share=value_share,
         full_tokens=full_plan_tokens(prep.plan, prep.train.mean_length),
         mean_example_tokens=prep.train.mean_length,
         train_tokens_per_second=speed.train_tokens_per_second,
         validation_available=len(job.records.validation), test_available=len(job.records.test),
-        seconds_per_call=per_call, fixed_seconds=speed.load_seconds * 2 + validations * per_call,
+        seconds_per_call=per_call, seconds_per_run=per_run, calls_per_run=CHUNK_BATCHES * speed.batch,
+        fixed_seconds=speed.load_seconds * 2 + validations * per_call + (VALIDATIONS_PER_RUN * per_run if checks else 0.0),
         epoch_tokens=prep.train.total_tokens, replay_cost=speed.replay_cost if params.cache_frozen_layers else 1.0,
     )
 

@@ -7,12 +7,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from slmconvert.engine.params import EngineParams
+from slmconvert.iterate.plan import CHUNK_BATCHES
 from slmconvert.params import seed_field
 from slmconvert.util.budget import check_budget
-
-CHUNK_BATCHES = 3  # batches generated between two checks of the early stop: the generator orders a chunk's calls by
-# prompt and answer length, so each batch holds alike rows (a batch decodes until its longest row ends; in seeded
-# batches of 16 the support agent's specialist answered its test sample at half its validation speed)
 
 ConfidenceMeasure = Literal["auto", "tool_span_mean_logprob", "mean_logprob", "min_logprob", "none"]
 

@@ -98,3 +98,33 @@ def test_width_classes_keep_long_prompts_apart():
     assert classes == [[0, 2, 6], [1, 3, 4, 5]]  # each class in the given order
     assert continuous.width_classes(order, lengths, slack=10) == [[0, 2, 6], [5], [1, 3, 4]]
     assert sorted(i for c in classes for i in c) == sorted(order)
+
+
+def test_a_sliding_window_model_decodes_in_whole_batches():
+    """Mistral's sliding-window cache layers cannot be rearranged: the probe says so, and generation
+    falls back to whole batches with the same answers."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    torch.manual_seed(0)
+    model = MistralForCausalLM(MistralConfig(vocab_size=512, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                             num_attention_heads=4, num_key_value_heads=2, sliding_window=8)).eval()
+
+    class Tokenizer:
+        pad_token_id = 0
+
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [3 + (ord(c) % 500) for c in text]}
+
+        def decode(self, ids, skip_special_tokens=False):
+            return " ".join(map(str, ids))
+
+    assert not continuous.slots_supported(model)
+    texts = prompts(4)
+    kwargs = dict(max_new_tokens=5, batch_size=2, warmup=False, stop_ids=[1])
+    assert_same(generate(model, Tokenizer(), texts, continuous=False, **kwargs),
+                generate(model, Tokenizer(), texts, **kwargs))
+
+
+def test_the_probe_sees_a_full_attention_cache(tiny_loaded):
+    assert continuous.slots_supported(tiny_loaded.model)

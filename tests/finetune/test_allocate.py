@@ -108,7 +108,8 @@ def test_the_plan_never_spends_more_than_the_budget(seed, lanes):
                          mean_example_tokens=rng.uniform(50, 800), train_tokens_per_second=rng.uniform(20, 20_000),
                          validation_available=rng.randint(0, 300), test_available=rng.randint(0, 600),
                          seconds_per_call=rng.uniform(0.01, 5), fixed_seconds=rng.uniform(0, 30),
-                         epoch_tokens=rng.randint(0, 100_000), replay_cost=rng.uniform(0.3, 1.0))
+                         epoch_tokens=rng.randint(0, 100_000), replay_cost=rng.uniform(0.3, 1.0),
+                         seconds_per_run=rng.choice([0.0, rng.uniform(0.1, 60)]), calls_per_run=rng.choice([0, 48]))
              for i in range(rng.randint(1, 8))]
     seconds = rng.uniform(30, 4000)
     plan = plan_budget(needs, seconds, EVIDENCE, lanes=lanes)
@@ -199,3 +200,25 @@ def test_passes_after_the_first_are_priced_at_the_replay_cost():
     plan = plan_budget([cheap_first, cheap_second], budget, EVIDENCE)
     assert _trained(plan) == [0, 1] and plan.entry(0).train_tokens == first.full_tokens
     assert plan.entry(0).train_seconds == pytest.approx(150.0)
+
+
+def test_evidence_counts_the_tail_of_each_generation_run():
+    """With refilled slots a call costs its own answer, and each generation run ends with a row that may
+    decode alone to the token budget: validation in one run, test calls in runs of calls_per_run."""
+    need = dataclasses.replace(SLOW[0], seconds_per_call=0.1, seconds_per_run=5.0, calls_per_run=48)
+    assert need.evidence_seconds(95, 64) == pytest.approx(159 * 0.1 + 3 * 5.0)
+    assert need.evidence_seconds(97, 0) == pytest.approx(97 * 0.1 + 3 * 5.0)
+    assert need.evidence_seconds(0, 0) == 0.0
+    assert dataclasses.replace(need, calls_per_run=0).evidence_seconds(95, 64) == pytest.approx(159 * 0.1 + 2 * 5.0)
+
+
+def test_tighter_evidence_stops_where_another_run_would_not_fit():
+    need = dataclasses.replace(SLOW[0], validation_available=80, test_available=200, seconds_per_call=0.1,
+                               seconds_per_run=50.0, calls_per_run=48, full_tokens=1000, epoch_tokens=1000,
+                               mean_example_tokens=10.0, train_tokens_per_second=100.0)
+    least = need.evidence_seconds(95, MIN_CALIBRATION_CALLS)
+    seconds = need.fixed_seconds + need.train_seconds(need.full_tokens) + least + 10.0
+    entry = plan_budget([need], seconds, EVIDENCE).entry(need.cluster_id)
+    assert entry.trained and entry.test_calls == 96  # the 97th call would open a third run (50 s)
+    assert entry.validation_calls == 80  # the validation run is open: its calls cost their share only
+    assert entry.evidence_seconds == pytest.approx(need.evidence_seconds(96, 80))

@@ -108,3 +108,15 @@ def test_after_a_cluster_trains_the_rest_is_planned_at_the_speed_it_showed():
     faster = replan(schedule, [first.cluster_id], [i for i in items if i[0].cluster_id != first.cluster_id],
                     {"a": 5000.0}, FinetuneParams(), "cpu", shares)
     assert all(e.trained for e in faster.plan.entries)
+
+
+def test_refilled_slots_price_a_call_at_its_answer_and_each_run_at_its_tail():
+    import dataclasses
+
+    from slmconvert.finetune.schedule import evidence_prices
+
+    stats = SimpleNamespace(prompt_p50=100.0, completion_p50=20.0, completion_mean=30.0)
+    whole = Throughput("m", "cpu", 100.0, 1000.0, 160.0, 16, 1.0, 1.0)
+    assert evidence_prices(whole, stats, 120) == pytest.approx((0.1 + 120 / 160, 0.0))  # at the token budget
+    slots = dataclasses.replace(whole, continuous=True)
+    assert evidence_prices(slots, stats, 120) == pytest.approx((0.1 + 30 / 160, 16 * 120 / 160))
