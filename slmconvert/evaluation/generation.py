@@ -1,5 +1,8 @@
 """Batched greedy generation with honest timing: the engine of evaluation, select and replay.
 
+Where the model's cache allows it, prompts decode in `batch_size` slots refilled as rows end
+(`evaluation.continuous`, continuous batching); otherwise, or with `continuous=False`, in whole batches:
+
 Prompts are tokenized without added special tokens (rendered prompts already carry them),
 ordered by prompt and expected answer length so each batch pads little, batched up to `batch_size`
 rows and fewer where long prompts would hold more than ATTENTION_BUDGET_BYTES of attention scores or
