@@ -171,9 +171,10 @@ def evidence_prices(speed: Throughput, stats: Any, max_new_tokens: int) -> tuple
     runs one row per batch to it (measured on the sample logs' tool-call cluster: evidence took 1.9x what the
     median-to-longest completion predicted); no tail. Refilled slots (evaluation.continuous): a row holds its
     slot for its own answer (the training completions' mean), and each run ends with a row that may decode
-    alone to the token budget, at a whole step's cost per token. Measured on the sample logs (SmolLM2-135M,
-    2 EPYC cores, bf16): the first decision's 64 validation and 95 test calls took 63 s against 64 priced,
-    the inventory replies' 15 took 11.7 s against 12.2.
+    alone to the token budget, at a whole step's cost per token. That is cautious: in run-all on the sample
+    logs (SmolLM2-135M, bf16, AMD EPYC) the first decision's 66 validation and 99 test calls took 59 s
+    against 82 priced on 2 cores, its 64 and 95 took 91 s against 107 on one; its two validation runs during
+    training took 9 s against 31 priced on one core.
     """
     if not speed.continuous:
         return speed.call_seconds(stats.prompt_p50, max_new_tokens), 0.0
