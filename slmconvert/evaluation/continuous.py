@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from slmconvert.evaluation.generation import last_position_forward, length_batches
+
 JOIN_SHARE = 4  # rows join in groups of a quarter of the slots (see SlotDecoder.join_at)
 WIDTH_RATIO = 2.0  # a prompt shorter than 1/WIDTH_RATIO of its class's longest (and by WIDTH_SLACK tokens
 WIDTH_SLACK = 256  # or more) starts a new class: below that, the columns it would attend for nothing cost
@@ -94,13 +96,12 @@ class SlotDecoder:
         self.join_at = max(1, self.slots // JOIN_SHARE)
 
     def decode(self, order: Sequence[int], on_done: Callable[[Row], None] | None = None,
-               between: Callable[[], None] | None = None) -> list[Row]:
-        """Every prompt in `order` (prefilled in that order), decoded; rows in the order they ended.
-        on_done: called with each row as it ends. between: called before each prefill (e.g. a thread governor)."""
+               between: Callable[[], None] | None = None) -> None:
+        """Decode every prompt in `order` (prefilled in that order). on_done: called with each row as it
+        ends. between: called before each prefill (e.g. a thread governor)."""
         import torch
 
         pending = deque(order)
-        finished: list[Row] = []
         with torch.inference_mode():
             while pending or self.rows:
                 free = self.slots - len(self.rows)
@@ -110,21 +111,17 @@ class SlotDecoder:
                     self._join([pending.popleft() for _ in range(min(free, len(pending)))])
                 ended = self._choose()
                 for row in ended:
-                    finished.append(row)
                     if on_done is not None:
                         on_done(row)
                 self._leave(ended)
                 if self.rows:
                     self._step()
-        return finished
 
     # -- rows joining: prefill, then the cache and mask widened to hold them right-aligned
 
     def _join(self, indices: list[int]) -> None:
         """Prefill `indices` and add them as rows: in groups of alike prompt lengths within the attention
         budget, as whole batches are (`generation.length_batches`)."""
-        from slmconvert.evaluation.generation import length_batches
-
         lengths = {i: len(self.prefill.encoded[i]) for i in indices}
         order = sorted(indices, key=lambda i: -lengths[i])
         sizes = [lengths.get(i, 0) for i in range(max(indices) + 1)]
@@ -147,7 +144,8 @@ class SlotDecoder:
             cache = _copy_cache(self.prefill.head_cache)
             cache.batch_repeat_interleave(len(indices))
             kwargs["cache"] = cache
-        out = _forward(self.model, input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs)
+        out = last_position_forward(self.model, input_ids=ids, attention_mask=mask, position_ids=positions,
+                                    use_cache=True, **kwargs)
         cache = out.get("cache") if hasattr(out, "get") else None
         _plain_layers(cache)
         rows = [Row(index=i, position=int(m.sum()), started=started) for i, m in zip(indices, mask, strict=True)]
@@ -226,7 +224,7 @@ class SlotDecoder:
         ids = torch.tensor([[row.tokens[-1]] for row in self.rows], device=self.device)
         positions = torch.tensor([[row.position] for row in self.rows], device=self.device)
         self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
-        out = _forward(self.model, input_ids=ids, attention_mask=self.mask, position_ids=positions,
+        out = last_position_forward(self.model, input_ids=ids, attention_mask=self.mask, position_ids=positions,
                        cache=self.cache, use_cache=True)
         self.cache = out.get("cache") if hasattr(out, "get") else self.cache
         self.logits = out.logits[:, -1, :].float()
@@ -239,7 +237,8 @@ def slots_supported(model: Any) -> bool:
     import torch
 
     with torch.inference_mode():
-        out = _forward(model, input_ids=torch.tensor([[1, 2]], device=next(model.parameters()).device), use_cache=True)
+        ids = torch.tensor([[1, 2]], device=next(model.parameters()).device)
+        out = last_position_forward(model, input_ids=ids, use_cache=True)
     try:
         _plain_layers(out.get("cache") if hasattr(out, "get") else None)
     except Unsupported:
@@ -261,12 +260,6 @@ def width_classes(order: Sequence[int], lengths: Sequence[int], ratio: float = W
         classes[-1].append(index)
     rank = {index: k for k, index in enumerate(order)}
     return [sorted(members, key=rank.__getitem__) for members in classes]
-
-
-def _forward(model: Any, **inputs: Any) -> Any:
-    from slmconvert.evaluation.generation import last_position_forward
-
-    return last_position_forward(model, **inputs)
 
 
 def _plain_layers(cache: Any) -> list[Any]:

@@ -196,7 +196,8 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
         train_tokens_per_second=speed.train_tokens_per_second,
         validation_available=len(job.records.validation), test_available=len(job.records.test),
         seconds_per_call=per_call, seconds_per_run=per_run, calls_per_run=CHUNK_BATCHES * speed.batch,
-        fixed_seconds=speed.load_seconds * 2 + validations * per_call + (VALIDATIONS_PER_RUN * per_run if checks else 0.0),
+        fixed_seconds=(speed.load_seconds * 2 + validations * per_call
+                       + (VALIDATIONS_PER_RUN * per_run if checks else 0.0)),
         epoch_tokens=prep.train.total_tokens, replay_cost=speed.replay_cost if params.cache_frozen_layers else 1.0,
     )
 
