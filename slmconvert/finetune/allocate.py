@@ -66,7 +66,7 @@ class ClusterNeed:
     fixed_seconds: float = 0.0  # loading the model for training and for evaluation
     epoch_tokens: int = 0  # tokens of one pass over the training examples (0: unknown, the floor applies)
     replay_cost: float = 1.0  # a pass after the first, per token, over the first (finetune.frozen_layers)
-    seconds_per_run: float = 0.0  # each generation run's tail: its last row decoding alone to the token budget
+    seconds_per_run: float = 0.0  # each generation run's tail: its last rows decoding after the others left
     calls_per_run: int = 0  # test calls per generation run (iterate's chunks; 0: all in one)
 
     def evidence_seconds(self, test: int, validation: int) -> float:

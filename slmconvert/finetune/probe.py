@@ -43,6 +43,8 @@ class Throughput:
     replay_cost: float = 1.0  # seconds per token of a pass from the frozen layers' kept states over a full
     # pass's (finetune.frozen_layers; 1.0: not measured, every pass priced in full)
     continuous: bool = False  # generation refills rows as they end (evaluation.continuous) for this model
+    row_step_seconds: float = 0.0  # one decoding step of a single row (a generation run's tail, where rows
+    # have left; 0.0: not measured, a whole batch's step stands in)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +56,11 @@ class Throughput:
         """Generation seconds one call costs in a batch: its share of prefill and decode."""
         return (prompt_tokens / max(1e-9, self.prefill_tokens_per_second)
                 + new_tokens / max(1e-9, self.decode_tokens_per_second))
+
+    def alone_seconds(self, new_tokens: float) -> float:
+        """Seconds of `new_tokens` decoded by one row alone (a whole batch's step where not measured)."""
+        step = self.row_step_seconds or self.batch / max(1e-9, self.decode_tokens_per_second)
+        return new_tokens * step
 
 
 def cpu_model() -> str:
@@ -148,7 +155,7 @@ def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
     ids = torch.randint(10, max(11, min(vocab, 30_000)), TRAIN_SHAPE, generator=generator).to(net.device)
     # generation first, on the untouched base as evaluation gets it: measured after a LoRA training step
     # and unload, the same model generated 2-16x slower and held up to 5 GB more (SmolLM2, Gemma-3-270M)
-    prefill_tps, decode_tps = _generation_speed(net, ids[:1, :PROBE_TOKENS], batch, loaded.tokenizer)
+    prefill_tps, decode_tps, row_step = _generation_speed(net, ids[:1, :PROBE_TOKENS], batch, loaded.tokenizer)
     continuous = slots_supported(net)
     train_tps, replay_cost = _train_speed(net, ids, plan, lora_config(plan, net))
     del net, loaded
@@ -156,7 +163,7 @@ def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
                       prefill_tokens_per_second=round(prefill_tps, 2), decode_tokens_per_second=round(decode_tps, 2),
                       batch=batch, load_seconds=round(load_seconds, 2),
                       probe_seconds=round(time.perf_counter() - started, 2), machine=machine_name(device),
-                      replay_cost=round(replay_cost, 3), continuous=continuous)
+                      replay_cost=round(replay_cost, 3), continuous=continuous, row_step_seconds=round(row_step, 5))
 
 
 def _autocast(device: str, precision: str) -> Any:
@@ -211,33 +218,38 @@ def _train_step(model: Any, optimiser: Any, inputs: dict[str, Any], plan: Any) -
     return time.perf_counter() - begin
 
 
-def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[float, float]:
-    """(prefill tokens/s, decode tokens/s) at `batch` sequences: prefill as one forward pass over
-    PROBE_TOKENS-token prompts, decode as PROBE_NEW_TOKENS steps after a 4-token prompt (whose own
-    prefill is negligible), each timed alone (a difference of two noisy timings can be ~0) after an
-    untimed run of each."""
+def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[float, float, float]:
+    """(prefill tokens/s, decode tokens/s, seconds of one row's decoding step): prefill as one forward
+    pass over PROBE_TOKENS-token prompts at `batch` sequences, decode as PROBE_NEW_TOKENS steps after a
+    4-token prompt (whose own prefill is negligible) at `batch` sequences and at one, each timed alone (a
+    difference of two noisy timings can be ~0) after an untimed run of each shape."""
     import torch
 
     from slmconvert.evaluation.generation import last_position_forward
 
     net.eval()
     prompts = ids[:1].repeat(batch, 1)
-    short = prompts[:, :4]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    def decode(steps: int) -> None:
+
+    def decode(rows: int, steps: int) -> None:
+        short = prompts[:rows, :4]
         net.generate(input_ids=short, attention_mask=torch.ones_like(short), max_new_tokens=steps,
                      min_new_tokens=steps, do_sample=False, pad_token_id=pad)
 
     def prefill() -> None:
         last_position_forward(net, input_ids=prompts, attention_mask=torch.ones_like(prompts))
 
+    def timed(run: Any, *args: int) -> float:
+        begin = time.perf_counter()
+        run(*args)
+        return time.perf_counter() - begin
+
     with torch.inference_mode():
-        prefill()  # warm-up at both shapes
-        decode(2)
-        begin = time.perf_counter()
-        prefill()
-        prefill_seconds = time.perf_counter() - begin
-        begin = time.perf_counter()
-        decode(PROBE_NEW_TOKENS)
-        decode_seconds = time.perf_counter() - begin
-    return prompts.numel() / max(1e-9, prefill_seconds), batch * PROBE_NEW_TOKENS / max(1e-9, decode_seconds)
+        prefill()  # warm-up at every shape
+        decode(batch, 2)
+        decode(1, 2)
+        prefill_seconds = timed(prefill)
+        decode_seconds = timed(decode, batch, PROBE_NEW_TOKENS)
+        row_seconds = timed(decode, 1, PROBE_NEW_TOKENS)
+    return (prompts.numel() / max(1e-9, prefill_seconds), batch * PROBE_NEW_TOKENS / max(1e-9, decode_seconds),
+            row_seconds / PROBE_NEW_TOKENS)

@@ -170,16 +170,18 @@ def evidence_prices(speed: Throughput, stats: Any, max_new_tokens: int) -> tuple
     budget, since a batch decodes until its longest row ends and a specialist still learning its task often
     runs one row per batch to it (measured on the sample logs' tool-call cluster: evidence took 1.9x what the
     median-to-longest completion predicted); no tail. Refilled slots (evaluation.continuous): a row holds its
-    slot for its own answer (the training completions' mean), and each run ends with a row that may decode
-    alone to the token budget, at a whole step's cost per token. That is cautious: in run-all on the sample
-    logs (SmolLM2-135M, bf16, AMD EPYC) the first decision's 66 validation and 99 test calls took 59 s
-    against 82 priced on 2 cores, its 64 and 95 took 91 s against 107 on one; its two validation runs during
-    training took 9 s against 31 priced on one core.
+    slot for its own answer (the training completions' mean), and each run ends with its last rows decoding
+    after the others left: priced as the longest training completion (within the token budget) decoded by
+    one row alone, at the probe's single-row step. Measured in run-all on the sample logs (SmolLM2-135M,
+    bf16, AMD EPYC, 2 cores): the first decision's 66 validation and 99 test calls took 59 s, of which the
+    calls' shares priced 45 s; its four run tails (94-token longest answer, 42 ms single-row steps) about 4 s
+    each, against 9 s each when a tail was priced at the 121-token budget at a 16-row step.
     """
     if not speed.continuous:
         return speed.call_seconds(stats.prompt_p50, max_new_tokens), 0.0
     answer = stats.completion_mean or stats.completion_p50
-    return speed.call_seconds(stats.prompt_p50, answer), speed.call_seconds(0.0, max_new_tokens) * speed.batch
+    longest = min(max_new_tokens, stats.completion_max or max_new_tokens)
+    return speed.call_seconds(stats.prompt_p50, answer), speed.alone_seconds(longest)
 
 
 def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Throughput,

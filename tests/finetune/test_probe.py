@@ -24,6 +24,7 @@ def test_the_load_it_reports_leaves_out_the_one_time_conversion(tiny_model, monk
     speed = measure(str(tiny_model), make_probe_plan(FinetuneParams(device="cpu"), "cpu", 60_000), batch=2)
     assert converted
     assert speed.load_seconds < 1.0
+    assert 0.0 < speed.row_step_seconds * 16 < speed.probe_seconds  # a run's tail: one row's step, measured
 
 
 def test_it_measures_what_a_pass_from_the_frozen_layers_kept_states_costs(tmp_path):

@@ -115,8 +115,11 @@ def test_refilled_slots_price_a_call_at_its_answer_and_each_run_at_its_tail():
 
     from slmconvert.finetune.schedule import evidence_prices
 
-    stats = SimpleNamespace(prompt_p50=100.0, completion_p50=20.0, completion_mean=30.0)
+    stats = SimpleNamespace(prompt_p50=100.0, completion_p50=20.0, completion_mean=30.0, completion_max=90)
     whole = Throughput("m", "cpu", 100.0, 1000.0, 160.0, 16, 1.0, 1.0)
     assert evidence_prices(whole, stats, 120) == pytest.approx((0.1 + 120 / 160, 0.0))  # at the token budget
-    slots = dataclasses.replace(whole, continuous=True)
-    assert evidence_prices(slots, stats, 120) == pytest.approx((0.1 + 30 / 160, 16 * 120 / 160))
+    slots = dataclasses.replace(whole, continuous=True)  # single-row step not measured: a whole step's
+    assert evidence_prices(slots, stats, 120) == pytest.approx((0.1 + 30 / 160, 90 * 16 / 160))
+    measured = dataclasses.replace(slots, row_step_seconds=0.04)  # the longest answer, one row alone
+    assert evidence_prices(measured, stats, 120) == pytest.approx((0.1 + 30 / 160, 90 * 0.04))
+    assert evidence_prices(measured, stats, 60) == pytest.approx((0.1 + 30 / 160, 60 * 0.04))  # within the budget
