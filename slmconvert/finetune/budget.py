@@ -167,7 +167,8 @@ def make_plan(
     token_budget: int | None = None,
 ) -> TrainPlan:
     """Resolve every None in params for this cluster's data and this device; `token_budget` (tokens the
-    cluster's share of the budget buys) caps the steps unless max_steps is set."""
+    cluster's share of the budget buys) sets the steps unless max_steps is set (with epochs set, it only
+    caps them)."""
     method = choose_method(params, device, n_params)
     precision = choose_precision(params, device)
     large = n_params is not None and n_params >= LARGE_MODEL_PARAMS
@@ -191,9 +192,10 @@ def make_plan(
     steps_per_epoch = max(1, math.ceil(n_train / batch))
     epochs = params.epochs or scaled_epochs(n_train)
     steps = max(1, math.ceil(epochs * steps_per_epoch))
-    if token_budget is not None and params.max_steps is None:
-        tokens_per_step = max(1.0, batch * mean_length)
-        steps = min(steps, max(1, int(token_budget // tokens_per_step)))
+    if token_budget is not None and params.max_steps is None:  # the budget plan's share: fewer steps, or
+        # more than the default epochs where seconds were left (finetune.allocate), unless epochs were set
+        bought = max(1, int((token_budget + 1) // max(1.0, batch * mean_length)))  # + the token full_plan_tokens cut
+        steps = bought if params.epochs is None else min(steps, bought)
     if params.max_steps is not None:
         steps = min(steps, params.max_steps)
     epochs_run = steps / steps_per_epoch

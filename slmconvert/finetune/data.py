@@ -86,6 +86,7 @@ class LengthStats:
     total_p98: float
     total_max: int
     completion_mean: float = 0.0
+    prompt_mean: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,7 +199,7 @@ def length_stats(prompt_ids: list[list[int]], completion_ids: list[list[int]]) -
         prompt_p50=float(np.percentile(p, 50)), prompt_max=int(p.max()),
         completion_p50=float(np.percentile(c, 50)), completion_max=int(c.max()),
         total_p50=float(np.percentile(t, 50)), total_p98=float(np.percentile(t, 98)), total_max=int(t.max()),
-        completion_mean=float(c.mean()),
+        completion_mean=float(c.mean()), prompt_mean=float(p.mean()),
     )
 
 

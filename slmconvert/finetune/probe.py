@@ -21,8 +21,9 @@ from slmconvert.util.jsonio import atomic_write_json, read_json, sha256_json
 PROBE_TOKENS = 64  # prompt length of the generation probe
 TRAIN_SHAPE = (2, 256)  # sequences x tokens of a probe training step: near a real step's size (tiny steps
 # under-use the matrix units: 64-token steps measured ~4x slower than the trainer's real ones)
-PROBE_NEW_TOKENS = 16  # decode steps timed, after an untimed warm-up at the same batch (the first steps at a
-# new batch shape build kernels: 4 cold steps read 4x slower than evaluation then decoded)
+PROBE_NEW_TOKENS = 24  # decode steps timed, after an untimed warm-up at the same batch (the first steps at a
+# new batch shape build kernels: 4 cold steps read 4x slower than evaluation then decoded); enough that the
+# prefill taken off their run is a small part of it
 TRAIN_STEPS = 1  # timed optimiser steps (after one warm-up step)
 
 
@@ -155,8 +156,8 @@ def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
     ids = torch.randint(10, max(11, min(vocab, 30_000)), TRAIN_SHAPE, generator=generator).to(net.device)
     # generation first, on the untouched base as evaluation gets it: measured after a LoRA training step
     # and unload, the same model generated 2-16x slower and held up to 5 GB more (SmolLM2, Gemma-3-270M)
-    prefill_tps, decode_tps, row_step = _generation_speed(net, ids[:1, :PROBE_TOKENS], batch, loaded.tokenizer)
     continuous = slots_supported(net)
+    prefill_tps, decode_tps, row_step = _generation_speed(net, vocab, batch, loaded.tokenizer, continuous)
     train_tps, replay_cost = _train_speed(net, ids, plan, lora_config(plan, net))
     del net, loaded
     return Throughput(model=model, device=device, train_tokens_per_second=round(train_tps, 2),
@@ -218,38 +219,43 @@ def _train_step(model: Any, optimiser: Any, inputs: dict[str, Any], plan: Any) -
     return time.perf_counter() - begin
 
 
-def _generation_speed(net: Any, ids: Any, batch: int, tokenizer: Any) -> tuple[float, float, float]:
-    """(prefill tokens/s, decode tokens/s, seconds of one row's decoding step): prefill as one forward
-    pass over PROBE_TOKENS-token prompts at `batch` sequences, decode as PROBE_NEW_TOKENS steps after a
-    4-token prompt (whose own prefill is negligible) at `batch` sequences and at one, each timed alone (a
-    difference of two noisy timings can be ~0) after an untimed run of each shape."""
+def _generation_speed(net: Any, vocab: int, batch: int, tokenizer: Any,
+                      continuous: bool) -> tuple[float, float, float]:
+    """(prefill tokens/s, decode tokens/s, seconds of one row's decoding step) of the evaluation's own
+    decoder (slots where `continuous`, else whole-batch `generate`) on `batch` distinct PROBE_TOKENS-token
+    prompts, and on one: a run to one new token and a run to 1 + PROBE_NEW_TOKENS, whose difference is
+    the decoding steps alone; the prefill is the first run less one step. Decoding attends to the
+    prompt's columns, so steps after a 64-token prompt cost what evidence pays (after a 4-token one they
+    read 20-30% cheaper than the sample logs' evidence took). Each shape runs once untimed first (the
+    first steps at a new shape build kernels)."""
     import torch
 
-    from slmconvert.evaluation.generation import last_position_forward
-
     net.eval()
-    prompts = ids[:1].repeat(batch, 1)
+    generator = torch.Generator().manual_seed(1)
+    prompts = torch.randint(10, max(11, min(vocab, 30_000)), (batch, PROBE_TOKENS), generator=generator)
+    prompts = prompts.to(next(net.parameters()).device)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    def decode(rows: int, steps: int) -> None:
-        short = prompts[:rows, :4]
-        net.generate(input_ids=short, attention_mask=torch.ones_like(short), max_new_tokens=steps,
-                     min_new_tokens=steps, do_sample=False, pad_token_id=pad)
-
-    def prefill() -> None:
-        last_position_forward(net, input_ids=prompts, attention_mask=torch.ones_like(prompts))
-
-    def timed(run: Any, *args: int) -> float:
+    def decode(rows: int, steps: int) -> float:
         begin = time.perf_counter()
-        run(*args)
+        if continuous:
+            from slmconvert.evaluation.continuous import Prefill, SlotDecoder
+
+            encoded = prompts[:rows].tolist()
+            SlotDecoder(net, Prefill(encoded, [], None, lambda _width: rows), slots=rows, max_new_tokens=steps,
+                        stops=(), pad_id=pad).decode(range(rows))
+        else:
+            net.generate(input_ids=prompts[:rows], attention_mask=torch.ones_like(prompts[:rows]),
+                         max_new_tokens=steps, min_new_tokens=steps, do_sample=False, pad_token_id=pad)
         return time.perf_counter() - begin
 
+    def steps(rows: int) -> tuple[float, float]:
+        """(seconds of one decoding step, of the run to one new token) at `rows` rows."""
+        decode(rows, 1)  # warm-up
+        first = decode(rows, 1)
+        return max(1e-9, decode(rows, 1 + PROBE_NEW_TOKENS) - first) / PROBE_NEW_TOKENS, first
+
     with torch.inference_mode():
-        prefill()  # warm-up at every shape
-        decode(batch, 2)
-        decode(1, 2)
-        prefill_seconds = timed(prefill)
-        decode_seconds = timed(decode, batch, PROBE_NEW_TOKENS)
-        row_seconds = timed(decode, 1, PROBE_NEW_TOKENS)
-    return (prompts.numel() / max(1e-9, prefill_seconds), batch * PROBE_NEW_TOKENS / max(1e-9, decode_seconds),
-            row_seconds / PROBE_NEW_TOKENS)
+        batch_step, first = steps(batch)
+        row_step, _ = steps(1)
+    return prompts.numel() / max(1e-9, first - batch_step), batch / batch_step, row_step

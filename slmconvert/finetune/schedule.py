@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slmconvert.finetune.allocate import BudgetPlan, ClusterNeed, Evidence, plan_budget
+from slmconvert.finetune.allocate import (
+    EXTRA_PASSES,
+    BudgetPlan,
+    ClusterNeed,
+    Evidence,
+    plan_budget,
+)
 from slmconvert.finetune.budget import full_plan_tokens, make_probe_plan, validation_cap
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.probe import Throughput
@@ -177,11 +183,12 @@ def evidence_prices(speed: Throughput, stats: Any, max_new_tokens: int) -> tuple
     calls' shares priced 45 s; its four run tails (94-token longest answer, 42 ms single-row steps) about 4 s
     each, against 9 s each when a tail was priced at the 121-token budget at a 16-row step.
     """
+    prompt = stats.prompt_mean or stats.prompt_p50
     if not speed.continuous:
-        return speed.call_seconds(stats.prompt_p50, max_new_tokens), 0.0
+        return speed.call_seconds(prompt, max_new_tokens), 0.0
     answer = stats.completion_mean or stats.completion_p50
     longest = min(max_new_tokens, stats.completion_max or max_new_tokens)
-    return speed.call_seconds(stats.prompt_p50, answer), speed.alone_seconds(longest)
+    return speed.call_seconds(prompt, answer), speed.alone_seconds(longest)
 
 
 def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Throughput,
@@ -201,6 +208,7 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
         fixed_seconds=(speed.load_seconds * 2 + validations * per_call
                        + (VALIDATIONS_PER_RUN * per_run if checks else 0.0)),
         epoch_tokens=prep.train.total_tokens, replay_cost=speed.replay_cost if params.cache_frozen_layers else 1.0,
+        more_tokens=0 if params.epochs or params.max_steps else int(EXTRA_PASSES * prep.train.total_tokens),
     )
 
 

@@ -109,7 +109,8 @@ def test_the_plan_never_spends_more_than_the_budget(seed, lanes):
                          validation_available=rng.randint(0, 300), test_available=rng.randint(0, 600),
                          seconds_per_call=rng.uniform(0.01, 5), fixed_seconds=rng.uniform(0, 30),
                          epoch_tokens=rng.randint(0, 100_000), replay_cost=rng.uniform(0.3, 1.0),
-                         seconds_per_run=rng.choice([0.0, rng.uniform(0.1, 60)]), calls_per_run=rng.choice([0, 48]))
+                         seconds_per_run=rng.choice([0.0, rng.uniform(0.1, 60)]), calls_per_run=rng.choice([0, 48]),
+                         more_tokens=rng.choice([0, rng.randint(1, 200_000)]))
              for i in range(rng.randint(1, 8))]
     seconds = rng.uniform(30, 4000)
     plan = plan_budget(needs, seconds, EVIDENCE, lanes=lanes)
@@ -121,7 +122,7 @@ def test_the_plan_never_spends_more_than_the_budget(seed, lanes):
         assert training + evidence <= seconds + 1e-6
     for entry, need in ((plan.entry(n.cluster_id), n) for n in needs):
         assert entry.test_calls <= need.test_available and entry.validation_calls <= need.validation_available
-        assert entry.train_tokens <= need.full_tokens
+        assert entry.train_tokens <= need.full_tokens + need.more_tokens
 
 
 def test_a_cluster_trains_one_pass_over_its_examples_or_not_at_all():
@@ -222,3 +223,21 @@ def test_tighter_evidence_stops_where_another_run_would_not_fit():
     assert entry.trained and entry.test_calls == 96  # the 97th call would open a third run (50 s)
     assert entry.validation_calls == 80  # the validation run is open: its calls cost their share only
     assert entry.evidence_seconds == pytest.approx(need.evidence_seconds(96, 80))
+
+
+def test_seconds_left_at_the_end_train_the_admitted_clusters_further_in_value_order():
+    """After every cluster that fits has its full plan and its evidence, what is left buys more passes (up to
+    more_tokens beyond the plan), most valuable cluster first; a cluster whose plan is fixed gets none."""
+    first, second = (dataclasses.replace(n, more_tokens=n.full_tokens // 2) for n in FAST[:2])
+    roomy = plan_budget([first, second], 10_000, EVIDENCE)
+    for need in (first, second):
+        assert roomy.entry(need.cluster_id).train_tokens == need.full_tokens + need.more_tokens
+    tight = plan_budget([first, second], roomy.planned_seconds - 5.0, EVIDENCE)  # less than the second's more
+    ahead = tight.entries[0]  # the more valuable one takes what is left first
+    behind = tight.entries[1]
+    assert ahead.train_tokens == ahead.full_tokens + [first, second][ahead.cluster_id].more_tokens
+    assert behind.full_tokens < behind.train_tokens < behind.full_tokens + [first, second][behind.cluster_id].more_tokens
+    assert tight.spare_seconds == pytest.approx(0.0, abs=1e-6)
+    fixed = plan_budget(FAST[:2], 10_000, EVIDENCE)
+    assert all(e.train_tokens == e.full_tokens for e in fixed.entries)
+    assert fixed.spare_seconds > roomy.spare_seconds

@@ -53,6 +53,13 @@ def test_the_budget_share_caps_steps_on_any_device_and_without_one_all_epochs_tr
         assert capped.max_steps == 3000 // (capped.batch_size * 100)
     assert plan(device="cpu", n_train=48).max_steps == plan(device="cpu", n_train=48).steps_per_epoch * 4
     assert plan(FinetuneParams(max_steps=5), token_budget=100).max_steps == 5  # an explicit cap wins
+    default = plan(device="cpu", n_train=48, mean_length=100.0)
+    full = budget.full_plan_tokens(default, 100.0)
+    assert plan(device="cpu", n_train=48, mean_length=100.0, token_budget=full).max_steps == default.max_steps
+    longer = plan(device="cpu", n_train=48, mean_length=100.0, token_budget=2 * full)  # seconds left at the end
+    assert longer.max_steps == 2 * default.max_steps and longer.epochs == 2 * default.epochs
+    fixed = plan(FinetuneParams(epochs=1.0), device="cpu", n_train=48, mean_length=100.0, token_budget=2 * full)
+    assert fixed.max_steps == fixed.steps_per_epoch  # epochs set by the user: the budget only caps them
     assert budget.train_example_cap(FinetuneParams(), "cpu") == budget.CPU_MAX_TRAIN_EXAMPLES
     assert budget.train_example_cap(FinetuneParams(), "cuda") is None
     assert budget.train_example_cap(FinetuneParams(max_train_examples=7), "cuda") == 7

@@ -19,7 +19,7 @@ def _item(cid: int, model: str, n_test: int = 120):
     records = SimpleNamespace(train=[{}] * 200, validation=[{}] * 60, test=[{}] * n_test)
     job = SimpleNamespace(cluster_id=cid, model=model, records=records, n_params=None, model_identity=model)
     prep = SimpleNamespace(
-        stats=SimpleNamespace(prompt_p50=200.0, completion_p50=20.0, completion_max=40),
+        stats=SimpleNamespace(prompt_p50=200.0, prompt_mean=200.0, completion_mean=20.0, completion_p50=20.0, completion_max=40),
         plan=SimpleNamespace(max_steps=50, batch_size=8, max_new_tokens=54), train=SimpleNamespace(mean_length=250.0, total_tokens=200 * 250),
         validation=SimpleNamespace(examples=[{}] * 4))
     return job, prep
@@ -110,12 +110,12 @@ def test_after_a_cluster_trains_the_rest_is_planned_at_the_speed_it_showed():
     assert all(e.trained for e in faster.plan.entries)
 
 
-def test_refilled_slots_price_a_call_at_its_answer_and_each_run_at_its_tail():
+def test_a_call_is_priced_at_the_mean_prompt_and_answer_and_a_run_at_its_longest_answer_alone():
     import dataclasses
 
     from slmconvert.finetune.schedule import evidence_prices
 
-    stats = SimpleNamespace(prompt_p50=100.0, completion_p50=20.0, completion_mean=30.0, completion_max=90)
+    stats = SimpleNamespace(prompt_p50=60.0, prompt_mean=100.0, completion_p50=20.0, completion_mean=30.0, completion_max=90)
     whole = Throughput("m", "cpu", 100.0, 1000.0, 160.0, 16, 1.0, 1.0)
     assert evidence_prices(whole, stats, 120) == pytest.approx((0.1 + 120 / 160, 0.0))  # at the token budget
     slots = dataclasses.replace(whole, continuous=True)  # single-row step not measured: a whole step's
