@@ -24,9 +24,10 @@ TRAIN_SHAPE = (2, 256)  # sequences x tokens of a probe training step: near a re
 PROBE_NEW_TOKENS = 24  # decode steps timed, after an untimed warm-up at the same batch (the first steps at a
 # new batch shape build kernels: 4 cold steps read 4x slower than evaluation then decoded); enough that the
 # run to one token taken off their run (its prefill) is a small part of it
-TRAIN_STEPS = 2  # timed optimiser steps (after one warm-up step), full and replayed: the faster of them counts
-# (one step read up to 1.2x slow: a probe in run-all priced a replayed pass at 0.99 of a full one, where
-# the probes before and after measured 0.72-0.82)
+TRAIN_STEPS = 2  # timed optimiser steps (after one warm-up step), full and replayed, averaged: one step read
+# up to 1.2x slow (a probe in run-all priced a replayed pass at 0.99 of a full one, where the probes before
+# and after measured 0.72-0.82); the fastest would be optimistic, and the trainer already runs slower than
+# the probe's bare steps (the sample logs' first decision: 17% on 2 cores of an AMD EPYC)
 
 
 @dataclass
@@ -194,11 +195,11 @@ def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> tuple[float, flo
     frozen = FrozenLayerCache(peft_model)
     with frozen.forward(inputs):  # the first step warms up kernels and allocators, and keeps the frozen states
         _train_step(peft_model, optimiser, inputs, plan)
-    full = min(_train_step(peft_model, optimiser, inputs, plan) for _ in range(TRAIN_STEPS))
+    full = sum(_train_step(peft_model, optimiser, inputs, plan) for _ in range(TRAIN_STEPS)) / TRAIN_STEPS
     replay = full
     if frozen.enabled and frozen.rows:
         with frozen.forward(inputs):
-            replay = min(_train_step(peft_model, optimiser, inputs, plan) for _ in range(TRAIN_STEPS))
+            replay = sum(_train_step(peft_model, optimiser, inputs, plan) for _ in range(TRAIN_STEPS)) / TRAIN_STEPS
     peft_model.unload()  # back to the plain base model
     return ids.numel() / max(1e-9, full), min(1.0, replay / max(1e-9, full))
 

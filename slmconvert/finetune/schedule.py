@@ -178,10 +178,10 @@ def evidence_prices(speed: Throughput, stats: Any, max_new_tokens: int) -> tuple
     median-to-longest completion predicted); no tail. Refilled slots (evaluation.continuous): a row holds its
     slot for its own answer (the training completions' mean), and each run ends with its last rows decoding
     after the others left: priced as the longest training completion (within the token budget) decoded by
-    one row alone, at the probe's single-row step. Measured in run-all on the sample logs (SmolLM2-135M,
-    bf16, AMD EPYC, 2 cores): the first decision's 66 validation and 99 test calls took 59 s, of which the
-    calls' shares priced 45 s; its four run tails (94-token longest answer, 42 ms single-row steps) about 4 s
-    each, against 9 s each when a tail was priced at the 121-token budget at a 16-row step.
+    one row alone, at the probe's single-row step; a call's prefill at the mean prompt (a sum of calls). In
+    run-all on the sample logs (SmolLM2-135M, bf16, AMD EPYC) the first decision's 64 validation and 95 test
+    calls took 67 s against 75 priced on 2 cores, 89 s against 103 on one core; priced with the token budget
+    at a 16-row step as each run's tail, the same evidence came to 82 s on 2 cores, and took 59.
     """
     prompt = stats.prompt_mean or stats.prompt_p50
     if not speed.continuous:
