@@ -40,7 +40,7 @@ def test_it_measures_what_a_pass_from_the_frozen_layers_kept_states_costs(tmp_pa
 
 
 def test_decoding_is_timed_after_real_width_prompts_on_the_evaluations_own_decoder(tiny_model, monkeypatch):
-    """Steps after a 4-token prompt read 15-30% cheaper than evidence then took: the probe decodes
+    """Steps after a 4-token prompt read 20-30% cheaper than evidence then took: the probe decodes
     PROBE_TOKENS-token prompts, distinct per row, in the slots evaluation uses (or whole batches), at the
     batch and at one row, to exactly 1 + PROBE_NEW_TOKENS tokens each (less a run to one token)."""
     import torch
