@@ -31,8 +31,9 @@ Inputs are seconds (what is left of the run's wall-clock budget) and measured sp
    intent classifier kept all its test calls after its full plan, 87% of them after one pass), so a
    short budget finishes the most valuable clusters rather than starting more;
 5. spends what is still left on more test, then validation calls (tighter evidence), up to the caps;
-6. then on more training for the admitted clusters, in the same order: up to EXTRA_PASSES passes over
-   each one's examples beyond its default plan (`finetune.budget.scaled_epochs`, which undertrains a
+6. then on more training for the admitted clusters, in the same order: up to `more_tokens` (the finetune
+   stage gives EXTRA_PASSES passes where a re-plan knows the trainer's own speed) beyond the default plan
+   (`finetune.budget.scaled_epochs`, which undertrains a
    tool-call cluster: on the sample logs the first decision agreed with the LLM on 87-88% of its test
    calls after 3 passes in three runs, 95% after 4 on the same split).
 
