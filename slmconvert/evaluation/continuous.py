@@ -225,7 +225,7 @@ class SlotDecoder:
         positions = torch.tensor([[row.position] for row in self.rows], device=self.device)
         self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
         out = last_position_forward(self.model, input_ids=ids, attention_mask=self.mask, position_ids=positions,
-                       cache=self.cache, use_cache=True)
+                                    cache=self.cache, use_cache=True)
         self.cache = out.get("cache") if hasattr(out, "get") else self.cache
         self.logits = out.logits[:, -1, :].float()
         for row in self.rows:

@@ -195,11 +195,13 @@ def _train_speed(net: Any, ids: Any, plan: Any, config: Any) -> tuple[float, flo
     frozen = FrozenLayerCache(peft_model)
     with frozen.forward(inputs):  # the first step warms up kernels and allocators, and keeps the frozen states
         _train_step(peft_model, optimiser, inputs, plan)
-    full = sum(_train_step(peft_model, optimiser, inputs, plan) for _ in range(TRAIN_STEPS)) / TRAIN_STEPS
-    replay = full
+    def mean_step() -> float:
+        return sum(_train_step(peft_model, optimiser, inputs, plan) for _ in range(TRAIN_STEPS)) / TRAIN_STEPS
+
+    full = replay = mean_step()
     if frozen.enabled and frozen.rows:
         with frozen.forward(inputs):
-            replay = sum(_train_step(peft_model, optimiser, inputs, plan) for _ in range(TRAIN_STEPS)) / TRAIN_STEPS
+            replay = mean_step()
     peft_model.unload()  # back to the plain base model
     return ids.numel() / max(1e-9, full), min(1.0, replay / max(1e-9, full))
 
@@ -233,6 +235,8 @@ def _generation_speed(net: Any, vocab: int, batch: int, tokenizer: Any,
     first steps at a new shape build kernels)."""
     import torch
 
+    from slmconvert.evaluation.continuous import Prefill, SlotDecoder
+
     net.eval()
     generator = torch.Generator().manual_seed(1)
     prompts = torch.randint(10, max(11, min(vocab, 30_000)), (batch, PROBE_TOKENS), generator=generator)
@@ -242,8 +246,6 @@ def _generation_speed(net: Any, vocab: int, batch: int, tokenizer: Any,
     def decode(rows: int, steps: int) -> float:
         begin = time.perf_counter()
         if continuous:
-            from slmconvert.evaluation.continuous import Prefill, SlotDecoder
-
             encoded = prompts[:rows].tolist()
             SlotDecoder(net, Prefill(encoded, [], None, lambda _width: rows), slots=rows, max_new_tokens=steps,
                         stops=(), pad_id=pad).decode(range(rows))
