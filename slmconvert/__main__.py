@@ -1,3 +1,4 @@
 from slmconvert.cli.app import main
 
-main()
+if __name__ == "__main__":  # spawned helper processes import this module too (as __mp_main__)
+    main()

@@ -22,6 +22,7 @@ from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from slmconvert.curate.helpers import SHARE_BATCH, AnalysisHelpers
 from slmconvert.curate.params import CurateParams
 from slmconvert.curate.recognizers import (
     NOT_PERSON_WORDS,
@@ -148,10 +149,12 @@ class PiiAnalyzer:
     """
 
     def __init__(self, params: CurateParams, engine: AnalyzerEngine | None = None,
-                 store: SpanStore | None = None, windowing: Windowing | None = None) -> None:
+                 store: SpanStore | None = None, windowing: Windowing | None = None,
+                 helpers: AnalysisHelpers | None = None) -> None:
         self.params = params
         self.windowing = windowing or Windowing()
         self.store = store
+        self.helpers = helpers  # processes sharing the analysis of texts no cache answered
         self.engine = engine or build_analyzer_engine(params)
         self.nlp = self.engine.nlp_engine.nlp[params.language]
         supported = set(self.engine.get_supported_entities(params.language))
@@ -209,7 +212,7 @@ class PiiAnalyzer:
                 self._remember(key, spans)
         if pending:
             found = []
-            for key, unit, spans in self._analyze_pending(pending):
+            for key, unit, spans in self._analyzed(pending):
                 results[unit] = spans
                 if spans is not None:
                     self._remember(key, spans)
@@ -231,6 +234,15 @@ class PiiAnalyzer:
             self._cache.pop(next(iter(self._cache)))
         self._cache[key] = spans
 
+    def _analyzed(self, pending: dict[bytes, tuple[str, bool]]) -> Iterable[tuple[bytes, tuple[str, bool], Any]]:
+        """(key, unit, spans|None) of every pending unit: here, or shared with the helpers."""
+        if self.helpers is None or len(pending) <= SHARE_BATCH:
+            return self._analyze_pending(pending)
+        return self.helpers.share_out(pending, self._analyze_pending, self.stats, self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.first_error = self.first_error or exc
+
     def _needs_ner(self, text: str, ner: bool) -> bool:
         return self.uses_ner and ner and _CAPITALISED_WORD.search(text) is not None
 
@@ -249,8 +261,7 @@ class PiiAnalyzer:
         if not ner_windows:
             return
         self.stats["ner"] += len({key for key, _, _ in ner_windows})
-        docs = self.nlp.pipe((pending[key][0][s:e] for key, s, e in ner_windows),
-                             batch_size=self.params.nlp_batch_size, n_process=self.params.n_process)
+        docs = self.nlp.pipe((pending[key][0][s:e] for key, s, e in ner_windows), batch_size=self.params.nlp_batch_size)
         for key, group in groupby(zip(ner_windows, docs, strict=True), key=lambda pair: pair[0][0]):
             unit = pending[key]
             yield key, unit, self._spans(unit[0], ((s, e, doc) for (_, s, e), doc in group))
@@ -266,11 +277,11 @@ class PiiAnalyzer:
             return tuple(self._postprocess(text, merge_window_spans(spans) if several else spans))
         except ValueAcrossCut as exc:
             self.stats["value_across_cut"] += 1  # fail closed: the record is filtered, not leaked
-            self.first_error = self.first_error or exc
+            self._failed(exc)
             return None
         except Exception as exc:  # noqa: BLE001 - any analyzer failure must fail closed, never pass text through
             self.stats["errors"] += 1
-            self.first_error = self.first_error or exc
+            self._failed(exc)
             return None
 
     def _whole_text_spans(self, text: str) -> list[Span]:

@@ -75,7 +75,8 @@ class CurateParams(EngineParams):
     chunk_records: int = Field(256, ge=1, description="Calls analysed together (unique texts batched "
                                "through spaCy per chunk).")
     nlp_batch_size: int = Field(64, ge=1, description="spaCy nlp.pipe batch size.")
-    n_process: int = Field(1, ge=1, description="spaCy worker processes for NER (pays only with spare cores).")
+    n_process: int | None = Field(None, ge=1, description="Processes that analyse texts: this one and the helpers "
+                                  "it spawns; default one per physical core, at most 4 (engine local).")
     max_scrub_error_rate: float = Field(
         0.01, ge=0.0, le=1.0, description="Share of calls that may fail to scrub (each is filtered as "
         "scrub_error, never passed through) before the stage fails: more failures mean a bug or a broken install.",

@@ -12,6 +12,7 @@ from typing import Any
 from slmconvert.curate.analyzer import PiiAnalyzer
 from slmconvert.curate.audit import Audit
 from slmconvert.curate.filters import Filters
+from slmconvert.curate.helpers import AnalysisHelpers
 from slmconvert.curate.params import CurateParams
 from slmconvert.curate.recall import recall_lowering_settings
 from slmconvert.curate.scrub import Scrubber, ScrubResult
@@ -56,10 +57,11 @@ class Curator:
     batch_fn: type = ScrubBatch  # what engine=ray workers run
 
     def __init__(self, params: CurateParams, key: bytes, analyzer: PiiAnalyzer | None = None,
-                 store: SpanStore | None = None, log: Callable[[str], None] | None = None) -> None:
+                 store: SpanStore | None = None, log: Callable[[str], None] | None = None,
+                 helpers: AnalysisHelpers | None = None) -> None:
         self.params = params
         self.key = key
-        self.analyzer = analyzer or PiiAnalyzer(params, store=store)
+        self.analyzer = analyzer or PiiAnalyzer(params, store=store, helpers=helpers)
         self.scrubber = Scrubber(self.analyzer, Pseudonymiser(key), params)
         self.filters = Filters(params)
         self.audit = Audit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from typing import Any
 
@@ -45,16 +46,17 @@ def run(ctx: StageContext) -> StageResult:
     ctx.log(f"curate: loading Presidio with spaCy pipeline {ctx.params.spacy_model}")
     secret = ctx.workspace.secret_key("curate")
     store = open_store(ctx.workspace.cache_dir("curate-spans"), ctx.params, secret) if ctx.params.span_store else None
-    curator = Curator(ctx.params, secret, store=store, log=ctx.log)
-    gc.freeze()  # spaCy/Presidio objects live all run: keep the collector from rescanning them per chunk
-    try:
-        with ctx.progress("scrubbing calls", total) as advance, \
-                TableWriter(ctx.out_dir / CURATED_FILE, json_columns=JSON_COLUMNS) as writer:
-            for row in curator.curate(iter_table(calls), advance, total, source=calls):
-                writer.write(row)
-    finally:
-        if store is not None:
-            store.close()
+    with _helpers(ctx.params, total) as helpers:
+        curator = Curator(ctx.params, secret, store=store, log=ctx.log, helpers=helpers)
+        gc.freeze()  # spaCy/Presidio objects live all run: keep the collector from rescanning them per chunk
+        try:
+            with ctx.progress("scrubbing calls", total) as advance, \
+                    TableWriter(ctx.out_dir / CURATED_FILE, json_columns=JSON_COLUMNS) as writer:
+                for row in curator.curate(iter_table(calls), advance, total, source=calls):
+                    writer.write(row)
+        finally:
+            if store is not None:
+                store.close()
     summary = curator.summary()
     if store is not None and store.failed:
         summary["span_store_error"] = store.failed
@@ -65,6 +67,17 @@ def run(ctx: StageContext) -> StageResult:
     atomic_write_json(ctx.out_dir / "audit.json", summary)
     metrics = {key: summary[key] for key in ("records", "kept", "filtered", "entities_total", "records_per_second")}
     return StageResult(metrics=metrics, summary=summary)
+
+
+def _helpers(params: CurateParams, calls: int) -> Any:
+    """Helper processes sharing the analysis (curate.helpers), as a context; none for the Ray engine,
+    which spreads chunks over its own workers, or for fewer calls than a chunk."""
+    from slmconvert.curate.helpers import AnalysisHelpers, analysis_processes
+
+    count = analysis_processes(params) - 1
+    if params.engine != "local" or count < 1 or calls < params.chunk_records:
+        return contextlib.nullcontext(None)
+    return AnalysisHelpers(params, count)
 
 
 def after_publish(workspace: Workspace, artifact: Artifact, params: CurateParams, inputs: dict[str, Artifact]) -> None:
