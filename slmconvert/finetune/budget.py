@@ -25,6 +25,8 @@ LARGE_MODEL_PARAMS = 1_000_000_000
 BASE_LEARNING_RATE = 2e-4  # the usual LoRA rate of 7B-class models on runs of a few hundred steps and more
 BASE_RATE_PARAMS = 7_000_000_000  # the model size that rate is usual for
 FULL_RUN_STEPS = 200
+EPOCH_ANCHORS = ((100, 4.0), (500, 3.0), (5000, 1.0))  # (training examples, passes over them)
+BATCH_ANCHORS = ((500, 8.0), (5000, 16.0), (50_000, 32.0))  # (training examples, examples per step)
 MAX_LEARNING_RATE = 5e-3
 
 
@@ -127,8 +129,21 @@ def scaled_lora(n_train: int) -> tuple[int, float]:
 
 
 def scaled_epochs(n_train: int) -> float:
-    """Passes over the data: few examples need several passes, many need one."""
-    return 4.0 if n_train < 100 else 3.0 if n_train < 500 else 2.0 if n_train < 5000 else 1.0
+    """Passes over the data: few examples need several passes, many need one. Interpolated on the log of
+    the size between EPOCH_ANCHORS, so a few more logged calls never cut the training: a step at 500
+    examples (3 passes below it, 2 from it) gave a cluster of 500 a third of the steps of one of 499."""
+    return _log_interpolated(EPOCH_ANCHORS, n_train)
+
+
+def _log_interpolated(anchors: tuple[tuple[int, float], ...], n: int) -> float:
+    """The value at `n` on the piecewise-linear curve through `anchors` over log(n), flat outside them."""
+    if n <= anchors[0][0]:
+        return anchors[0][1]
+    for (low, low_value), (high, high_value) in zip(anchors, anchors[1:], strict=False):
+        if n < high:
+            share = math.log(n / low) / math.log(high / low)
+            return round(low_value + share * (high_value - low_value), 3)
+    return anchors[-1][1]
 
 
 def scaled_learning_rate(steps: int, n_params: int | None = None) -> float:
@@ -148,10 +163,11 @@ def scaled_learning_rate(steps: int, n_params: int | None = None) -> float:
 
 
 def scaled_batch(n_train: int) -> int:
-    """Examples per optimiser step: at least four steps per epoch on tiny clusters, up to 32 on large ones."""
-    if n_train < 500:
+    """Examples per optimiser step: at least four steps per epoch on tiny clusters, 8 from 32 examples,
+    then growing on the log of the size (16 at 5,000, at most 32), so steps grow with the data."""
+    if n_train < BATCH_ANCHORS[0][0]:
         return max(2, min(8, n_train // 4))
-    return 16 if n_train < 5000 else 32
+    return int(round(_log_interpolated(BATCH_ANCHORS, n_train)))
 
 
 def make_plan(

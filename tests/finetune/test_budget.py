@@ -162,3 +162,19 @@ def test_the_heap_is_trimmed_sooner_when_fewer_layers_keep_activations():
 def test_an_explicit_micro_batch_accumulates_whole_passes():
     fixed = plan(FinetuneParams(batch_size=6, micro_batch_size=5), n_train=400, mean_length=700.0, max_length=800)
     assert (fixed.micro_batch_size, fixed.gradient_accumulation, fixed.pass_tokens) == (5, 2, None)
+
+
+def test_more_training_examples_never_buy_fewer_example_passes_or_much_fewer_steps():
+    """The defaults move smoothly with the size: the old step at 500 examples (3 passes below it, 2 and a
+    doubled batch from it) gave 500 examples a third of the steps of 499. (Below 32 examples the batch
+    shrinks to keep four steps a pass; steps are whole batches, so they dip by up to a batch's share where the batch grows by one.)"""
+    sizes = sorted({*range(32, 12_000, 7), *(a + d for a in (100, 500, 5000) for d in (-1, 0, 1))})
+    before = None
+    for n in sizes:
+        p = plan(device="cuda", n_train=n, mean_length=100.0)
+        now = (p.max_steps, n * p.epochs)
+        if before is not None:
+            assert now[0] >= 0.85 * before[0] and now[1] >= before[1] - p.batch_size, (n, before, now)
+        before = now
+    assert budget.scaled_epochs(100) == 4.0 and budget.scaled_epochs(500) == 3.0 and budget.scaled_epochs(5000) == 1.0
+    assert budget.scaled_batch(500) == 8 and budget.scaled_batch(5000) == 16 and budget.scaled_batch(10**6) == 32
