@@ -32,10 +32,11 @@ Inputs are seconds (what is left of the run's wall-clock budget) and measured sp
    short budget finishes the most valuable clusters rather than starting more;
 5. spends what is still left on more test, then validation calls (tighter evidence), up to the caps;
 6. then on more training for the admitted clusters, in the same order: up to `more_tokens` (the finetune
-   stage gives EXTRA_PASSES passes where a re-plan knows the trainer's own speed) beyond the default plan
-   (`finetune.budget.scaled_epochs`, which undertrains a tool-call cluster: on the sample logs the first
-   decision agreed with the LLM on 86-89% of its test calls after 3 passes in five runs, 95% after 4 on
-   the same split).
+   stage gives EXTRA_PASSES passes) beyond the default plan (`finetune.budget.scaled_epochs`, which
+   undertrains a tool-call cluster: on the sample logs the first decision agreed with the LLM on 86-89%
+   of its test calls after 3 passes in five runs, 95% after 4 on the same split), with only the seconds
+   left beyond `speed_margin` of the lane's planned training: a plan at the probe's speed holds back what
+   the trainer may run slower than the probe, a re-plan at the trainer's own speed nothing.
 
 With several training lanes (a Ray cluster training one cluster per GPU or node at once) each
 cluster trains on the lane with the least planned so far, and every lane may train until the
@@ -75,6 +76,8 @@ class ClusterNeed:
     seconds_per_run: float = 0.0  # each generation run's tail: its last rows decoding after the others left
     calls_per_run: int = 0  # test calls per generation run (iterate's chunks; 0: all in one)
     more_tokens: int = 0  # tokens beyond full_tokens that seconds left at the end may buy (0: its plan is fixed)
+    speed_margin: float = 0.0  # share by which its training may run slower than train_tokens_per_second:
+    # extra passes are bought only with the seconds left beyond that share of the lane's planned training
 
     def evidence_seconds(self, test: int, validation: int) -> float:
         """Generation seconds of `test` + `validation` evidence calls: each call's share, and each run's tail
@@ -219,8 +222,10 @@ def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence
         for need, entry in admitted:
             left -= _widen(entry, need, pool, evidence, left)
     trains_until = max(busy) + left  # every lane's training ends before the evidence of all starts
-    for need, entry in admitted:  # then more passes than the default plan
-        busy[entry.lane or 0] += _extend(entry, need, trains_until - busy[entry.lane or 0])
+    for need, entry in admitted:  # then more passes than the default plan, with a margin held back
+        lane = entry.lane or 0
+        held_back = sum(n.speed_margin * n.train_seconds(e.train_tokens) for n, e in admitted if (e.lane or 0) == lane)
+        busy[lane] += _extend(entry, need, (trains_until - busy[lane] - held_back) / (1.0 + need.speed_margin))
     for need, entry in admitted:
         entry.train_seconds = need.train_seconds(entry.train_tokens)
     plan.spare_seconds = max(0.0, trains_until - max(busy))

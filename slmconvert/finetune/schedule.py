@@ -23,7 +23,7 @@ from slmconvert.finetune.allocate import (
 )
 from slmconvert.finetune.budget import full_plan_tokens, make_probe_plan, validation_cap
 from slmconvert.finetune.params import FinetuneParams
-from slmconvert.finetune.probe import Throughput
+from slmconvert.finetune.probe import PROBE_SPEED_MARGIN, Throughput
 from slmconvert.iterate.plan import CHUNK_BATCHES
 from slmconvert.util.budget import Deadline
 
@@ -208,16 +208,9 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
         fixed_seconds=(speed.load_seconds * 2 + validations * per_call
                        + (VALIDATIONS_PER_RUN * per_run if checks else 0.0)),
         epoch_tokens=prep.train.total_tokens, replay_cost=speed.replay_cost if params.cache_frozen_layers else 1.0,
-        more_tokens=int(EXTRA_PASSES * prep.train.total_tokens) if _may_extend(params, speed) else 0,
+        more_tokens=0 if params.epochs or params.max_steps else int(EXTRA_PASSES * prep.train.total_tokens),
+        speed_margin=0.0 if speed.source == "trained" else PROBE_SPEED_MARGIN,
     )
-
-
-def _may_extend(params: FinetuneParams, speed: Throughput) -> bool:
-    """Whether seconds left may train a cluster past its default plan: not where the user fixed the length,
-    and only at a training speed measured on this run's trainer (a re-plan). The probe's bare steps run
-    17-27% faster than the trainer (the sample logs' first decision, 2-core AMD EPYC): a pass planned on
-    them overran and took the seconds the next cluster needed (the intent classifier was left out)."""
-    return not (params.epochs or params.max_steps) and speed.source == "trained"
 
 
 def value_shares(clusters_json: dict[str, Any]) -> dict[int, float]:

@@ -110,7 +110,7 @@ def test_the_plan_never_spends_more_than_the_budget(seed, lanes):
                          seconds_per_call=rng.uniform(0.01, 5), fixed_seconds=rng.uniform(0, 30),
                          epoch_tokens=rng.randint(0, 100_000), replay_cost=rng.uniform(0.3, 1.0),
                          seconds_per_run=rng.choice([0.0, rng.uniform(0.1, 60)]), calls_per_run=rng.choice([0, 48]),
-                         more_tokens=rng.choice([0, rng.randint(1, 200_000)]))
+                         more_tokens=rng.choice([0, rng.randint(1, 200_000)]), speed_margin=rng.choice([0.0, 0.3]))
              for i in range(rng.randint(1, 8))]
     seconds = rng.uniform(30, 4000)
     plan = plan_budget(needs, seconds, EVIDENCE, lanes=lanes)
@@ -241,3 +241,19 @@ def test_seconds_left_at_the_end_train_the_admitted_clusters_further_in_value_or
     fixed = plan_budget(FAST[:2], 10_000, EVIDENCE)
     assert all(e.train_tokens == e.full_tokens for e in fixed.entries)
     assert fixed.spare_seconds > roomy.spare_seconds
+
+
+def test_a_plan_at_the_probes_speed_buys_more_passes_only_beyond_its_margin():
+    """With speed_margin m, extra passes take only what is left beyond m x the lane's planned training
+    (their own included): none where the seconds left are within the margin, all where they are well past it."""
+    first, second = (dataclasses.replace(n, more_tokens=n.full_tokens // 2, speed_margin=0.3) for n in FAST[:2])
+    unhedged = [dataclasses.replace(n, speed_margin=0.0) for n in (first, second)]
+    base = plan_budget(FAST[:2], 10_000, EVIDENCE)
+    training = sum(e.train_seconds for e in base.entries if e.trained)
+    within = base.planned_seconds + 0.25 * training  # left over: less than the margin
+    assert all(e.train_tokens == e.full_tokens for e in plan_budget([first, second], within, EVIDENCE).entries)
+    assert any(e.train_tokens > e.full_tokens for e in plan_budget(unhedged, within, EVIDENCE).entries)
+    roomy = plan_budget([first, second], 10_000, EVIDENCE)
+    assert all(e.train_tokens == e.full_tokens + e.full_tokens // 2 for e in roomy.entries)
+    held = sum(n.speed_margin * roomy.entry(n.cluster_id).train_seconds for n in (first, second))
+    assert roomy.spare_seconds >= held - 1e-6  # the margin stays unplanned
