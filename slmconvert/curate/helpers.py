@@ -83,9 +83,6 @@ class AnalysisHelpers:
         self._broken: set[int] = set()
         self.analysed = 0  # texts the helpers analysed
 
-    def __len__(self) -> int:
-        return len(self._pools)
-
     def share_out(self, pending: dict[Any, Unit], analyse: Callable[[dict[Any, Unit]], Iterator[Analysed]],
                   stats: Counter, failed: Callable[[BaseException], None]) -> list[Analysed]:
         """Every pending unit analysed, by `analyse` in this process and by the helpers; helpers'
@@ -147,4 +144,3 @@ class AnalysisHelpers:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
-

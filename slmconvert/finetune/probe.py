@@ -28,9 +28,6 @@ TRAIN_STEPS = 2  # timed optimiser steps (after one warm-up step), full and repl
 # up to 1.2x slow (a probe in run-all priced a replayed pass at 0.99 of a full one, where the probes before
 # and after measured 0.72-0.82); the fastest would be optimistic, and the trainer already runs slower than
 # the probe's bare steps (the sample logs' first decision: 17% on 2 cores of an AMD EPYC)
-PROBE_SPEED_MARGIN = 0.3  # how much slower than the probe's bare steps the trainer may run: measured 17-27%
-# slower (the sample logs' first decision, 2 cores of an AMD EPYC); a plan at the probe's speed buys extra
-# passes only beyond this share of its training (finetune.allocate, step 6)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 
 from slmconvert.finetune.allocate import (
     EXTRA_PASSES,
+    SPEED_MARGIN,
     BudgetPlan,
     ClusterNeed,
     Evidence,
@@ -23,7 +24,7 @@ from slmconvert.finetune.allocate import (
 )
 from slmconvert.finetune.budget import full_plan_tokens, make_probe_plan, validation_cap
 from slmconvert.finetune.params import FinetuneParams
-from slmconvert.finetune.probe import PROBE_SPEED_MARGIN, Throughput
+from slmconvert.finetune.probe import Throughput
 from slmconvert.iterate.plan import CHUNK_BATCHES
 from slmconvert.util.budget import Deadline
 
@@ -209,7 +210,7 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
                        + (VALIDATIONS_PER_RUN * per_run if checks else 0.0)),
         epoch_tokens=prep.train.total_tokens, replay_cost=speed.replay_cost if params.cache_frozen_layers else 1.0,
         more_tokens=0 if params.epochs or params.max_steps else int(EXTRA_PASSES * prep.train.total_tokens),
-        speed_margin=0.0 if speed.source == "trained" else PROBE_SPEED_MARGIN,
+        speed_margin=SPEED_MARGIN,
     )
 
 

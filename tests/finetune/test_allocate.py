@@ -243,7 +243,7 @@ def test_seconds_left_at_the_end_train_the_admitted_clusters_further_in_value_or
     assert fixed.spare_seconds > roomy.spare_seconds
 
 
-def test_a_plan_at_the_probes_speed_buys_more_passes_only_beyond_its_margin():
+def test_more_passes_are_bought_only_beyond_the_speed_margin():
     """With speed_margin m, extra passes take only what is left beyond m x the lane's planned training
     (their own included): none where the seconds left are within the margin, all where they are well past it."""
     first, second = (dataclasses.replace(n, more_tokens=n.full_tokens // 2, speed_margin=0.3) for n in FAST[:2])

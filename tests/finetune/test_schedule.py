@@ -125,18 +125,17 @@ def test_a_call_is_priced_at_the_mean_prompt_and_answer_and_a_run_at_its_longest
     assert evidence_prices(measured, stats, 60) == pytest.approx((0.1 + 30 / 160, 60 * 0.04))  # within the budget
 
 
-def test_seconds_left_may_buy_one_more_pass_unless_the_user_fixed_the_length_with_a_margin_at_the_probes_speed():
+def test_seconds_left_may_buy_one_more_pass_beyond_a_margin_unless_the_user_fixed_the_length():
     import dataclasses
 
-    from slmconvert.finetune.probe import PROBE_SPEED_MARGIN
+    from slmconvert.finetune.allocate import SPEED_MARGIN
     from slmconvert.finetune.schedule import need_of
 
     job, prep = _item(0, "a")
     speed = Throughput("a", "cpu", 500.0, 2000.0, 40.0, 8, 3.0, 4.0, source="trained")
-    trained = need_of(job, prep, FinetuneParams(), "cpu", speed, 0.5)
-    assert trained.more_tokens == prep.train.total_tokens and trained.speed_margin == 0.0
     for fixed in (FinetuneParams(epochs=2.0), FinetuneParams(max_steps=30)):
         assert need_of(job, prep, fixed, "cpu", speed, 0.5).more_tokens == 0
-    for probed in ("measured", "cached"):  # the probe's bare steps run faster than the trainer
-        need = need_of(job, prep, FinetuneParams(), "cpu", dataclasses.replace(speed, source=probed), 0.5)
-        assert need.more_tokens == prep.train.total_tokens and need.speed_margin == PROBE_SPEED_MARGIN > 0
+    # the probe's bare steps and the clusters trained so far both overstate the next cluster's speed
+    for source in ("trained", "measured", "cached"):
+        need = need_of(job, prep, FinetuneParams(), "cpu", dataclasses.replace(speed, source=source), 0.5)
+        assert need.more_tokens == prep.train.total_tokens and need.speed_margin == SPEED_MARGIN > 0
