@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from typing import Any
 
 from slmconvert.finetune.memory import cpu_needs_checkpointing, cpu_token_budget
@@ -139,7 +140,7 @@ def _log_interpolated(anchors: tuple[tuple[int, float], ...], n: int) -> float:
     """The value at `n` on the piecewise-linear curve through `anchors` over log(n), flat outside them."""
     if n <= anchors[0][0]:
         return anchors[0][1]
-    for (low, low_value), (high, high_value) in zip(anchors, anchors[1:], strict=False):
+    for (low, low_value), (high, high_value) in pairwise(anchors):
         if n < high:
             share = math.log(n / low) / math.log(high / low)
             return round(low_value + share * (high_value - low_value), 3)

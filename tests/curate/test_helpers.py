@@ -66,13 +66,19 @@ class _DeadPool:
         pass
 
 
-def test_a_failed_helper_hands_its_batches_back(analyzer, params):
-    units = texts(4 * SHARE_BATCH, seed=3)
-    expected = PiiAnalyzer(params, engine=analyzer.engine).analyze(units)
+def _ready_helpers(pool) -> AnalysisHelpers:
+    """AnalysisHelpers over one stand-in pool, already loaded."""
     helpers = AnalysisHelpers.__new__(AnalysisHelpers)
     ready = helpers_module.Future()
     ready.set_result(True)
-    helpers._pools, helpers._ready, helpers._broken, helpers.analysed = [_DeadPool()], [ready], set(), 0
+    helpers._pools, helpers._ready, helpers._broken, helpers.analysed = [pool], [ready], set(), 0
+    return helpers
+
+
+def test_a_failed_helper_hands_its_batches_back(analyzer, params):
+    units = texts(4 * SHARE_BATCH, seed=3)
+    expected = PiiAnalyzer(params, engine=analyzer.engine).analyze(units)
+    helpers = _ready_helpers(_DeadPool())
     got = PiiAnalyzer(params, engine=analyzer.engine, helpers=helpers).analyze(units)
     assert got == expected
     assert helpers._broken == {0}
@@ -88,10 +94,7 @@ def test_a_helpers_failure_is_kept_for_the_audit(analyzer, params):
             done.set_result(([None] * len(batch), helpers_module.Counter(errors=len(batch)), failure))
             return done
 
-    helpers = AnalysisHelpers.__new__(AnalysisHelpers)
-    ready = helpers_module.Future()
-    ready.set_result(True)
-    helpers._pools, helpers._ready, helpers._broken, helpers.analysed = [_Pool()], [ready], set(), 0
+    helpers = _ready_helpers(_Pool())
     shared = PiiAnalyzer(params, engine=analyzer.engine, helpers=helpers)
     got = shared.analyze(units)
     failed = [unit for unit, spans in got.items() if spans is None]
