@@ -26,9 +26,7 @@ LARGE_MODEL_PARAMS = 1_000_000_000
 BASE_LEARNING_RATE = 2e-4  # the usual LoRA rate of 7B-class models on runs of a few hundred steps and more
 BASE_RATE_PARAMS = 7_000_000_000  # the model size that rate is usual for
 FULL_RUN_STEPS = 200
-EPOCH_ANCHORS = ((500, 4.0), (5000, 1.0))  # (training examples, passes over them); 4 below 500. Sample logs,
-# 2-core AMD EPYC: the first decision (497 examples) agreed with the LLM on 85-89% of its test calls after 3 passes
-# with LoRA on half the layers (420 s), on 88-92% after 4 on a quarter (378-387 s, two seeds), 80% after 3 on a quarter
+EPOCH_ANCHORS = ((100, 4.0), (500, 3.0), (5000, 1.0))  # (training examples, passes over them)
 BATCH_ANCHORS = ((500, 8.0), (5000, 16.0), (50_000, 32.0))  # (training examples, examples per step)
 MAX_LEARNING_RATE = 5e-3
 
@@ -132,10 +130,9 @@ def scaled_lora(n_train: int) -> tuple[int, float]:
 
 
 def scaled_epochs(n_train: int) -> float:
-    """Passes over the data: few examples need several passes, many need one (4 up to 500, 1 from 5,000).
-    Interpolated on the log of the size between EPOCH_ANCHORS, so a few more logged calls never cut the
-    training: a step at 500 examples (3 passes below it, 2 from it) gave a cluster of 500 a third of the
-    steps of one of 499."""
+    """Passes over the data: few examples need several passes, many need one. Interpolated on the log of
+    the size between EPOCH_ANCHORS, so a few more logged calls never cut the training: a step at 500
+    examples (3 passes below it, 2 from it) gave a cluster of 500 a third of the steps of one of 499."""
     return _log_interpolated(EPOCH_ANCHORS, n_train)
 
 

@@ -55,10 +55,9 @@ class FinetuneParams(EngineParams):
         "at most one epoch.",
     )
     lora_layers: float = Field(
-        0.25, gt=0.0, le=1.0,
+        0.5, gt=0.0, le=1.0,
         description="Share of the model's transformer layers, from the output end, that carry LoRA (1: all): the "
-        "layers below run forward only, with no backward pass and no saved activations, so a step costs less "
-        "and a pass after the first (cache_frozen_layers) much less.",
+        "layers below run forward only, with no backward pass and no saved activations, so a step costs less.",
     )
     cache_frozen_layers: bool = Field(
         True,

@@ -176,5 +176,5 @@ def test_more_training_examples_never_buy_fewer_example_passes_or_much_fewer_ste
         if before is not None:
             assert now[0] >= 0.85 * before[0] and now[1] >= before[1] - p.batch_size, (n, before, now)
         before = now
-    assert budget.scaled_epochs(100) == 4.0 and budget.scaled_epochs(500) == 4.0 and budget.scaled_epochs(5000) == 1.0
+    assert budget.scaled_epochs(100) == 4.0 and budget.scaled_epochs(500) == 3.0 and budget.scaled_epochs(5000) == 1.0
     assert budget.scaled_batch(500) == 8 and budget.scaled_batch(5000) == 16 and budget.scaled_batch(10**6) == 32
