@@ -35,8 +35,11 @@ def render_budget(budget: dict[str, Any], console: Console) -> None:
     for row in budget["stages"]:
         table.add_row(row["stage"], row["share"])
     console.print(table)
+    from slmconvert.finetune.schedule import speed_key
+
     for t in budget["throughput"]:
-        console.print(f"  {t['model']} on {t['machine']}: {t['train_tokens_per_second']:.0f} training tok/s, "
+        name = speed_key(t["model"], t["lora_layers"]) if t.get("lora_layers") else t["model"]
+        console.print(f"  {name} on {t['machine']}: {t['train_tokens_per_second']:.0f} training tok/s, "
                       f"{t['prefill_tokens_per_second']:.0f} prefill / {t['decode_tokens_per_second']:.0f} decode tok/s")
     console.print(budget["note"])
 

@@ -54,15 +54,11 @@ class FinetuneParams(EngineParams):
         description="LoRA dropout; default shrinks with data size (0.1 -> 0.0), and is 0 on CPU and for runs of "
         "at most one epoch.",
     )
-    # A quarter was measured twice (sample logs, 2-core AMD EPYC). 3 passes: the first decision agreed on 80%
-    # of its test calls (half: 85-89%). 4 passes: 88-92% in 378-387 s (half, 3 passes: 420 s), and in
-    # run-all 15m it moved 28.4% of the calls / 35.2% of the cost; but in a 1-hour run the e-mail extraction
-    # (4 passes) agreed on 61% of its validation calls and was not promoted (half, 3.4 passes: 86/95 kept).
-    # A share by output type (tool calls on a quarter, JSON extraction on half) needs a probe per share.
-    lora_layers: float = Field(
-        0.5, gt=0.0, le=1.0,
+    lora_layers: float | Literal["auto"] = Field(
+        "auto",
         description="Share of the model's transformer layers, from the output end, that carry LoRA (1: all): the "
-        "layers below run forward only, with no backward pass and no saved activations, so a step costs less.",
+        "layers below run forward only, with no backward pass and no saved activations, so a step costs less. "
+        "auto: a quarter for tool-call clusters (trained 4 passes up to 500 examples), half for the others.",
     )
     cache_frozen_layers: bool = Field(
         True,
@@ -143,6 +139,13 @@ class FinetuneParams(EngineParams):
     @classmethod
     def _duration(cls, value: object) -> str:
         return check_budget(value)
+
+    @field_validator("lora_layers")
+    @classmethod
+    def _share(cls, value: float | str) -> float | str:
+        if value != "auto" and not 0.0 < float(value) <= 1.0:
+            raise ValueError("lora_layers is a share of the layers: more than 0, at most 1 (or auto)")
+        return value
 
     @field_validator("context_distillation", "baseline", mode="before")
     @classmethod

@@ -49,6 +49,7 @@ class Throughput:
     continuous: bool = False  # generation refills rows as they end (evaluation.continuous) for this model
     row_step_seconds: float = 0.0  # one decoding step of a single row (a generation run's tail, where rows
     # have left; 0.0: not measured, a whole batch's step stands in)
+    lora_layers: float | None = None  # share of the layers LoRA sat on when training was timed (None: not recorded)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,7 +168,8 @@ def measure(model: str, plan: TrainPlan, batch: int) -> Throughput:
                       prefill_tokens_per_second=round(prefill_tps, 2), decode_tokens_per_second=round(decode_tps, 2),
                       batch=batch, load_seconds=round(load_seconds, 2),
                       probe_seconds=round(time.perf_counter() - started, 2), machine=machine_name(device),
-                      replay_cost=round(replay_cost, 3), continuous=continuous, row_step_seconds=round(row_step, 5))
+                      replay_cost=round(replay_cost, 3), continuous=continuous, row_step_seconds=round(row_step, 5),
+                      lora_layers=plan.lora_layers)
 
 
 def _autocast(device: str, precision: str) -> Any:

@@ -128,6 +128,7 @@ def _plan_and_key(job: ClusterJob, params: FinetuneParams, device: str, train: f
         params, device=device, n_params=job.n_params, n_train=len(train.examples),
         mean_length=train.mean_length, max_length=max_length,
         completion_max=stats.completion_max, varlen_attention=False, token_budget=token_budget,
+        output_type=job.output_type or output_type_of(train.records),
     )
     plan_key = {k: v for k, v in plan.to_dict().items() if k != "padding_free"}  # speed only, same result
     return plan, sha256_json({"model": job.model_identity or job.model, "data": data_hash, "plan": plan_key})

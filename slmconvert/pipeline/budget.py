@@ -70,7 +70,8 @@ def budget_extra(stage: str, extra: dict[str, Any] | None, deadline: Deadline,
 def describe(budget: str, cached: list[Any], from_stage: str | None = None) -> dict[str, Any]:
     """The budget plan as a dry run can state it before anything runs."""
     seconds = parse_duration(budget)
-    speeds = [{"model": t.model, "machine": t.machine, "train_tokens_per_second": t.train_tokens_per_second,
+    speeds = [{"model": t.model, "lora_layers": t.lora_layers, "machine": t.machine,
+               "train_tokens_per_second": t.train_tokens_per_second,
                "prefill_tokens_per_second": t.prefill_tokens_per_second,
                "decode_tokens_per_second": t.decode_tokens_per_second} for t in cached]
     return {

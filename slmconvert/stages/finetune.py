@@ -186,8 +186,8 @@ def _schedule(ctx: StageContext, prepared: list[tuple[Any, Any]], params: Finetu
     schedule = make_schedule(prepared, params, device, deadline, shares, evidence, probe,
                              lanes=lanes.count if lanes else 1)
     where = "on a Ray lane" if lanes else "here"
-    for model, speed in schedule.throughput.items():
-        ctx.log(f"finetune: {model} {where} ({speed.source}): {speed.train_tokens_per_second:.0f} training tok/s, "
+    for key, speed in schedule.throughput.items():
+        ctx.log(f"finetune: {key} {where} ({speed.source}): {speed.train_tokens_per_second:.0f} training tok/s, "
                 f"{speed.prefill_tokens_per_second:.0f} prefill / {speed.decode_tokens_per_second:.0f} decode tok/s")
     ctx.log(f"finetune: budget {params.budget}: {schedule.plan.seconds:.0f} s to plan, "
             f"{schedule.plan.planned_seconds:.0f} s planned (training + evidence)")
@@ -202,9 +202,9 @@ def _probe_on_a_lane(probe: Any, lanes: Any, params: FinetuneParams, log: Any) -
     from slmconvert.engine.base import EngineSpec
     from slmconvert.finetune.distributed import on_a_lane
 
-    def on_lane(model: str, job: Any, _prepared: Any) -> Any:
+    def on_lane(model: str, job: Any, lora_layers: float) -> Any:
         slim = dataclasses.replace(job, records=None)
-        return on_a_lane(partial(probe, model, slim, None), lanes, EngineSpec.of(params), log)
+        return on_a_lane(partial(probe, model, slim, lora_layers), lanes, EngineSpec.of(params), log)
 
     return on_lane
 
@@ -217,10 +217,10 @@ def _replanned(ctx: StageContext, schedule: Any, prepared: list[tuple[Any, Any]]
 
     done = {m["cluster_id"] for m in trained}
     remaining = [(job, prep) for job, prep in prepared if job.cluster_id not in done]
-    measured = trained_tokens_per_second(trained, {m: t.replay_cost for m, t in schedule.throughput.items()})
+    measured = trained_tokens_per_second(trained, {key: t.replay_cost for key, t in schedule.throughput.items()})
     schedule = replan(schedule, done, remaining, measured, params, device, shares)
     to_train, left_out = _planned(remaining, schedule, params, device)
-    rates = ", ".join(f"{model} {rate:.0f} tok/s" for model, rate in measured.items())
+    rates = ", ".join(f"{key} {rate:.0f} tok/s" for key, rate in measured.items())
     ctx.log(f"finetune: trained here at {rates or 'no measured rate'}; re-planned {len(to_train)} cluster(s) "
             f"of {len(remaining)} left")
     return schedule, to_train, left_out

@@ -159,6 +159,23 @@ def test_the_heap_is_trimmed_sooner_when_fewer_layers_keep_activations():
     assert plan(FinetuneParams(lora_layers=0.5)).lora_layers == 0.5
 
 
+def test_tool_call_clusters_train_a_quarter_of_the_layers_for_more_passes_unless_the_share_is_set():
+    tools, extraction, text = (plan(n_train=497, output_type=kind) for kind in ("tool_call", "json", "text"))
+    assert tools.lora_layers == budget.TOOL_CALL_LORA_LAYERS == 0.25
+    assert extraction.lora_layers == text.lora_layers == budget.LORA_LAYERS == 0.5
+    assert tools.epochs == pytest.approx(4.0, abs=0.05) and extraction.epochs == pytest.approx(3.0, abs=0.05)
+    assert plan(n_train=497).lora_layers == 0.5  # output type unknown: half
+    share = plan(FinetuneParams(lora_layers=0.75), n_train=497, output_type="tool_call")
+    assert share.lora_layers == 0.75 and share.epochs == tools.epochs  # the share is the user's, the passes still by type
+    assert budget.scaled_epochs(5000, "tool_call") == budget.scaled_epochs(5000) == 1.0
+    assert budget.make_probe_plan(FinetuneParams(), "cpu", None).lora_layers == 0.5
+    assert budget.make_probe_plan(FinetuneParams(), "cpu", None, 0.25).lora_layers == 0.25
+    for wrong in (0.0, 1.5, "some"):
+        with pytest.raises(ValueError):
+            FinetuneParams(lora_layers=wrong)
+    assert FinetuneParams(lora_layers="0.25").lora_layers == 0.25  # as --set gives it
+
+
 def test_an_explicit_micro_batch_accumulates_whole_passes():
     fixed = plan(FinetuneParams(batch_size=6, micro_batch_size=5), n_train=400, mean_length=700.0, max_length=800)
     assert (fixed.micro_batch_size, fixed.gradient_accumulation, fixed.pass_tokens) == (5, 2, None)

@@ -1,4 +1,4 @@
-"""The finetune stage's budget schedule: one probe per base model, needs from prepared clusters, the
+"""The finetune stage's budget schedule: one probe per base model and LoRA share, needs from prepared clusters, the
 deadline's remainder planned (less iterate's reserve), and a training stop that protects the evidence."""
 
 from __future__ import annotations
@@ -11,39 +11,40 @@ import pytest
 from slmconvert.finetune.allocate import Evidence
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.probe import Throughput
-from slmconvert.finetune.schedule import ITERATE_RESERVE_MIN, make_schedule, value_shares
+from slmconvert.finetune.schedule import ITERATE_RESERVE_MIN, make_schedule, speed_key, value_shares
 from slmconvert.util.budget import Deadline
 
 
-def _item(cid: int, model: str, n_test: int = 120):
+def _item(cid: int, model: str, n_test: int = 120, share: float = 0.5):
     records = SimpleNamespace(train=[{}] * 200, validation=[{}] * 60, test=[{}] * n_test)
     job = SimpleNamespace(cluster_id=cid, model=model, records=records, n_params=None, model_identity=model)
     prep = SimpleNamespace(
         stats=SimpleNamespace(prompt_p50=200.0, prompt_mean=200.0, completion_mean=20.0, completion_p50=20.0, completion_max=40),
-        plan=SimpleNamespace(max_steps=50, batch_size=8, max_new_tokens=54), train=SimpleNamespace(mean_length=250.0, total_tokens=200 * 250),
+        plan=SimpleNamespace(max_steps=50, batch_size=8, max_new_tokens=54, lora_layers=share), train=SimpleNamespace(mean_length=250.0, total_tokens=200 * 250),
         validation=SimpleNamespace(examples=[{}] * 4))
     return job, prep
 
 
-def _probe(train_tps: float, calls: list[str], decode_tps: float = 40.0):
-    def probe(model, job, prep):
-        calls.append(model)
-        return Throughput(model, "cpu", train_tps, 2000.0, decode_tps, 8, 3.0, 4.0)
+def _probe(train_tps: float, calls: list, decode_tps: float = 40.0):
+    def probe(model, job, share):
+        calls.append((model, share))
+        return Throughput(model, "cpu", train_tps, 2000.0, decode_tps, 8, 3.0, 4.0, lora_layers=share)
     return probe
 
 
-def test_each_base_model_is_probed_once_and_the_plan_fits_what_is_left():
-    calls: list[str] = []
-    items = [_item(0, "a"), _item(1, "a"), _item(2, "b")]
+def test_each_base_model_is_probed_once_per_lora_share_and_the_plan_fits_what_is_left():
+    calls: list = []
+    items = [_item(0, "a"), _item(1, "a"), _item(2, "b"), _item(3, "a", share=0.25), _item(4, "a", share=0.25)]
     deadline = Deadline(time.time() + 600)
-    schedule = make_schedule(items, FinetuneParams(), "cpu", deadline, {0: 0.6, 1: 0.3, 2: 0.1}, Evidence(),
-                             _probe(500.0, calls))
-    assert calls == ["a", "b"]
+    schedule = make_schedule(items, FinetuneParams(), "cpu", deadline, {0: 0.5, 1: 0.3, 2: 0.1, 3: 0.05, 4: 0.05},
+                             Evidence(), _probe(500.0, calls))
+    assert calls == [("a", 0.5), ("b", 0.5), ("a", 0.25)]
     assert schedule.plan.seconds <= 600 - ITERATE_RESERVE_MIN
     assert schedule.plan.planned_seconds <= schedule.plan.seconds
     assert [e.cluster_id for e in schedule.plan.entries][:2] == [0, 1]  # most value per second to a decision first
     as_dict = schedule.to_dict()
-    assert as_dict["budget"] == "15m" and set(as_dict["throughput"]) == {"a", "b"}
+    assert as_dict["budget"] == "15m"
+    assert set(as_dict["throughput"]) == {speed_key("a", 0.5), speed_key("b", 0.5), speed_key("a", 0.25)}
 
 
 def test_a_slower_machine_trains_fewer_clusters_from_the_same_data():
@@ -88,15 +89,17 @@ def test_after_a_cluster_trains_the_rest_is_planned_at_the_speed_it_showed():
     schedule = make_schedule(items, FinetuneParams(), "cpu", deadline, shares, Evidence(), _probe(2000.0, []))
     assert all(e.trained for e in schedule.plan.entries)
     first = schedule.plan.entries[0]
+    a = speed_key("a", 0.5)
+    half = {"base_model": {"name": "a"}, "plan": {"lora_layers": 0.5}}
     measured = trained_tokens_per_second([
-        {"base_model": {"name": "a"}, "training": {"tokens": 40_000, "seconds": 420.0, "validation_seconds": 20.0}},
-        {"base_model": {"name": "a"}, "reused_from_cache": True, "training": {"tokens": 9e9, "seconds": 1.0}},
-    ], {"a": 1.0})
-    assert measured == {"a": pytest.approx(100.0)}
-    replayed = {"base_model": {"name": "a"},
-                "training": {"tokens": 40_000, "replayed_tokens": 20_000, "seconds": 420.0, "validation_seconds": 20.0}}
+        {**half, "training": {"tokens": 40_000, "seconds": 420.0, "validation_seconds": 20.0}},
+        {**half, "reused_from_cache": True, "training": {"tokens": 9e9, "seconds": 1.0}},
+    ], {a: 1.0})
+    assert measured == {a: pytest.approx(100.0)}
+    replayed = {**half, "training": {"tokens": 40_000, "replayed_tokens": 20_000, "seconds": 420.0,
+                                     "validation_seconds": 20.0}}
     # half the tokens replayed at half the price: 30,000 tokens' worth of full passes in 400 s
-    assert trained_tokens_per_second([replayed], {"a": 0.5}) == {"a": pytest.approx(75.0)}
+    assert trained_tokens_per_second([replayed], {a: 0.5}) == {a: pytest.approx(75.0)}
     slower = replan(schedule, [first.cluster_id], items[1:] if first.cluster_id == 0 else items, measured,
                     FinetuneParams(), "cpu", shares)
     kept = slower.plan.entry(first.cluster_id)
@@ -104,10 +107,29 @@ def test_after_a_cluster_trains_the_rest_is_planned_at_the_speed_it_showed():
     rest = [e for e in slower.plan.entries if e.cluster_id != first.cluster_id]
     assert len(rest) == 2 and sum(e.trained for e in rest) < 2  # at a twentieth of the speed, one no longer fits
     assert all(e.reason for e in rest if not e.trained)
-    assert slower.throughput["a"].train_tokens_per_second == 100.0 and slower.throughput["a"].source == "trained"
+    assert slower.throughput[a].train_tokens_per_second == 100.0 and slower.throughput[a].source == "trained"
     faster = replan(schedule, [first.cluster_id], [i for i in items if i[0].cluster_id != first.cluster_id],
-                    {"a": 5000.0}, FinetuneParams(), "cpu", shares)
+                    {a: 5000.0}, FinetuneParams(), "cpu", shares)
     assert all(e.trained for e in faster.plan.entries)
+
+
+def test_a_share_not_trained_yet_is_planned_at_its_probe_slowed_as_the_trained_share_ran():
+    from slmconvert.finetune.schedule import replan
+
+    items = [_item(0, "a", share=0.25), _item(1, "a"), _item(2, "b")]
+    shares = {0: 0.5, 1: 0.3, 2: 0.2}
+    schedule = make_schedule(items, FinetuneParams(), "cpu", Deadline(time.time() + 1500), shares, Evidence(),
+                             _probe(2000.0, []))
+    quarter, half, other = speed_key("a", 0.25), speed_key("a", 0.5), speed_key("b", 0.5)
+    slower = replan(schedule, [0], items[1:], {quarter: 1500.0}, FinetuneParams(), "cpu", shares)
+    assert slower.throughput[quarter].train_tokens_per_second == 1500.0
+    assert slower.throughput[half].train_tokens_per_second == 1500.0  # the probe's 2000 x 0.75
+    assert slower.throughput[half].source != "trained"
+    assert slower.throughput[other].train_tokens_per_second == 2000.0  # another model: its probe
+    again = replan(slower, [0], items[1:], {quarter: 1000.0}, FinetuneParams(), "cpu", shares)
+    assert again.throughput[half].train_tokens_per_second == 1000.0  # from the probe, not the last plan's
+    faster = replan(schedule, [0], items[1:], {quarter: 2500.0}, FinetuneParams(), "cpu", shares)
+    assert faster.throughput[half].train_tokens_per_second == 2000.0  # never sped up
 
 
 def test_a_call_is_priced_at_the_mean_prompt_and_answer_and_a_run_at_its_longest_answer_alone():

@@ -35,6 +35,7 @@ def test_finetune_trains_every_selected_cluster_and_skips_the_rest(workspace):
         metrics = json.loads((directory / "metrics.json").read_text())
         assert metrics["data"]["inputs"]["curate"].startswith("curate@")
         assert metrics["training"]["steps"] == 4
+        assert metrics["plan"]["lora_layers"] == 0.25  # lora_layers=auto on tool-call clusters
         assert PromptFormat.load(directory / "prompt_format.json").style == "canonical"
     index = json.loads((version.path / "finetune.json").read_text())
     assert index["clusters"][0]["metric"] == "function_name_and_args_accuracy"
