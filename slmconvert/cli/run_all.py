@@ -29,14 +29,14 @@ def render_plan(steps: list[dict[str, Any]], console: Console) -> None:
 
 def render_budget(budget: dict[str, Any], console: Console) -> None:
     """How the wall-clock budget would be split, and whether speeds are measured or still estimates."""
+    from slmconvert.finetune.schedule import speed_key
+
     table = Table(title=f"budget {budget['budget']}: how it is split", title_justify="left")
     table.add_column("stage")
     table.add_column("share")
     for row in budget["stages"]:
         table.add_row(row["stage"], row["share"])
     console.print(table)
-    from slmconvert.finetune.schedule import speed_key
-
     for t in budget["throughput"]:
         name = speed_key(t["model"], t["lora_layers"]) if t.get("lora_layers") else t["model"]
         console.print(f"  {name} on {t['machine']}: {t['train_tokens_per_second']:.0f} training tok/s, "

@@ -101,6 +101,22 @@ def test_describe_says_estimates_until_the_probe_ran():
     assert [s["stage"] for s in plan["stages"]][-2:] == ["finetune", "iterate"]
 
 
+def test_describe_names_each_cached_speed_by_model_and_lora_share():
+    from rich.console import Console
+
+    from slmconvert.cli.run_all import render_budget
+    from slmconvert.finetune.probe import Throughput
+
+    speeds = [Throughput("m", "cpu", 500.0, 2000.0, 200.0, 16, 1.0, 9.0, machine="cpu x2", lora_layers=share)
+              for share in (0.25, 0.5)]
+    plan = describe("15m", speeds)
+    assert [t["lora_layers"] for t in plan["throughput"]] == [0.25, 0.5] and plan["measured"]
+    console = Console(record=True, width=200)
+    render_budget(plan, console)
+    text = console.export_text()
+    assert "m (LoRA on 0.25 of the layers) on cpu x2" in text and "m (LoRA on 0.5 of the layers)" in text
+
+
 def test_dry_run_shows_the_budget_plan(tmp_path):
     runner = CliRunner()
     (tmp_path / "logs").mkdir()
