@@ -58,7 +58,8 @@ class FinetuneParams(EngineParams):
         "auto",
         description="Share of the model's transformer layers, from the output end, that carry LoRA (1: all): the "
         "layers below run forward only, with no backward pass and no saved activations, so a step costs less. "
-        "auto: a quarter for tool-call clusters (trained 4 passes up to 500 examples), half for the others.",
+        "auto: a quarter for tool-call clusters, half for the others (tool-call clusters train 4 passes up to 500 "
+        "examples whatever the share).",
     )
     cache_frozen_layers: bool = Field(
         True,
