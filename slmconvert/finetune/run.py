@@ -76,6 +76,7 @@ class PreparedJob:
     data_hash: str
     key: str
     train_available: int
+    output_type: str  # tool_call, json or text: select's, else the training records' dominant one
 
 
 def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer: Any) -> PreparedJob:
@@ -107,8 +108,10 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
         )
     stats = fdata.length_stats(prompt_ids, completion_ids)
     digest = fdata.data_hash({"train": train, "validation": validation}, fmt)
-    plan, key = _plan_and_key(job, params, device, train, stats, digest, max_length)
-    return PreparedJob(fmt, base_fmt, train, validation, plan, stats, digest, key, len(job.records.train))
+    output_type = job.output_type or output_type_of(train.records)
+    plan, key = _plan_and_key(job, params, device, train, stats, digest, max_length, output_type)
+    return PreparedJob(fmt, base_fmt, train, validation, plan, stats, digest, key, len(job.records.train),
+                       output_type)
 
 
 def with_plan(job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, device: str,
@@ -116,19 +119,19 @@ def with_plan(job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, de
     """The prepared job with its plan (and cache key) made for these params and the tokens its share of
     the wall-clock budget buys."""
     plan, key = _plan_and_key(job, params, device, prepared.train, prepared.stats, prepared.data_hash,
-                              prepared.plan.max_length, token_budget)
+                              prepared.plan.max_length, prepared.output_type, token_budget)
     return dataclasses.replace(prepared, plan=plan, key=key)
 
 
 def _plan_and_key(job: ClusterJob, params: FinetuneParams, device: str, train: fdata.PreparedSet,
-                  stats: fdata.LengthStats, data_hash: str, max_length: int,
+                  stats: fdata.LengthStats, data_hash: str, max_length: int, output_type: str,
                   token_budget: int | None = None) -> tuple[TrainPlan, str]:
     """The training plan for this data, and the cache key of model + data + plan."""
     plan = make_plan(
         params, device=device, n_params=job.n_params, n_train=len(train.examples),
         mean_length=train.mean_length, max_length=max_length,
         completion_max=stats.completion_max, varlen_attention=False, token_budget=token_budget,
-        output_type=job.output_type or output_type_of(train.records),
+        output_type=output_type,
     )
     plan_key = {k: v for k, v in plan.to_dict().items() if k != "padding_free"}  # speed only, same result
     return plan, sha256_json({"model": job.model_identity or job.model, "data": data_hash, "plan": plan_key})
@@ -291,7 +294,7 @@ def _train(
     started = time.perf_counter()
     loaded = load_for_training(job.model, plan)
     plan.padding_free = has_varlen_attention(loaded.model)
-    output_type = job.output_type or output_type_of(prepared.train.records)
+    output_type = prepared.output_type
     eval_examples = [EvalExample.from_record(r) for r in prepared.validation.records]
     gen_batch = 8 if plan.device == "cpu" else 32
     baseline = job.baseline if params.baseline == "select" else None

@@ -151,7 +151,7 @@ def replan(schedule: Schedule, trained: Collection[int], remaining: Sequence[tup
     fits is left out with the reason instead of training a sliver, one that now fits is taken in. The
     entries of trained clusters (and the evidence they hold) are kept as planned."""
     kept = [e for e in schedule.plan.entries if e.cluster_id in trained]
-    speeds = shown_speeds(schedule.probed or schedule.throughput, measured)
+    speeds = shown_speeds(schedule.probed, measured)
     fresh = make_schedule(remaining, params, device, schedule.deadline, value_share, schedule.evidence or Evidence(),
                           lambda model, _job, share: speeds[speed_key(model, share)],
                           committed_seconds=sum(e.evidence_seconds for e in kept))
