@@ -7,9 +7,14 @@ Inputs are seconds (what is left of the run's wall-clock budget) and measured sp
    specialist were perfect on every call (`iterate.evidence.required_test_calls` at full coverage);
 2. orders the others by the traffic they are expected to move per second it takes to reach a
    promotion decision, most first: value share (the mean of the cluster's share of calls and of LLM
-   cost, the two things the product moves) x the chance that a specialist of the planned quality
-   (PLANNED_COVERAGE, PLANNED_AGREEMENT) shows the target on the cluster's test sample / seconds of
-   loading + its full training plan (step 4 gives it that before the next cluster) + evidence.
+   cost, the two things the product moves) x the share of it a specialist of the planned quality keeps
+   (PLANNED_COVERAGE x the cluster's verbatim share: `finetune.verbatim`, below 1 where the LLM answers
+   in one-off free text, which strict agreement compares character for character) x the chance that
+   it shows the target at PLANNED_AGREEMENT on the cluster's test sample / seconds of loading + its
+   full training plan (step 4 gives it that before the next cluster) + evidence. On the sample logs'
+   1-hour run, the ticket summaries (one-off texts of ~60 tokens, 0-8% agreement) ranked on the planned
+   quality of a structured cluster, trained 500 s and were not promoted, while the log-parsing JSON
+   cluster after them found 88 s left of the 196 it needed.
    A cluster with a long plan (the sample agent's later turns: twice the tokens of its first
    decision) waits for cheaper ones of like value: ranked by its least training, it was admitted
    with a third of its plan and failed. A small test split leaves a specialist no room for a miss
@@ -83,6 +88,7 @@ class ClusterNeed:
     more_tokens: int = 0  # tokens beyond full_tokens that seconds left at the end may buy (0: its plan is fixed)
     speed_margin: float = 0.0  # share by which its training may run slower than train_tokens_per_second:
     # extra passes are bought only with the seconds left beyond that share of the lane's planned training
+    verbatim_share: float = 1.0  # share of its calls a specialist is expected to answer exactly (finetune.verbatim)
 
     def evidence_seconds(self, test: int, validation: int) -> float:
         """Generation seconds of `test` + `validation` evidence calls: each call's share, and each run's tail
@@ -149,6 +155,7 @@ class PlanEntry:
     fixed_seconds: float = 0.0
     reason: str | None = None
     lane: int | None = None  # the training lane it is planned on (trained clusters)
+    coverage: float = 0.0  # the share of its calls a specialist of the planned quality keeps (the order's)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -192,7 +199,7 @@ def plan_budget(needs: Sequence[ClusterNeed], seconds: float, evidence: Evidence
     rates = {n.cluster_id: _value_rate(n, evidence) for n in needs}
     for need in sorted(needs, key=lambda n: (-rates[n.cluster_id], n.cluster_id)):
         entry = PlanEntry(need.cluster_id, False, rates[need.cluster_id], full_tokens=need.full_tokens,
-                          fixed_seconds=need.fixed_seconds)
+                          fixed_seconds=need.fixed_seconds, coverage=_planned_coverage(need, evidence))
         plan.entries.append(entry)
         if at_full is None or need.test_available < at_full:
             entry.reason = (f"{need.test_available} held-out test calls: even a perfect specialist needs "
@@ -289,15 +296,22 @@ def _least_evidence(need: ClusterNeed, evidence: Evidence) -> tuple[int, int]:
     return test, min(need.validation_available, evidence.max_validation_calls, MIN_CALIBRATION_CALLS)
 
 
+def _planned_coverage(need: ClusterNeed, evidence: Evidence) -> float:
+    """The share of the cluster's calls a specialist of the planned quality keeps: the planned coverage
+    of the calls it can answer exactly."""
+    return evidence.coverage * min(1.0, max(0.0, need.verbatim_share))
+
+
 def _value_rate(need: ClusterNeed, evidence: Evidence) -> float:
-    """Share of calls and cost the cluster is expected to move (its value share x the chance that a
-    specialist of the planned quality passes on its least test sample) per second the plan spends to
-    decide its promotion: loading, its full training plan (an admitted cluster gets it before the next
-    is admitted) and its least evidence."""
+    """Share of calls and cost the cluster is expected to move (its value share x the share a specialist
+    of the planned quality keeps x the chance that it passes on its least test sample) per second the
+    plan spends to decide its promotion: loading, its full training plan (an admitted cluster gets it
+    before the next is admitted) and its least evidence."""
     from slmconvert.iterate.evidence import planned_pass_chance
 
     test, validation = _least_evidence(need, evidence)
-    chance = max(MIN_CHANCE, planned_pass_chance(test, evidence.target, evidence.coverage, evidence.agreement))
+    coverage = _planned_coverage(need, evidence)
+    chance = max(MIN_CHANCE, planned_pass_chance(test, evidence.target, coverage, evidence.agreement))
     seconds = (need.fixed_seconds + need.train_seconds(max(1, need.full_tokens))
                + need.evidence_seconds(test, validation))
-    return need.value_share * chance / max(1e-9, seconds)
+    return need.value_share * max(MIN_CHANCE, coverage) * chance / max(1e-9, seconds)

@@ -31,6 +31,7 @@ from slmconvert.finetune.memory import heap_slack_mb
 from slmconvert.finetune.outputs import publish_cluster, write_merged
 from slmconvert.finetune.params import FinetuneParams
 from slmconvert.finetune.records import ClusterRecords, sample
+from slmconvert.finetune.verbatim import verbatim_share
 from slmconvert.models.prompt import PromptFormat
 from slmconvert.util.jsonio import atomic_write_json, read_json, sha256_json
 from slmconvert.util.memory import release_memory
@@ -77,6 +78,7 @@ class PreparedJob:
     key: str
     train_available: int
     output_type: str  # tool_call, json or text: select's, else the training records' dominant one
+    verbatim_share: float = 1.0  # of the training calls, the share a specialist is expected to answer exactly
 
 
 def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer: Any) -> PreparedJob:
@@ -111,7 +113,7 @@ def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer:
     output_type = job.output_type or output_type_of(train.records)
     plan, key = _plan_and_key(job, params, device, train, stats, digest, max_length, output_type)
     return PreparedJob(fmt, base_fmt, train, validation, plan, stats, digest, key, len(job.records.train),
-                       output_type)
+                       output_type, verbatim_share(train_records))
 
 
 def with_plan(job: ClusterJob, prepared: PreparedJob, params: FinetuneParams, device: str,

@@ -241,7 +241,7 @@ def need_of(job: Any, prep: Any, params: FinetuneParams, device: str, speed: Thr
                        + (VALIDATIONS_PER_RUN * per_run if checks else 0.0)),
         epoch_tokens=prep.train.total_tokens, replay_cost=speed.replay_cost if params.cache_frozen_layers else 1.0,
         more_tokens=0 if params.epochs or params.max_steps else int(EXTRA_PASSES * prep.train.total_tokens),
-        speed_margin=SPEED_MARGIN,
+        speed_margin=SPEED_MARGIN, verbatim_share=prep.verbatim_share,
     )
 
 

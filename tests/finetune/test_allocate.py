@@ -257,3 +257,17 @@ def test_more_passes_are_bought_only_beyond_the_speed_margin():
     assert all(e.train_tokens == e.full_tokens + e.full_tokens // 2 for e in roomy.entries)
     held = sum(n.speed_margin * roomy.entry(n.cluster_id).train_seconds for n in (first, second))
     assert roomy.spare_seconds >= held - 1e-6  # the margin stays unplanned
+
+
+def test_a_cluster_answered_in_one_off_free_text_waits_for_structured_ones_of_less_value():
+    # a third more value, but its specialist is expected to reproduce a tenth of its answers word for word
+    free_text = dataclasses.replace(SLOW[1], cluster_id=4, value_share=0.25, verbatim_share=0.1)
+    structured = dataclasses.replace(SLOW[1], cluster_id=5, value_share=0.19)
+    order = [e.cluster_id for e in plan_budget([free_text, structured], 800, EVIDENCE).entries]
+    assert order == [5, 4]
+    entries = {e.cluster_id: e for e in plan_budget([free_text, structured], 800, EVIDENCE).entries}
+    assert entries[4].coverage == pytest.approx(EVIDENCE.coverage * 0.1)
+    assert entries[5].coverage == pytest.approx(EVIDENCE.coverage)
+    assert 4 in _trained(plan_budget([free_text, structured], 100_000, EVIDENCE))  # a long budget still trains it
+    answered_exactly = dataclasses.replace(free_text, verbatim_share=1.0)
+    assert [e.cluster_id for e in plan_budget([answered_exactly, structured], 800, EVIDENCE).entries] == [4, 5]

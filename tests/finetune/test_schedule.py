@@ -15,13 +15,13 @@ from slmconvert.finetune.schedule import ITERATE_RESERVE_MIN, make_schedule, spe
 from slmconvert.util.budget import Deadline
 
 
-def _item(cid: int, model: str, n_test: int = 120, share: float = 0.5):
+def _item(cid: int, model: str, n_test: int = 120, share: float = 0.5, verbatim: float = 1.0):
     records = SimpleNamespace(train=[{}] * 200, validation=[{}] * 60, test=[{}] * n_test)
     job = SimpleNamespace(cluster_id=cid, model=model, records=records, n_params=None, model_identity=model)
     prep = SimpleNamespace(
         stats=SimpleNamespace(prompt_p50=200.0, prompt_mean=200.0, completion_mean=20.0, completion_p50=20.0, completion_max=40),
         plan=SimpleNamespace(max_steps=50, batch_size=8, max_new_tokens=54, lora_layers=share), train=SimpleNamespace(mean_length=250.0, total_tokens=200 * 250),
-        validation=SimpleNamespace(examples=[{}] * 4))
+        validation=SimpleNamespace(examples=[{}] * 4), verbatim_share=verbatim)
     return job, prep
 
 
@@ -45,6 +45,15 @@ def test_each_base_model_is_probed_once_per_lora_share_and_the_plan_fits_what_is
     as_dict = schedule.to_dict()
     assert as_dict["budget"] == "15m"
     assert set(as_dict["throughput"]) == {speed_key("a", 0.5), speed_key("b", 0.5), speed_key("a", 0.25)}
+
+
+def test_each_cluster_is_planned_at_the_share_of_its_calls_a_specialist_answers_exactly():
+    items = [_item(0, "a", verbatim=0.2), _item(1, "a")]
+    schedule = make_schedule(items, FinetuneParams(), "cpu", Deadline(time.time() + 900), {0: 0.5, 1: 0.3},
+                             Evidence(), _probe(500.0, []))
+    coverage = {e.cluster_id: e.coverage for e in schedule.plan.entries}
+    assert coverage == pytest.approx({0: 0.2 * Evidence().coverage, 1: Evidence().coverage})
+    assert [e.cluster_id for e in schedule.plan.entries] == [1, 0]  # less value, but more of it moves
 
 
 def test_a_slower_machine_trains_fewer_clusters_from_the_same_data():

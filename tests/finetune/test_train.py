@@ -224,3 +224,19 @@ def test_lora_sits_on_the_top_layers_and_backward_stops_below_them(tmp_path, sha
     batch = torch.randint(5, 300, (2, 12), generator=torch.Generator().manual_seed(1))
     model(input_ids=batch, labels=batch).loss.backward()
     assert backward == adapted
+
+
+def test_the_prepared_job_carries_the_share_its_specialist_is_expected_to_answer_exactly(tiny_model):
+    from slmconvert.finetune.run import prepare_job
+    from slmconvert.finetune.verbatim import verbatim_share
+    from slmconvert.models import load_tokenizer
+
+    records = cluster_records(n_train=24)
+    for i, record in enumerate(records.train[::2]):  # every other answer a one-off sentence, as after a tool result
+        record["output"] = {"role": "assistant", "content": f"Order A-{i} left the Reno warehouse on Monday."}
+    job = ClusterJob(0, str(tiny_model), records, label="lookup", output_type="tool_call", prompt_style="canonical")
+    prepared = prepare_job(job, fast_params(), "cpu", load_tokenizer(str(tiny_model)))
+    assert prepared.verbatim_share == pytest.approx(verbatim_share(records.train)) and prepared.verbatim_share < 0.9
+    plain = ClusterJob(0, str(tiny_model), cluster_records(n_train=24), label="lookup", output_type="tool_call",
+                       prompt_style="canonical")
+    assert prepare_job(plain, fast_params(), "cpu", load_tokenizer(str(tiny_model))).verbatim_share == 1.0
