@@ -136,7 +136,12 @@ def strictly_agrees(parsed: ParsedOutput, reference: dict[str, Any], kind: str,
         ref_value, ref_ok = matching.extract_json(reference.get("content"))
         value, ok = matching.extract_json(parsed.content)
         return ok and ref_ok and matching.canonical_json(value) == matching.canonical_json(ref_value)
-    return (parsed.content or "").strip() == (reference.get("content") or "").strip()
+    return agreement_text(parsed.content) == agreement_text(reference.get("content"))
+
+
+def agreement_text(content: str | None) -> str:
+    """A text answer as strict agreement compares it: outer whitespace trimmed, nothing else."""
+    return (content or "").strip()
 
 
 def _fold(text: str | None) -> str:

@@ -59,7 +59,8 @@ from typing import Any
 from slmconvert.iterate.plan import MIN_CALIBRATION_CALLS, PLANNED_AGREEMENT, PLANNED_COVERAGE
 
 MIN_EXAMPLE_PASSES = 64  # least training worth doing on a tiny cluster: this many example passes
-MIN_CHANCE = 1e-3  # floor of the pass chance in the order: clusters with none still rank by value per second
+MIN_CHANCE = 1e-3  # floor of the pass chance and the planned coverage in the order: clusters with none still
+# rank by value per second
 EXTRA_PASSES = 1.0  # passes beyond a cluster's default plan that seconds left at the end may buy
 SPEED_MARGIN = 0.3  # how much slower than planned a cluster may train: extra passes are bought only beyond
 # this share of the planned training. Measured on the sample logs (2 cores of an AMD EPYC): the trainer ran

@@ -78,7 +78,7 @@ class PreparedJob:
     key: str
     train_available: int
     output_type: str  # tool_call, json or text: select's, else the training records' dominant one
-    verbatim_share: float = 1.0  # of the training calls, the share a specialist is expected to answer exactly
+    verbatim_share: float  # of the training calls, the share a specialist is expected to answer exactly
 
 
 def prepare_job(job: ClusterJob, params: FinetuneParams, device: str, tokenizer: Any) -> PreparedJob:

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from slmconvert.evaluation.metrics import output_type
+from slmconvert.evaluation.metrics import agreement_text, output_type
 from slmconvert.models.prompt import CHARS_PER_TOKEN, record_output
 
 TEXT_TOKEN_AGREEMENT = 0.96  # chance that a trained specialist reproduces one more token of a one-off text
@@ -32,17 +32,17 @@ def verbatim_share(records: Sequence[dict[str, Any]]) -> float:
     1.0 for no records."""
     if not records:
         return 1.0
-    texts = [_one_off_text(record) for record in records]
+    texts = [_text_answer(record) for record in records]
     seen = Counter(text for text in texts if text is not None)
     chances = [1.0 if text is None or seen[text] > 1 else TEXT_TOKEN_AGREEMENT ** (len(text) / CHARS_PER_TOKEN)
                for text in texts]
     return sum(chances) / len(chances)
 
 
-def _one_off_text(record: dict[str, Any]) -> str | None:
+def _text_answer(record: dict[str, Any]) -> str | None:
     """The record's answer text as strict agreement compares it, or None for a structured answer."""
     output = record_output(record)
     if output_type(output, record.get("response_format")) != "text":
         return None
     content = output.get("content")
-    return content.strip() if isinstance(content, str) else ""
+    return agreement_text(content) if isinstance(content, str) else ""

@@ -263,9 +263,9 @@ def test_a_cluster_answered_in_one_off_free_text_waits_for_structured_ones_of_le
     # a third more value, but its specialist is expected to reproduce a tenth of its answers word for word
     free_text = dataclasses.replace(SLOW[1], cluster_id=4, value_share=0.25, verbatim_share=0.1)
     structured = dataclasses.replace(SLOW[1], cluster_id=5, value_share=0.19)
-    order = [e.cluster_id for e in plan_budget([free_text, structured], 800, EVIDENCE).entries]
-    assert order == [5, 4]
-    entries = {e.cluster_id: e for e in plan_budget([free_text, structured], 800, EVIDENCE).entries}
+    plan = plan_budget([free_text, structured], 800, EVIDENCE)
+    assert [e.cluster_id for e in plan.entries] == [5, 4]
+    entries = {e.cluster_id: e for e in plan.entries}
     assert entries[4].coverage == pytest.approx(EVIDENCE.coverage * 0.1)
     assert entries[5].coverage == pytest.approx(EVIDENCE.coverage)
     assert 4 in _trained(plan_budget([free_text, structured], 100_000, EVIDENCE))  # a long budget still trains it
